@@ -1,0 +1,149 @@
+"""One throw-away database per sandbox: create, migrate, seed, drop."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+DB_PREFIX = "promorang_sandbox_"
+API_ROLES = ("anon", "authenticated", "service_role")
+PUBLIC_BUCKET = "content-media"
+PRIVATE_BUCKET = "content-media-private"
+CREATOR_EMAIL = "creator@sandbox.promorang.test"
+CREATOR_USERNAME = "sandbox_creator"
+
+# Several sandboxes may start at once on one server: a role another one just created is fine.
+_CREATE_ROLE = """
+do $$
+begin
+  create role {role} nologin {extra};
+exception
+  when duplicate_object or unique_violation then null;
+end
+$$
+"""
+
+
+@dataclass(frozen=True)
+class SeedInfo:
+    creator_id: str
+    creator_email: str
+
+
+def _with_dbname(dsn: str, dbname: str) -> str:
+    if dsn.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(dsn)
+        return urlunsplit(parts._replace(path="/" + quote(dbname)))
+    params = conninfo_to_dict(dsn)
+    params["dbname"] = dbname
+    return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
+
+
+def _dbname(dsn: str) -> str:
+    return str(conninfo_to_dict(dsn).get("dbname") or "")
+
+
+def ensure_roles(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Create the Supabase API roles if missing; the login role must be able to become them."""
+    for role in API_ROLES:
+        extra = "bypassrls" if role == "service_role" else ""
+        conn.execute(_CREATE_ROLE.format(role=role, extra=extra).encode())
+    row = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()
+    if row is not None and not row[0]:
+        for role in API_ROLES:
+            conn.execute(sql.SQL("grant {} to current_user").format(sql.Identifier(role)))
+
+
+def create_database(admin_dsn: str) -> str:
+    """Create an empty database ``promorang_sandbox_<hex>``; return its DSN."""
+    name = DB_PREFIX + secrets.token_hex(6)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        ensure_roles(conn)
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return _with_dbname(admin_dsn, name)
+
+
+def drop_database(admin_dsn: str, dsn: str) -> None:
+    """Terminate the database's backends and drop it (idempotent)."""
+    name = _dbname(dsn)
+    if not name.startswith(DB_PREFIX):
+        raise ValueError(f"refusing to drop {name!r}: not a sandbox database")
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity"
+            " where datname = %s and pid <> pg_backend_pid()",
+            (name,),
+        )
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
+
+
+def migration_files() -> list[tuple[str, str, str]]:
+    """(version, name, sql) of every shipped migration, in filename order."""
+    folder = resources.files("promorang_sandbox") / "migrations"
+    out: list[tuple[str, str, str]] = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        stem = entry.name[: -len(".sql")]
+        version, _, name = stem.partition("_")
+        out.append((version, name, entry.read_text(encoding="utf-8")))
+    return out
+
+
+def apply_migrations(dsn: str) -> list[str]:
+    """Apply the migrations not yet recorded, each in its own transaction; return their versions."""
+    applied: list[str] = []
+    with psycopg.connect(dsn) as conn:
+        done: set[str] = set()
+        exists = conn.execute("select to_regclass('supabase_migrations.schema_migrations')")
+        row = exists.fetchone()
+        if row is not None and row[0] is not None:
+            done = {
+                r[0]
+                for r in conn.execute("select version from supabase_migrations.schema_migrations")
+            }
+        conn.commit()
+        for version, name, text in migration_files():
+            if version in done:
+                continue
+            with conn.transaction():
+                conn.execute(text.encode())
+                conn.execute(
+                    "insert into supabase_migrations.schema_migrations (version, name, statements)"
+                    " values (%s, %s, %s)",
+                    (version, name, [text]),
+                )
+            applied.append(version)
+    return applied
+
+
+def seed(dsn: str) -> SeedInfo:
+    """Insert the test creator and the two content buckets (public and private)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "insert into public.users (email, username, display_name, user_type)"
+            " values (%s, %s, 'Sandbox Creator', 'creator')"
+            " on conflict (email) do update set email = excluded.email returning id::text",
+            (CREATOR_EMAIL, CREATOR_USERNAME),
+        ).fetchone()
+        assert row is not None
+        creator_id = str(row[0])
+        conn.execute(
+            "insert into auth.users (id, email) values (%s, %s) on conflict (id) do nothing",
+            (creator_id, CREATOR_EMAIL),
+        )
+        for bucket, public in ((PUBLIC_BUCKET, True), (PRIVATE_BUCKET, False)):
+            conn.execute(
+                "insert into storage.buckets (id, name, public) values (%s, %s, %s)"
+                " on conflict (id) do nothing",
+                (bucket, bucket, public),
+            )
+    return SeedInfo(creator_id=creator_id, creator_email=CREATOR_EMAIL)

@@ -1,0 +1,635 @@
+"""``/rest/v1/{table}``: the PostgREST subset the clients use (v13+ wording).
+
+Access is decided by Postgres alone: every request runs in one transaction under the caller's
+role with its claims set, so grants and RLS apply. Identifiers are always quoted with
+``psycopg.sql`` and values always bound as parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .auth import ANON_ROLE, Auth, authenticate, set_scope
+from .pgerrors import rest_body, rest_status
+
+JSON_TYPE = "application/json; charset=utf-8"
+OBJECT_ACCEPT = "application/vnd.pgrst.object+json"
+OBJECT_TYPE = "application/vnd.pgrst.object+json; charset=utf-8"
+EXPOSED_SCHEMAS = ("public",)
+RESERVED = {"select", "order", "limit", "offset", "columns", "on_conflict"}
+SIMPLE_OPS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+IS_VALUES = {"null": "null", "not_null": "not null", "true": "true", "false": "false"}
+IS_VALUES["unknown"] = "unknown"
+_ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ]*$")
+
+
+class RestError(Exception):
+    """A PostgREST-generated error (PGRSTxxx)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"code": code, "details": details, "hint": hint, "message": message}
+
+
+def _error(status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> Response:
+    headers = {"Proxy-Status": f"PostgREST; error={body['code']}", **(extra or {})}
+    return Response(json.dumps(body), status, headers=headers, media_type=JSON_TYPE)
+
+
+def _auth_error(exc: Exception, claims_invalid: bool) -> Response:
+    code = "PGRST303" if claims_invalid else "PGRST301"
+    message = str(exc)
+    challenge = f'Bearer error="invalid_token", error_description="{message}"'
+    body = {"code": code, "details": None, "hint": None, "message": message}
+    return _error(401, body, {"WWW-Authenticate": challenge})
+
+
+# -- query-string parsing -------------------------------------------------------------------------
+
+
+@dataclass
+class Query:
+    select: list[tuple[str, str | None]] = field(default_factory=list)  # (column|"*", alias)
+    filters: list[tuple[str, str]] = field(default_factory=list)
+    order: list[tuple[str, bool, str | None]] = field(default_factory=list)
+    limit: int | None = None
+    offset: int = 0
+    columns: list[str] | None = None
+    on_conflict: list[str] | None = None
+
+
+def _split_top(text: str, sep: str = ",") -> list[str]:
+    """Split on ``sep`` outside parentheses and double quotes."""
+    parts: list[str] = []
+    depth, quoted, current = 0, False, []
+    escape = False
+    for ch in text:
+        if escape:
+            current.append(ch)
+            escape = False
+            continue
+        if ch == "\\" and quoted:
+            escape = True
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+        if ch == sep and depth == 0 and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def _unquote(name: str) -> str:
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        return name[1:-1]
+    return name
+
+
+def _int_param(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise RestError(400, "PGRST100", f'"failed to parse {name} parameter ({value})"') from None
+    if number < 0:
+        raise RestError(400, "PGRST100", f"{name} must be non-negative")
+    return number
+
+
+def parse_query(items: list[tuple[str, str]]) -> Query:
+    query = Query()
+    for key, value in items:
+        if key == "select":
+            query.select = _parse_select(value)
+        elif key == "order":
+            query.order = _parse_order(value)
+        elif key == "limit":
+            query.limit = _int_param("limit", value)
+        elif key == "offset":
+            query.offset = _int_param("offset", value)
+        elif key == "columns":
+            query.columns = [_unquote(c) for c in _split_top(value) if c.strip()]
+        elif key == "on_conflict":
+            query.on_conflict = [_unquote(c) for c in _split_top(value) if c.strip()]
+        elif key in ("or", "and", "not.or", "not.and"):
+            raise RestError(
+                400, "PGRST100", f"the '{key}' operator is not supported by the sandbox"
+            )
+        else:
+            query.filters.append((key, value))
+    return query
+
+
+def _parse_select(value: str) -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    for raw in _split_top(value):
+        item = raw.strip()
+        if not item:
+            continue
+        if "(" in item:
+            raise RestError(
+                400, "PGRST100", f"embedding ('{item}') is not supported by the sandbox"
+            )
+        alias: str | None = None
+        if ":" in item and "::" not in item.split(":", 1)[0] + ":":
+            alias, item = (part.strip() for part in item.split(":", 1))
+            if not _ALIAS_RE.match(_unquote(alias)):
+                raise RestError(400, "PGRST100", f"invalid alias '{alias}'")
+            alias = _unquote(alias)
+        if "::" in item:
+            raise RestError(400, "PGRST100", f"casts ('{item}') are not supported by the sandbox")
+        out.append((item if item == "*" else _unquote(item), alias))
+    return out
+
+
+def _parse_order(value: str) -> list[tuple[str, bool, str | None]]:
+    out: list[tuple[str, bool, str | None]] = []
+    for raw in _split_top(value):
+        if not raw.strip():
+            continue
+        parts = raw.strip().split(".")
+        column, desc, nulls = _unquote(parts[0]), False, None
+        for modifier in parts[1:]:
+            if modifier in ("asc", "desc"):
+                desc = modifier == "desc"
+            elif modifier in ("nullsfirst", "nullslast"):
+                nulls = "first" if modifier == "nullsfirst" else "last"
+            else:
+                raise RestError(400, "PGRST100", f'"failed to parse order ({value})"')
+        out.append((column, desc, nulls))
+    return out
+
+
+def _parse_in_list(value: str) -> list[str | None]:
+    if not (value.startswith("(") and value.endswith(")")):
+        raise RestError(400, "PGRST100", f'"failed to parse filter (in.{value})"')
+    inner = value[1:-1]
+    if not inner:
+        return []
+    items: list[str | None] = []
+    for raw in _split_top(inner):
+        item = raw.strip()
+        if len(item) >= 2 and item[0] == item[-1] == '"':
+            items.append(item[1:-1].replace('\\"', '"').replace("\\\\", "\\"))
+        else:
+            items.append(None if item == "null" else item)
+    return items
+
+
+# -- SQL building ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Table:
+    schema: str
+    name: str
+    columns: dict[str, bool]  # name -> generated
+    primary_key: list[str] = field(default_factory=list)
+
+    @property
+    def ident(self) -> sql.Composable:
+        return sql.Identifier(self.schema, self.name)
+
+    def col(self, name: str) -> sql.Composable:
+        return sql.Identifier(self.schema, self.name, name)
+
+
+def build_where(table: Table, filters: list[tuple[str, str]]) -> tuple[sql.Composable, list[Any]]:
+    clauses: list[sql.Composable] = []
+    params: list[Any] = []
+    for key, raw in filters:
+        column = _unquote(key)
+        negate = False
+        op, _, value = raw.partition(".")
+        if op == "not":
+            negate = True
+            op, _, value = value.partition(".")
+        col = table.col(column)
+        clause: sql.Composable
+        if op in SIMPLE_OPS:
+            clause = sql.SQL("{} {} %s").format(col, sql.SQL(SIMPLE_OPS[op]))
+            params.append(value)
+        elif op in ("like", "ilike"):
+            word = "like" if op == "like" else "ilike"
+            clause = sql.SQL("{}::text {} %s").format(col, sql.SQL(word))
+            params.append(value.replace("*", "%"))
+        elif op == "in":
+            items = _parse_in_list(value)
+            values = [v for v in items if v is not None]
+            parts: list[sql.Composable] = []
+            if values:
+                marks = sql.SQL(", ").join(sql.Placeholder() for _ in values)
+                parts.append(sql.SQL("{} in ({})").format(col, marks))
+                params.extend(values)
+            if len(values) != len(items):
+                parts.append(sql.SQL("{} is null").format(col))
+            clause = (
+                sql.SQL("({})").format(sql.SQL(" or ").join(parts)) if parts else sql.SQL("false")
+            )
+        elif op == "is":
+            if value not in IS_VALUES:
+                raise RestError(400, "PGRST100", f'"failed to parse filter ({raw})"')
+            clause = sql.SQL("{} is {}").format(col, sql.SQL(IS_VALUES[value]))
+        else:
+            raise RestError(400, "PGRST100", f'"failed to parse filter ({raw})"')
+        if negate:
+            clause = sql.SQL("not ({})").format(clause)
+        clauses.append(clause)
+    if not clauses:
+        return sql.SQL(""), params
+    return sql.SQL(" where ") + sql.SQL(" and ").join(clauses), params
+
+
+def build_select_list(table: Table, select: list[tuple[str, str | None]]) -> sql.Composable:
+    if not select:
+        return sql.SQL("*")
+    items: list[sql.Composable] = []
+    for column, alias in select:
+        if column == "*":
+            items.append(sql.SQL("{}.*").format(table.ident))
+            continue
+        # Qualified like PostgREST, so the legacy select=count resolves to count(t).
+        item = table.col(column)
+        name = alias or column
+        items.append(sql.SQL("{} as {}").format(item, sql.Identifier(name)))
+    return sql.SQL(", ").join(items)
+
+
+def build_order(table: Table, order: list[tuple[str, bool, str | None]]) -> sql.Composable:
+    if not order:
+        return sql.SQL("")
+    items = []
+    for column, desc, nulls in order:
+        text = " desc" if desc else " asc"
+        if nulls:
+            text += f" nulls {nulls}"
+        items.append(table.col(column) + sql.SQL(text))
+    return sql.SQL(" order by ") + sql.SQL(", ").join(items)
+
+
+def build_page(query: Query) -> sql.Composable:
+    text = ""
+    if query.limit is not None:
+        text += f" limit {int(query.limit)}"
+    if query.offset:
+        text += f" offset {int(query.offset)}"
+    return sql.SQL(text)
+
+
+# -- request handling -----------------------------------------------------------------------------
+
+
+@dataclass
+class Prefer:
+    representation: bool = False
+    count: bool = False
+    resolution: str | None = None
+    missing_default: bool = False
+
+
+def parse_prefer(headers: list[str]) -> Prefer:
+    prefer = Prefer()
+    for header in headers:
+        for raw in header.split(","):
+            key, _, value = raw.strip().partition("=")
+            if key == "return":
+                prefer.representation = value == "representation"
+            elif key == "count":
+                prefer.count = value in ("exact", "planned", "estimated")
+            elif key == "resolution":
+                prefer.resolution = value
+            elif key == "missing":
+                prefer.missing_default = value == "default"
+    return prefer
+
+
+async def lookup_table(conn: AsyncConnection[Any], schema: str, name: str) -> Table:
+    """Read the table from the catalog on every request: faults may rename tables at runtime."""
+    cur = await conn.execute(
+        "select a.attname, a.attgenerated <> '', c.oid from pg_catalog.pg_class c"
+        " join pg_catalog.pg_namespace n on n.oid = c.relnamespace"
+        " join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0"
+        " and not a.attisdropped"
+        " where n.nspname = %s and c.relname = %s and c.relkind in ('r','v','m','p','f')"
+        " order by a.attnum",
+        (schema, name),
+    )
+    rows = await cur.fetchall()
+    if not rows:
+        raise RestError(
+            404,
+            "PGRST205",
+            f"Could not find the table '{schema}.{name}' in the schema cache",
+        )
+    pk = await conn.execute(
+        "select a.attname from pg_catalog.pg_index i"
+        " join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)"
+        " where i.indisprimary and i.indrelid = %s",
+        (rows[0][2],),
+    )
+    primary_key = [str(r[0]) for r in await pk.fetchall()]
+    return Table(schema, name, {str(r[0]): bool(r[1]) for r in rows}, primary_key)
+
+
+def _content_range(first: int, count: int, total: int | None) -> str:
+    span = f"{first}-{first + count - 1}" if count and total != 0 else "*"
+    return f"{span}/{'*' if total is None else total}"
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: str | None
+    headers: dict[str, str]
+    rollback: bool = False
+    media_type: str = JSON_TYPE
+
+
+async def handle_rest(request: Request) -> Response:
+    pool: AsyncConnectionPool[Any] = request.app.state.pool
+    auth = authenticate(request.headers)
+    if auth.error is not None:
+        return _auth_error(auth.error, auth.error.claims_invalid)
+    method = request.method
+    try:
+        query = parse_query(request.query_params.multi_items())
+        schema = request.headers.get(
+            "accept-profile" if method in ("GET", "HEAD") else "content-profile", "public"
+        )
+        if schema not in EXPOSED_SCHEMAS:
+            raise RestError(
+                406, "PGRST106", "The schema must be one of the following: public", None, None
+            )
+        body = None if method in ("GET", "HEAD", "DELETE") else await _json_body(request)
+        async with pool.connection() as conn:
+            outcome = await _run(conn, request, auth, schema, query, body)
+    except RestError as exc:
+        return _error(exc.status, exc.body)
+    except psycopg.Error as exc:
+        if exc.sqlstate is None:
+            raise
+        status = rest_status(exc.sqlstate, auth.role, ANON_ROLE)
+        extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return _error(status, rest_body(exc), extra)
+    if method == "HEAD":
+        return Response(None, outcome.status, headers=outcome.headers, media_type=JSON_TYPE)
+    return Response(
+        outcome.body, outcome.status, headers=outcome.headers, media_type=outcome.media_type
+    )
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise RestError(400, "PGRST102", "Empty or invalid json", str(exc)) from None
+
+
+class _Rollback(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+
+async def _run(
+    conn: AsyncConnection[Any],
+    request: Request,
+    auth: Auth,
+    schema: str,
+    query: Query,
+    body: Any,
+) -> Outcome:
+    method = request.method
+    try:
+        async with conn.transaction():
+            if method in ("GET", "HEAD"):
+                await conn.execute("set transaction read only")
+            await set_scope(
+                conn, auth, method=method, path=request.url.path, headers=request.headers
+            )
+            table = await lookup_table(conn, schema, request.path_params["table"])
+            singular = OBJECT_ACCEPT in request.headers.get("accept", "")
+            prefer = parse_prefer(request.headers.getlist("prefer"))
+            if method in ("GET", "HEAD"):
+                outcome = await _read(conn, table, query, prefer, singular)
+            else:
+                outcome = await _mutate(conn, method, table, query, prefer, singular, body)
+            if outcome.rollback:
+                raise _Rollback(outcome)
+            return outcome
+    except _Rollback as rolled_back:
+        return rolled_back.outcome
+
+
+def _singular(text: str | None, first: str | None, count: int) -> tuple[int, str | None]:
+    if count != 1:
+        body = {
+            "code": "PGRST116",
+            "details": f"The result contains {count} rows",
+            "hint": None,
+            "message": "Cannot coerce the result to a single JSON object",
+        }
+        return 406, json.dumps(body)
+    return 0, first
+
+
+async def _read(
+    conn: AsyncConnection[Any], table: Table, query: Query, prefer: Prefer, singular: bool
+) -> Outcome:
+    where, params = build_where(table, query.filters)
+    inner = (
+        sql.SQL("select {} from {}").format(build_select_list(table, query.select), table.ident)
+        + where
+        + build_order(table, query.order)
+        + build_page(query)
+    )
+    stmt = sql.SQL(
+        "select coalesce(json_agg(_r), '[]')::text, (json_agg(_r) -> 0)::text, count(*)"
+        " from ({}) _r"
+    ).format(inner)
+    cur = await conn.execute(stmt, params)
+    row = await cur.fetchone()
+    assert row is not None
+    text, first, count = row[0], row[1], int(row[2])
+    total: int | None = None
+    if prefer.count:
+        count_stmt = sql.SQL("select count(*) from {}").format(table.ident) + where
+        count_row = await (await conn.execute(count_stmt, params)).fetchone()
+        assert count_row is not None
+        total = int(count_row[0])
+    headers = {"Content-Range": _content_range(query.offset, count, total)}
+    if singular:
+        status, obj = _singular(text, first, count)
+        if status:
+            return Outcome(status, obj, {"Proxy-Status": "PostgREST; error=PGRST116"})
+        return Outcome(200, obj, headers, media_type=OBJECT_TYPE)
+    status = 200
+    if total is not None:
+        if count == 0 and query.offset > 0 and query.offset >= total:
+            body = {
+                "code": "PGRST103",
+                "details": f"An offset of {query.offset} was requested, but there are only"
+                f" {total} rows.",
+                "hint": None,
+                "message": "Requested range not satisfiable",
+            }
+            return Outcome(416, json.dumps(body), {"Content-Range": f"*/{total}"})
+        if count < total:
+            status = 206
+    return Outcome(status, text, headers)
+
+
+def _body_columns(table: Table, query: Query, body: Any) -> list[str]:
+    rows = body if isinstance(body, list) else [body]
+    if not all(isinstance(r, dict) for r in rows):
+        raise RestError(400, "PGRST102", "All object keys must match")
+    if query.columns is not None:
+        columns = list(query.columns)
+    else:
+        columns = []
+        for r in rows:
+            columns += [k for k in r if k not in columns]
+    for column in columns:
+        if column not in table.columns:
+            raise RestError(
+                400,
+                "PGRST204",
+                f"Could not find the '{column}' column of '{table.name}' in the schema cache",
+            )
+    return columns
+
+
+async def _mutate(
+    conn: AsyncConnection[Any],
+    method: str,
+    table: Table,
+    query: Query,
+    prefer: Prefer,
+    singular: bool,
+    body: Any,
+) -> Outcome:
+    wants_rows = prefer.representation or singular
+    returning = sql.SQL(" returning {}.*").format(table.ident) if wants_rows else sql.SQL("")
+    params: list[Any] = []
+    if method == "POST":
+        columns = _body_columns(table, query, body)
+        rows = body if isinstance(body, list) else [body]
+        stmt = _insert(table, columns, query, prefer) + returning
+        params.append(json.dumps(rows))
+    elif method == "PATCH":
+        if not isinstance(body, dict):
+            raise RestError(400, "PGRST102", "Empty or invalid json")
+        columns = _body_columns(table, query, body)
+        where, where_params = build_where(table, query.filters)
+        if not columns:
+            stmt = sql.SQL("select * from {}").format(table.ident) + where + sql.SQL(" limit 0")
+        else:
+            assignments = sql.SQL(", ").join(
+                sql.SQL("{} = _body.{}").format(sql.Identifier(c), sql.Identifier(c))
+                for c in columns
+            )
+            where = where or sql.SQL(" where true")
+            stmt = (
+                sql.SQL(
+                    "update {} set {} from json_populate_record(null::{}, %s::json) _body"
+                ).format(table.ident, assignments, table.ident)
+                + where
+                + returning
+            )
+            params.append(json.dumps(body))
+        params.extend(where_params)
+    else:  # DELETE
+        where, where_params = build_where(table, query.filters)
+        stmt = sql.SQL("delete from {}").format(table.ident) + where + returning
+        params.extend(where_params)
+    if not prefer.representation and not singular:
+        cur = await conn.execute(stmt, params)
+        affected = max(cur.rowcount, 0)
+        status = {"POST": 201, "PATCH": 204, "DELETE": 204}[method]
+        rng = _mutation_range(method, affected)
+        return Outcome(status, None, {"Content-Range": rng})
+    wrapped = sql.SQL(
+        "with _m as ({}) select coalesce(json_agg(_r), '[]')::text, (json_agg(_r) -> 0)::text,"
+        " count(*) from (select {} from _m {}) _r"
+    ).format(stmt, build_select_list(_as_cte(table), query.select), sql.Identifier(table.name))
+    row = await (await conn.execute(wrapped, params)).fetchone()
+    assert row is not None
+    text, first, count = row[0], row[1], int(row[2])
+    headers = {"Content-Range": _mutation_range(method, count)}
+    status = {"POST": 201, "PATCH": 200, "DELETE": 200}[method]
+    if singular:
+        err, obj = _singular(text, first, count)
+        if err:
+            return Outcome(err, obj, {"Proxy-Status": "PostgREST; error=PGRST116"}, rollback=True)
+        return Outcome(status, obj, headers, media_type=OBJECT_TYPE)
+    return Outcome(status, text, headers)
+
+
+def _as_cte(table: Table) -> Table:
+    """The mutation's rows are read back from the CTE, aliased with the table's name."""
+    return _Aliased(table.schema, table.name, table.columns, table.primary_key)
+
+
+class _Aliased(Table):
+    @property
+    def ident(self) -> sql.Composable:
+        return sql.Identifier(self.name)
+
+    def col(self, name: str) -> sql.Composable:
+        return sql.Identifier(self.name, name)
+
+
+def _mutation_range(method: str, count: int) -> str:
+    if method == "PATCH" and count:
+        return f"0-{count - 1}/*"
+    return "*/*"
+
+
+def _insert(table: Table, columns: list[str], query: Query, prefer: Prefer) -> sql.Composable:
+    if not columns:
+        return sql.SQL("insert into {} default values").format(table.ident)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    stmt = sql.SQL(
+        "insert into {} ({}) select {} from json_populate_recordset(null::{}, %s::json)"
+    ).format(table.ident, cols, cols, table.ident)
+    if prefer.resolution in ("merge-duplicates", "ignore-duplicates"):
+        target = query.on_conflict
+        if not target:
+            target = table.primary_key
+        if not target:
+            return stmt
+        conflict = sql.SQL(", ").join(sql.Identifier(c) for c in target)
+        if prefer.resolution == "ignore-duplicates":
+            return stmt + sql.SQL(" on conflict ({}) do nothing").format(conflict)
+        updates = sql.SQL(", ").join(
+            sql.SQL("{} = excluded.{}").format(sql.Identifier(c), sql.Identifier(c))
+            for c in columns
+        )
+        return stmt + sql.SQL(" on conflict ({}) do update set {}").format(conflict, updates)
+    return stmt
