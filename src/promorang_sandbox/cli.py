@@ -1,0 +1,153 @@
+"""``promorang-sandbox``: run the reference stack in the foreground, or list the faults."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psycopg
+
+from .errors import SandboxError
+from .faults import FAULTS
+from .stack import Stack, StackOptions
+from .state import SandboxState
+
+PROG = "promorang-sandbox"
+PARENT_POLL_S = 0.5
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="The Promorang reference sandbox.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the stack and run until SIGINT/SIGTERM")
+    up.add_argument(
+        "--fault", action="append", default=[], metavar="NAME", help="activate a fault (repeatable)"
+    )
+    up.add_argument("--api-port", type=_port, default=0, metavar="N", help="API port [ephemeral]")
+    up.add_argument("--gateway-port", type=_port, default=0, metavar="N", help="gateway port")
+    up.add_argument("--frontend-port", type=_port, default=0, metavar="N", help="frontend port")
+    up.add_argument("--state-file", type=Path, metavar="PATH", help="write the state JSON here")
+    up.add_argument(
+        "--ready-timeout", type=float, default=60.0, metavar="S", help="start-up budget [60]"
+    )
+    up.add_argument(
+        "--parent-pid",
+        type=int,
+        metavar="PID",
+        help="stop when this process is gone (a killed test run must not leave a sandbox behind)",
+    )
+    sub.add_parser("faults", help="list the faults")
+    return parser
+
+
+def _log(message: str) -> None:
+    print(f"[{PROG}] {message}", file=sys.stderr, flush=True)
+
+
+def _print_ready(state: SandboxState, ready_s: float) -> None:
+    rows = [
+        ("api", state.api_url),
+        ("frontend", state.frontend_url),
+        ("supabase", state.supabase_url),
+        ("anon key", state.anon_key),
+        ("service-role key", state.service_role_key),
+        ("creator id", state.creator_id),
+        ("creator token", state.creator_token),
+        ("admin token", state.admin_token),
+        ("faults", ", ".join(state.faults) or "none"),
+        ("ready in", f"{ready_s:.2f} s"),
+    ]
+    width = max(len(k) for k, _ in rows) + 1
+    for key, value in rows:
+        print(f"{key + ':':<{width}} {value}")
+    sys.stdout.flush()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
+    """Sets `stop` once the parent is gone, checked twice a second."""
+    while not stop.is_set() and _process_alive(pid):
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=PARENT_POLL_S)
+    stop.set()
+
+
+async def _up(args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    # Keep a reference: the loop only holds tasks weakly.
+    watcher = asyncio.create_task(_watch_parent(args.parent_pid, stop)) if args.parent_pid else None
+    options = StackOptions(
+        faults=tuple(args.fault),
+        api_port=args.api_port,
+        gateway_port=args.gateway_port,
+        frontend_port=args.frontend_port,
+        log=_log,
+    )
+    stack = Stack(options)
+    started = time.monotonic()
+    try:
+        try:
+            state = await asyncio.wait_for(stack.start(), timeout=args.ready_timeout)
+        except TimeoutError:
+            raise SandboxError(f"not ready within {args.ready_timeout} s") from None
+        _print_ready(state, time.monotonic() - started)
+        state_file: Path | None = args.state_file
+        try:
+            if state_file is not None:
+                state.write(state_file)
+            await stop.wait()
+        finally:
+            if state_file is not None:
+                state_file.unlink(missing_ok=True)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        await stack.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "faults":
+        width = max(len(n) for n in FAULTS)
+        for name, fault in FAULTS.items():
+            print(f"{name:<{width}}  [{fault.layer}] {fault.description}")
+        return 0
+    try:
+        return asyncio.run(_up(args))
+    except (SandboxError, OSError, psycopg.Error) as exc:
+        print(f"{PROG}: error: {exc}".splitlines()[0], file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

@@ -1,0 +1,200 @@
+"""Named faults: each reproduces one real way a Promorang deployment breaks (docs/faults.md).
+
+API and frontend faults are flags the apps read per request; Postgres faults change the sandbox
+database as an operator would, and are reverted when switched off.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+import psycopg
+
+from .errors import SandboxError
+
+Layer = Literal["api", "postgres", "frontend"]
+
+BUCKET = "content-media"
+MISSING_BUCKET = "content-media__missing"
+POSITIONS_VERSION = "202510290101"
+
+
+class UnknownFault(SandboxError):
+    """A fault name that is not in FAULTS."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        bad = ", ".join(sorted(names))
+        super().__init__(f"unknown fault(s): {bad}; valid faults: {', '.join(FAULTS)}")
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    layer: Layer
+    description: str
+    apply_sql: tuple[str, ...] = ()
+    revert_sql: tuple[str, ...] = ()
+
+
+def _rename_bucket(old: str, new: str) -> str:
+    # storage.objects.bucket_id references buckets(id) ON UPDATE CASCADE.
+    return f"update storage.buckets set id = '{new}', name = '{new}' where id = '{old}'"
+
+
+def _move_positions(src: str, dst: str, version_from: str, version_to: str) -> tuple[str, ...]:
+    rename = f"""
+do $$
+begin
+  if to_regclass('public.{src}') is not null and to_regclass('public.{dst}') is null then
+    alter table public.{src} rename to {dst};
+  end if;
+end
+$$"""
+    # The migration row is parked under a marked version rather than deleted.
+    move_row = (
+        f"update supabase_migrations.schema_migrations set version = '{version_to}' "
+        f"where version = '{version_from}' and not exists (select 1 from "
+        f"supabase_migrations.schema_migrations where version = '{version_to}')"
+    )
+    return (rename, move_row)
+
+
+_FAULT_LIST = (
+    Fault("health_down", "api", 'GET /api/health -> 503 {"status":"down"}'),
+    Fault("health_slow", "api", "GET /api/health answers only after 10 s"),
+    Fault(
+        "upload_fallback",
+        "api",
+        'upload-image stores nothing, 201 fallback:true, fallbackReason "fetch failed"',
+    ),
+    Fault(
+        "upload_500",
+        "api",
+        'upload-image -> 500 {"success":false,"error":"Failed to upload image"}',
+    ),
+    Fault("upload_slow", "api", "upload-image succeeds only after 1.8 s"),
+    Fault(
+        "upload_private_url",
+        "api",
+        "objects go to the private bucket content-media-private; the returned public URL 404s",
+    ),
+    Fault(
+        "bucket_missing",
+        "postgres",
+        "bucket content-media renamed away (storage.buckets.id, FK cascades)",
+        (_rename_bucket(BUCKET, MISSING_BUCKET),),
+        (_rename_bucket(MISSING_BUCKET, BUCKET),),
+    ),
+    Fault(
+        "bucket_private",
+        "postgres",
+        "storage.buckets.public = false for content-media",
+        (f"update storage.buckets set public = false where id = '{BUCKET}'",),
+        (f"update storage.buckets set public = true where id = '{BUCKET}'",),
+    ),
+    Fault(
+        "storage_insert_denied",
+        "postgres",
+        "revoke insert on storage.objects from service_role",
+        ("revoke insert on storage.objects from service_role",),
+        ("grant insert on storage.objects to service_role",),
+    ),
+    Fault(
+        "storage_read_denied",
+        "postgres",
+        "revoke select on storage.objects from service_role",
+        ("revoke select on storage.objects from service_role",),
+        ("grant select on storage.objects to service_role",),
+    ),
+    Fault(
+        "mint_skipped",
+        "api",
+        'create does not mint: minted_shares {"minted":false,"reason":"Invalid context ..."}',
+    ),
+    Fault("mint_wrong_shares", "api", "the minted row has shares_owned = total_shares - 1"),
+    Fault("mint_duplicated", "api", "two position rows are minted for one content item"),
+    Fault(
+        "positions_table_missing",
+        "postgres",
+        "content_share_positions renamed away and its schema_migrations row removed (PGRST205)",
+        _move_positions(
+            "content_share_positions",
+            "content_share_positions__missing",
+            POSITIONS_VERSION,
+            POSITIONS_VERSION + "__missing",
+        ),
+        _move_positions(
+            "content_share_positions__missing",
+            "content_share_positions",
+            POSITIONS_VERSION + "__missing",
+            POSITIONS_VERSION,
+        ),
+    ),
+    Fault("update_not_persisted", "api", "PUT answers 200 echoing the fields but writes nothing"),
+    Fault("delete_noop", "api", "DELETE answers 200 but the row stays"),
+    Fault(
+        "contract_drift",
+        "api",
+        "content objects carry availableShares instead of available_shares",
+    ),
+    Fault("bad_input_500", "api", "invalid payloads to upload-image and create -> 500"),
+    Fault("cors_missing", "api", "no CORS headers at all"),
+    Fault("frontend_down", "frontend", "every frontend path -> 503"),
+    Fault(
+        "frontend_wrong_api",
+        "frontend",
+        "the JS bundle embeds http://localhost:3001 instead of the API URL",
+    ),
+)
+
+FAULTS: Mapping[str, Fault] = MappingProxyType({f.name: f for f in _FAULT_LIST})
+
+
+def validate(names: Iterable[str]) -> tuple[str, ...]:
+    """The names, deduplicated in order; UnknownFault if any is not in FAULTS."""
+    unique = tuple(dict.fromkeys(names))
+    bad = [n for n in unique if n not in FAULTS]
+    if bad:
+        raise UnknownFault(bad)
+    return unique
+
+
+class FaultSet:
+    """The active faults; Postgres faults are applied to / reverted on the database."""
+
+    def __init__(self, db_admin_dsn: str | None = None) -> None:
+        self._dsn = db_admin_dsn
+        self._lock = threading.Lock()
+        self._active: tuple[str, ...] = ()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._active
+
+    @property
+    def active(self) -> tuple[str, ...]:
+        return self._active
+
+    def replace(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Make exactly ``names`` active (validated first); returns the new set."""
+        wanted = validate(names)
+        with self._lock:
+            off = [FAULTS[n] for n in self._active if n not in wanted]
+            on = [FAULTS[n] for n in wanted if n not in self._active]
+            sql = [s for f in off for s in f.revert_sql] + [s for f in on for s in f.apply_sql]
+            if sql:
+                self._execute(sql)
+            self._active = wanted
+            return wanted
+
+    def _execute(self, statements: list[str]) -> None:
+        if self._dsn is None:
+            raise SandboxError("Postgres faults need a database; none is configured")
+        with psycopg.connect(self._dsn, autocommit=False) as conn:
+            for stmt in statements:
+                conn.execute(stmt.encode())
+            # PostgREST-alikes reload their schema cache on this notification.
+            conn.execute("notify pgrst, 'reload schema'")

@@ -1,0 +1,204 @@
+"""The whole sandbox in one process: Postgres database, gateway, API and frontend on one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+from . import database, jwtkeys
+from .api import ApiConfig, PromorangApi, create_api_app
+from .faults import FaultSet, validate
+from .frontend import create_frontend_app
+from .postgres import PostgresServer, acquire_server
+from .recorder import RecordingMiddleware, RequestRecorder
+from .state import SandboxState
+
+HOST = "127.0.0.1"
+Log = Callable[[str], None]
+logger = logging.getLogger("promorang_sandbox")
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    faults: Sequence[str] = ()
+    api_port: int = 0
+    gateway_port: int = 0
+    frontend_port: int = 0
+    bucket: str = "content-media"
+    upload_prefix: str = "uploads"
+    log: Log | None = None
+
+
+def bind(port: int) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1 (port 0 = ephemeral)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@dataclass
+class _Served:
+    server: uvicorn.Server
+    sock: socket.socket
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://{HOST}:{port}"
+
+
+@dataclass
+class Stack:
+    """Start with ``await stack.start()``; always ``await stack.stop()`` (also after a failure)."""
+
+    options: StackOptions = field(default_factory=StackOptions)
+    state: SandboxState | None = None
+    faults: FaultSet | None = None
+    recorder: RequestRecorder = field(default_factory=RequestRecorder)
+    _pg: PostgresServer | None = None
+    _dsn: str | None = None
+    _served: list[_Served] = field(default_factory=list)
+    _socks: list[socket.socket] = field(default_factory=list)
+    _api: PromorangApi | None = None
+
+    def _say(self, msg: str) -> None:
+        if self.options.log is not None:
+            self.options.log(msg)
+
+    async def start(self) -> SandboxState:
+        """Bring everything up; on failure everything started so far is torn down."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> SandboxState:
+        opts = self.options
+        wanted = validate(opts.faults)  # fail before touching anything
+        for port in (opts.gateway_port, opts.api_port, opts.frontend_port):
+            self._socks.append(bind(port))
+        socks = list(self._socks)
+        urls = [f"http://{HOST}:{s.getsockname()[1]}" for s in socks]
+        self._pg = await asyncio.to_thread(acquire_server, self._say)
+        admin_dsn = self._pg.admin_dsn
+        self._dsn = dsn = await asyncio.to_thread(database.create_database, admin_dsn)
+        self._say(f"database: {dsn.rsplit('/', 1)[-1]}")
+        await asyncio.to_thread(database.apply_migrations, dsn)
+        seed = await asyncio.to_thread(database.seed, dsn)
+        gateway_url, api_url, frontend_url = urls
+        admin_token = secrets.token_urlsafe(24)
+        self.faults = FaultSet(dsn)
+        from .gateway import create_gateway_app
+
+        gateway = create_gateway_app(dsn, self.recorder)
+        api_app, self._api = create_api_app(
+            ApiConfig(
+                supabase_url=gateway_url,
+                service_role_key=jwtkeys.SERVICE_ROLE_KEY,
+                frontend_origin=frontend_url,
+                admin_token=admin_token,
+                faults=self.faults,
+                recorder=self.recorder,
+                bucket=opts.bucket,
+                upload_prefix=opts.upload_prefix,
+            )
+        )
+        frontend = create_frontend_app(api_url, self.faults)
+        apps: list[Any] = [
+            gateway,
+            RecordingMiddleware(api_app, self.recorder, "api"),
+            RecordingMiddleware(frontend, self.recorder, "frontend"),
+        ]
+        for app, sock in zip(apps, socks, strict=True):
+            await self._serve(app, sock)
+        await asyncio.to_thread(self.faults.replace, wanted)
+        self.state = SandboxState(
+            api_url=api_url,
+            frontend_url=frontend_url,
+            supabase_url=gateway_url,
+            anon_key=jwtkeys.ANON_KEY,
+            service_role_key=jwtkeys.SERVICE_ROLE_KEY,
+            creator_id=seed.creator_id,
+            creator_token=jwtkeys.user_token(seed.creator_id, seed.creator_email),
+            database_url=dsn,
+            admin_url=api_url,
+            admin_token=admin_token,
+            bucket=opts.bucket,
+            upload_prefix=opts.upload_prefix,
+            faults=list(wanted),
+            pid=os.getpid(),
+        )
+        return self.state
+
+    async def _serve(self, app: Any, sock: socket.socket) -> None:
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="auto",
+            timeout_graceful_shutdown=2,
+        )
+        config.load()
+        served = _Served(uvicorn.Server(config), sock)
+        served.server.lifespan = config.lifespan_class(config)
+        self._served.append(served)
+        await served.server.startup(sockets=[sock])
+        served.task = asyncio.create_task(served.server.main_loop())
+
+    async def stop(self) -> None:
+        """Stop the servers, drop the database, stop a private cluster. Idempotent."""
+        served, self._served = self._served, []
+        for s in served:
+            s.server.should_exit = True
+        for s in served:
+            if s.task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await s.task
+            if s.server.started:
+                await s.server.shutdown(sockets=[s.sock])
+        socks, self._socks = self._socks, []
+        for sock in socks:
+            sock.close()
+        api, self._api = self._api, None
+        if api is not None:
+            await api.aclose()
+        pg, dsn = self._pg, self._dsn
+        self._pg = self._dsn = None
+        try:
+            if pg is not None and dsn is not None:
+                await asyncio.to_thread(database.drop_database, pg.admin_dsn, dsn)
+        finally:
+            if pg is not None:
+                await asyncio.to_thread(pg.stop)
+
+
+async def run_stack(options: StackOptions, until: asyncio.Event) -> SandboxState:
+    """Start the stack, wait for ``until``, stop it; returns the state it ran with."""
+    stack = Stack(options)
+    started = time.monotonic()
+    state = await stack.start()
+    stack._say(f"ready in {time.monotonic() - started:.2f} s")
+    try:
+        await until.wait()
+    finally:
+        await stack.stop()
+    return state

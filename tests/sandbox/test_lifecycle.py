@@ -1,0 +1,185 @@
+"""Start and stop leave nothing behind: no process, no database, no private cluster directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+import promorang_sandbox.gateway
+from promorang_sandbox import FAULTS, SandboxStartError, start_sandbox
+from promorang_sandbox.postgres import acquire_server
+from promorang_sandbox.stack import Stack, StackOptions
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _databases(admin_dsn: str) -> set[str]:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "select datname from pg_database where datname like 'promorang_sandbox_%'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _admin_of(database_url: str) -> str:
+    return make_conninfo(database_url, dbname="postgres")
+
+
+def _sandbox_tempdirs() -> set[str]:
+    tmp = Path(tempfile.gettempdir())
+    return {p.name for p in tmp.glob("promorang-sandbox-*")}
+
+
+@pytest.fixture(scope="module")
+def admin_dsn() -> Iterator[str]:
+    server = acquire_server()
+    try:
+        yield server.admin_dsn
+    finally:
+        server.stop()
+
+
+def test_stop_leaves_nothing_behind() -> None:
+    handle = start_sandbox()
+    state = handle.state
+    assert handle.process is not None
+    pid = handle.process.pid
+    dbname = conninfo_to_dict(state.database_url)["dbname"]
+    assert dbname in _databases(_admin_of(state.database_url))
+    assert httpx.get(f"{state.api_url}/api/health", timeout=10).status_code == 200
+    handle.stop()
+    handle.stop()  # idempotent
+    assert not _alive(pid)
+    assert not _group_alive(pid)
+    assert dbname not in _databases(_admin_of(state.database_url))
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{state.api_url}/api/health", timeout=5)
+
+
+def test_private_cluster_is_removed() -> None:
+    handle = start_sandbox(env={"PROMORANG_SANDBOX_PRIVATE_PG": "1"}, ready_timeout_s=60)
+    with handle:
+        match = re.search(r"initdb (\S+)/data", handle.log())
+        assert match is not None, handle.log()
+        cluster_dir = Path(match.group(1))
+        assert cluster_dir.is_dir()
+        assert httpx.get(f"{handle.state.api_url}/api/content", timeout=10).status_code == 200
+        assert handle.process is not None
+        pid = handle.process.pid
+    assert not _group_alive(pid)
+    assert not cluster_dir.exists()
+
+
+def test_sigint_shuts_down_cleanly_and_removes_the_state_file() -> None:
+    handle = start_sandbox()
+    assert handle.process is not None
+    assert handle.workdir is not None
+    proc, state_file = handle.process, handle.workdir / "state.json"
+    assert state_file.exists()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    assert not state_file.exists()
+    assert "Traceback" not in handle.log()
+    handle.stop()
+
+
+def test_unknown_fault_fails_with_the_log(admin_dsn: str) -> None:
+    before_db, before_dirs = _databases(admin_dsn), _sandbox_tempdirs()
+    with pytest.raises(SandboxStartError) as info:
+        start_sandbox(faults=["no_such_fault"], ready_timeout_s=20)
+    message = str(info.value)
+    assert "exited with code 2" in message
+    assert "unknown fault(s): no_such_fault" in message
+    assert "Traceback" not in message
+    assert _databases(admin_dsn) <= before_db  # nothing new (others may finish)
+    assert _sandbox_tempdirs() <= before_dirs
+
+
+def test_port_in_use_fails_and_leaves_nothing(admin_dsn: str) -> None:
+    before_db = _databases(admin_dsn)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(SandboxStartError, match=r"(?s)exited with code 2.*in use"):
+            start_sandbox(extra_args=["--api-port", str(port)], ready_timeout_s=20)
+    assert _databases(admin_dsn) <= before_db  # nothing new (others may finish)
+
+
+def test_failure_after_the_database_exists_drops_it(
+    admin_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(dsn: str, recorder: object) -> object:
+        raise RuntimeError("gateway exploded")
+
+    monkeypatch.setattr(promorang_sandbox.gateway, "create_gateway_app", broken)
+    before = _databases(admin_dsn)
+    stack = Stack(StackOptions())
+    with pytest.raises(RuntimeError, match="gateway exploded"):
+        asyncio.run(stack.start())
+    assert _databases(admin_dsn) <= before
+
+
+def test_cli_lists_faults_and_reports_errors_in_one_line() -> None:
+    listed = subprocess.run(
+        [sys.executable, "-m", "promorang_sandbox", "faults"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    for name in FAULTS:
+        assert name in listed.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "promorang_sandbox", "up", "--fault", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert "valid faults: health_down" in bad.stderr
+
+
+def test_public_api_is_what_it_should_be() -> None:
+    import promorang_sandbox
+
+    assert set(promorang_sandbox.__all__) == {
+        "FAULTS",
+        "Fault",
+        "PostgresUnavailable",
+        "SandboxError",
+        "SandboxHandle",
+        "SandboxStartError",
+        "SandboxState",
+        "UnknownFault",
+        "start_sandbox",
+    }
+    assert len(FAULTS) == 21
