@@ -1,0 +1,8 @@
+"""promorang-gate: the Operations Runbook's checklists as pytest tests that decide promotion."""
+
+from __future__ import annotations
+
+from promorang_gate.environments import Target, resolve_targets
+from promorang_gate.errors import ConfigError, GateError
+
+__all__ = ["ConfigError", "GateError", "Target", "resolve_targets"]

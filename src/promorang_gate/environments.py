@@ -1,0 +1,473 @@
+"""Environment profiles resolved into ``Target`` objects (architecture.md §1).
+
+Precedence, per key: option (URLs only) > ``GATE_<ENV>_<KEY>`` > profile > default. Secrets come
+only from variables, or from a git-ignored ``.env.<name>`` file in rootdir that never overrides
+a set variable. The embedded ``sandbox`` profile takes URLs and secrets from the running sandbox.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from promorang_gate.errors import ConfigError
+
+__all__ = [
+    "SECRET_KEYS",
+    "URL_KEYS",
+    "EnvSettings",
+    "Target",
+    "known_environments",
+    "load_profiles",
+    "parse_env_selection",
+    "parse_url_options",
+    "resolve_settings",
+    "resolve_targets",
+    "target_from_sandbox",
+]
+
+URL_KEYS = ("api_url", "frontend_url", "supabase_url")
+URL_OPTIONS = {
+    "api_url": "--api-url",
+    "frontend_url": "--frontend-url",
+    "supabase_url": "--supabase-url",
+}
+SECRET_KEYS = ("service_role_key", "database_url", "creator_token", "stripe_webhook_secret")
+REQUIRED_SECRETS = ("service_role_key",)
+
+# key -> (type, default); URLs have no default.
+SETTINGS: dict[str, tuple[type, object]] = {
+    "bucket": (str, "content-media"),
+    "upload_prefix": (str, "uploads"),
+    "writes_allowed": (bool, False),
+    "request_timeout_s": (float, 10.0),
+    "readiness_budget_s": (float, 30.0),
+    "latency_p95_budget_s": (float, 1.5),
+    "failure_rate_budget": (float, 0.02),
+    "fallback_rate_budget": (float, 0.02),
+    "slo_uploads": (int, 20),
+    "slo_concurrency": (int, 4),
+    "contract_max_examples": (int, 10),
+    "contract_deadline_s": (float, 60.0),
+    "embedded": (bool, False),
+}
+PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    api_url: str
+    frontend_url: str
+    supabase_url: str
+    bucket: str
+    upload_prefix: str
+    writes_allowed: bool
+    request_timeout_s: float
+    readiness_budget_s: float
+    latency_p95_budget_s: float
+    failure_rate_budget: float
+    fallback_rate_budget: float
+    slo_uploads: int
+    slo_concurrency: int
+    contract_max_examples: int
+    contract_deadline_s: float
+    service_role_key: str = field(repr=False)
+    database_url: str | None = field(repr=False)
+    creator_token: str | None = field(repr=False)
+    stripe_webhook_secret: str | None = field(repr=False)
+    sources: Mapping[str, str]
+    sandbox_admin_url: str | None = None
+    sandbox_admin_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A profile as read: values and, per key, the file it came from."""
+
+    name: str
+    values: Mapping[str, object]
+    files: Mapping[str, Path]
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """One environment resolved except, for an embedded one, what the sandbox provides."""
+
+    name: str
+    embedded: bool
+    values: Mapping[str, object]
+    sources: Mapping[str, str]
+    secrets: Mapping[str, str | None] = field(default_factory=dict)
+
+    def target(self) -> Target:
+        """The Target of a non-embedded environment."""
+        if self.embedded:
+            raise ConfigError(f"env '{self.name}' is embedded: its target comes from the sandbox")
+        v = self.values
+        return _make_target(self.name, v, self.secrets, self.sources)
+
+
+def _make_target(
+    name: str,
+    v: Mapping[str, object],
+    secrets: Mapping[str, str | None],
+    sources: Mapping[str, str],
+    admin_url: str | None = None,
+    admin_token: str | None = None,
+) -> Target:
+    return Target(
+        name=name,
+        api_url=str(v["api_url"]),
+        frontend_url=str(v["frontend_url"]),
+        supabase_url=str(v["supabase_url"]),
+        bucket=str(v["bucket"]),
+        upload_prefix=str(v["upload_prefix"]),
+        writes_allowed=bool(v["writes_allowed"]),
+        request_timeout_s=float(v["request_timeout_s"]),  # type: ignore[arg-type]
+        readiness_budget_s=float(v["readiness_budget_s"]),  # type: ignore[arg-type]
+        latency_p95_budget_s=float(v["latency_p95_budget_s"]),  # type: ignore[arg-type]
+        failure_rate_budget=float(v["failure_rate_budget"]),  # type: ignore[arg-type]
+        fallback_rate_budget=float(v["fallback_rate_budget"]),  # type: ignore[arg-type]
+        slo_uploads=int(v["slo_uploads"]),  # type: ignore[call-overload]
+        slo_concurrency=int(v["slo_concurrency"]),  # type: ignore[call-overload]
+        contract_max_examples=int(v["contract_max_examples"]),  # type: ignore[call-overload]
+        contract_deadline_s=float(v["contract_deadline_s"]),  # type: ignore[arg-type]
+        service_role_key=secrets.get("service_role_key") or "",
+        database_url=secrets.get("database_url"),
+        creator_token=secrets.get("creator_token"),
+        stripe_webhook_secret=secrets.get("stripe_webhook_secret"),
+        sources=dict(sources),
+        sandbox_admin_url=admin_url,
+        sandbox_admin_token=admin_token,
+    )
+
+
+def target_from_sandbox(settings: EnvSettings, state: Any) -> Target:
+    """The Target of an embedded environment, from a ``SandboxState`` (or anything alike)."""
+    values = dict(settings.values)
+    sources = dict(settings.sources)
+    for key in (*URL_KEYS, "bucket", "upload_prefix"):
+        values[key] = str(getattr(state, key)).rstrip("/")
+        sources[key] = "sandbox"
+    secrets = {
+        "service_role_key": state.service_role_key,
+        "database_url": state.database_url,
+        "creator_token": state.creator_token,
+        "stripe_webhook_secret": None,
+    }
+    for key in ("service_role_key", "database_url", "creator_token"):
+        sources[key] = "sandbox"
+    return _make_target(settings.name, values, secrets, sources, state.admin_url, state.admin_token)
+
+
+# -- profiles ------------------------------------------------------------------------------------
+
+
+def _read_profile(path: Path) -> dict[str, object]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"environment profile {path}: {exc}") from None
+    unknown = sorted(set(data) - set(PROFILE_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"environment profile {path}: unknown key(s) {', '.join(unknown)}"
+            f" (known: {', '.join(PROFILE_KEYS)})"
+        )
+    for key, value in data.items():
+        _check_type(key, value, f"profile {path}")
+    return data
+
+
+def _shipped_profiles() -> list[Path]:
+    root = resources.files("promorang_gate") / "environments"
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def load_profiles(project_dir: Path | None) -> dict[str, Profile]:
+    """Shipped profiles, each merged with the project's file of the same name (project wins)."""
+    paths = _shipped_profiles()
+    if project_dir is not None and project_dir.is_dir():
+        paths += sorted(project_dir.glob("*.toml"))
+    values: dict[str, dict[str, object]] = {}
+    files: dict[str, dict[str, Path]] = {}
+    for path in paths:
+        name = path.stem
+        for key, value in _read_profile(path).items():
+            values.setdefault(name, {})[key] = value
+            files.setdefault(name, {})[key] = path
+        values.setdefault(name, {})
+        files.setdefault(name, {})
+    return {n: Profile(n, values[n], files[n]) for n in values}
+
+
+def known_environments(project_dir: Path | None) -> list[str]:
+    return sorted(load_profiles(project_dir))
+
+
+# -- parsing of options and values ---------------------------------------------------------------
+
+
+def parse_env_selection(values: Iterable[str] | None, known: Iterable[str]) -> list[str]:
+    """``--env a --env b,c`` -> ``["a", "b", "c"]`` (order kept, duplicates dropped)."""
+    names: list[str] = []
+    for value in values or ["sandbox"]:
+        for raw in value.split(","):
+            name = raw.strip()
+            if name and name not in names:
+                names.append(name)
+    known = sorted(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown environment {', '.join(repr(n) for n in unknown)}:"
+            f" known environments are {', '.join(known)}"
+        )
+    if not names:
+        raise ConfigError(f"--env names no environment: known environments are {', '.join(known)}")
+    return names
+
+
+def parse_url_options(
+    options: Mapping[str, Sequence[str] | None], env_names: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """``{"api_url": ["URL"] or ["ENV=URL", ...]}`` -> ``{env: {key: url}}``."""
+    result: dict[str, dict[str, str]] = {}
+    for key, values in options.items():
+        flag = URL_OPTIONS[key]
+        for value in values or []:
+            env, sep, url = value.partition("=")
+            if sep and env in env_names:
+                result.setdefault(env, {})[key] = url
+            elif len(env_names) == 1:
+                result.setdefault(env_names[0], {})[key] = value
+            else:
+                raise ConfigError(
+                    f"{flag} {value!r}: with several environments selected use ENV=URL"
+                    f" with ENV one of {', '.join(env_names)}"
+                )
+    return result
+
+
+def _check_type(key: str, value: object, source: str) -> object:
+    if key in URL_KEYS:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} from {source} must be a string URL, got {value!r}")
+        return value
+    kind = SETTINGS[key][0]
+    ok = (
+        isinstance(value, bool)
+        if kind is bool
+        else (isinstance(value, kind) and not isinstance(value, bool))
+        or (kind is float and isinstance(value, int) and not isinstance(value, bool))
+    )
+    if not ok:
+        raise ConfigError(f"{key} from {source} must be {_type_name(kind)}, got {value!r}")
+    return float(value) if kind is float else value  # type: ignore[arg-type]
+
+
+def _type_name(kind: type) -> str:
+    return {bool: "a bool (true/false)", int: "an integer", float: "a number", str: "a string"}[
+        kind
+    ]
+
+
+def _parse_variable(key: str, raw: str, var: str) -> object:
+    if key in URL_KEYS:
+        return raw.strip()
+    kind = SETTINGS[key][0]
+    text = raw.strip()
+    try:
+        if kind is bool:
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            raise ValueError(text)
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"{var}={raw!r}: expected {_type_name(kind)}") from None
+    return text
+
+
+def _check_url(env: str, key: str, url: str, source: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"env '{env}': {key} {url!r} from {source} is not an http(s) URL with a host"
+        )
+    host = parts.hostname
+    if source.startswith("profile") and (host == "invalid" or host.endswith(".invalid")):
+        raise ConfigError(
+            f"{env} {key} is a placeholder: set GATE_{env.upper()}_{key.upper()}"
+            f" or {URL_OPTIONS[key]}"
+        )
+    return url.rstrip("/")
+
+
+# -- .env files ----------------------------------------------------------------------------------
+
+
+def _git_ignored(path: Path) -> bool:
+    """False only when git says the file is inside a work tree and not ignored."""
+    try:
+        proc = subprocess.run(
+            ["git", "check-ignore", "-q", path.name],
+            cwd=path.parent,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return True
+    return proc.returncode != 1
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments, optional ``export``, optional quotes)."""
+    if not path.is_file():
+        return {}
+    if not _git_ignored(path):
+        raise ConfigError(f"{path} holds secrets but is not git-ignored: add it to .gitignore")
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        text = text.removeprefix("export ").strip()
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{path}, line {number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+# -- resolution ----------------------------------------------------------------------------------
+
+
+def resolve_settings(
+    names: Sequence[str],
+    environ: Mapping[str, str],
+    url_options: Mapping[str, Mapping[str, str]],
+    rootdir: Path,
+    environments_dir: Path | None = None,
+) -> dict[str, EnvSettings]:
+    """Resolve every selected environment; ``ConfigError`` for the first problem found
+    (missing secrets are gathered into one message)."""
+    profiles = load_profiles(environments_dir)
+    parse_env_selection(names, profiles)
+    settings: dict[str, EnvSettings] = {}
+    missing: list[str] = []
+    for name in names:
+        env_settings, lacking = _resolve_one(
+            profiles[name], environ, url_options.get(name, {}), rootdir
+        )
+        settings[name] = env_settings
+        if lacking:
+            variables = " and ".join(lacking)
+            missing.append(
+                f"missing secret for env '{name}': set {variables} (or put it in .env.{name})"
+            )
+    if missing:
+        raise ConfigError("; ".join(missing))
+    return settings
+
+
+def _resolve_one(
+    profile: Profile, environ: Mapping[str, str], options: Mapping[str, str], rootdir: Path
+) -> tuple[EnvSettings, list[str]]:
+    name = profile.name
+    prefix = f"GATE_{name.upper().replace('-', '_')}_"
+    embedded = _embedded(profile, environ, prefix)
+    dotenv = {} if embedded else read_dotenv(rootdir / f".env.{name}")
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for key in PROFILE_KEYS:
+        var = prefix + key.upper()
+        if key in options:
+            if embedded:
+                raise ConfigError(
+                    f"{URL_OPTIONS[key]}: env '{name}' is embedded, its URLs come from the sandbox"
+                )
+            values[key], sources[key] = options[key], "option"
+        elif var in environ:
+            values[key], sources[key] = _parse_variable(key, environ[var], var), f"env:{var}"
+        elif var in dotenv:
+            values[key] = _parse_variable(key, dotenv[var], var)
+            sources[key] = f"file:.env.{name}"
+        elif key in profile.values:
+            values[key], sources[key] = profile.values[key], "profile"
+        elif key in SETTINGS:
+            values[key], sources[key] = SETTINGS[key][1], "default"
+        elif not embedded:
+            raise ConfigError(
+                f"env '{name}': {key} is not set:"
+                f" give it in the profile, {var} or {URL_OPTIONS[key]}"
+            )
+    if not embedded:
+        for key in URL_KEYS:
+            source = sources[key]
+            if source == "profile":
+                source = f"profile {profile.files[key]}"
+            values[key] = _check_url(name, key, str(values[key]), source)
+    secrets: dict[str, str | None] = {}
+    lacking: list[str] = []
+    if not embedded:
+        for key in SECRET_KEYS:
+            var = prefix + key.upper()
+            value = environ.get(var) or dotenv.get(var) or None
+            secrets[key] = value
+            if value is None:
+                sources[key] = "not set"
+                if key in REQUIRED_SECRETS:
+                    lacking.append(var)
+            else:
+                sources[key] = f"env:{var}" if environ.get(var) else f"file:.env.{name}"
+    return EnvSettings(name, embedded, values, sources, secrets), lacking
+
+
+def _embedded(profile: Profile, environ: Mapping[str, str], prefix: str) -> bool:
+    var = prefix + "EMBEDDED"
+    if var in environ:
+        return bool(_parse_variable("embedded", environ[var], var))
+    return bool(profile.values.get("embedded", False))
+
+
+def resolve_targets(
+    names: Sequence[str],
+    environ: Mapping[str, str],
+    url_options: Mapping[str, Mapping[str, str]],
+    rootdir: Path,
+    *,
+    environments_dir: Path | None = None,
+    sandbox_state: Any = None,
+) -> dict[str, Target]:
+    """Targets outside pytest (the CLI). An embedded env needs ``sandbox_state``."""
+    settings = resolve_settings(names, environ, url_options, rootdir, environments_dir)
+    targets: dict[str, Target] = {}
+    for name, env in settings.items():
+        if env.embedded:
+            if sandbox_state is None:
+                raise ConfigError(
+                    f"env '{name}' is the embedded sandbox: give its state file"
+                    " (--sandbox-state PATH or PROMORANG_SANDBOX_STATE)"
+                )
+            targets[name] = target_from_sandbox(env, sandbox_state)
+        else:
+            targets[name] = env.target()
+    return targets

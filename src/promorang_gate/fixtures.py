@@ -1,0 +1,257 @@
+"""The gate's public fixtures (prefix ``gate_``); registered as a plugin by ``plugin.py``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pytest
+
+from promorang_gate.allure_support import attach_svg, latency_histogram_svg
+from promorang_gate.http import GateHttp
+from promorang_gate.ledger import CleanupLedger
+from promorang_gate.readiness import wait_ready
+from promorang_gate.redaction import Redactor
+from promorang_gate.supabase_access import connect_db, make_supabase
+
+if TYPE_CHECKING:
+    import psycopg
+    import supabase
+
+    from promorang_gate.environments import Target
+
+__all__ = [
+    "GateMetrics",
+    "ReadyWaiter",
+    "gate_api",
+    "gate_db",
+    "gate_http",
+    "gate_ledger",
+    "gate_ledger_factory",
+    "gate_metrics",
+    "gate_ready",
+    "gate_run_id",
+    "gate_supabase",
+    "gate_tag",
+    "gate_target",
+]
+
+T = TypeVar("T")
+METRIC_PROPERTY = "gate_metric"
+_log = logging.getLogger("promorang_gate")
+
+
+def _redactor(config: pytest.Config, target: Target | None = None) -> Redactor:
+    from promorang_gate import state
+
+    redactor = config.stash.get(state.REDACTOR, None)
+    if redactor is None:
+        redactor = Redactor()
+        config.stash[state.REDACTOR] = redactor
+    if target is not None:
+        for secret in (
+            target.service_role_key,
+            target.database_url,
+            target.creator_token,
+            target.stripe_webhook_secret,
+            getattr(target, "sandbox_admin_token", None),
+        ):
+            redactor.add_secret(secret)
+    return redactor
+
+
+def _resolve_target(config: pytest.Config, name: str) -> Target:
+    from promorang_gate import state
+
+    target_for = getattr(state, "target_for", None)
+    if target_for is not None:
+        resolved: Target = target_for(config, name)
+        return resolved
+    targets = config.stash.get(state.TARGETS, None)
+    if targets is None or name not in targets:
+        pytest.fail(f"gate_target: environment {name!r} is not selected (use --env)", pytrace=False)
+    return targets[name]
+
+
+@pytest.fixture(scope="session")
+def gate_target(request: pytest.FixtureRequest) -> Target:
+    """The ``Target`` of one selected environment (parametrized by the plugin, ids = env names)."""
+    name = getattr(request, "param", None)
+    if not isinstance(name, str):
+        pytest.fail(
+            "gate_target is not parametrized: the promorang_gate plugin parametrizes it with the "
+            "selected environments (--env); do not parametrize it yourself and make sure the "
+            "plugin is active (not disabled with -p no:promorang_gate)",
+            pytrace=False,
+        )
+    target = _resolve_target(request.config, name)
+    _redactor(request.config, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def gate_run_id(request: pytest.FixtureRequest) -> str:
+    """The run id shared by controller and workers, e.g. ``gr20261125t164700-3fa2c1``."""
+    from promorang_gate import state
+
+    run_id = request.config.stash.get(state.RUN_ID, None)
+    if run_id is None:
+        pytest.fail("gate_run_id: no run id in the stash; is the promorang_gate plugin active?")
+    return run_id
+
+
+@pytest.fixture(scope="session")
+def gate_tag(gate_run_id: str) -> str:
+    """Tag for everything a test creates (object names, content titles): ``gate-<run id>``."""
+    return f"gate-{gate_run_id}"
+
+
+def _http(config: pytest.Config, target: Target, base_url: str | None, **kw: Any) -> GateHttp:
+    return GateHttp(
+        target.name,
+        base_url,
+        target.request_timeout_s,
+        target.writes_allowed,
+        _redactor(config, target),
+        **kw,
+    )
+
+
+@pytest.fixture(scope="session")
+def gate_api(request: pytest.FixtureRequest, gate_target: Target) -> Iterator[GateHttp]:
+    """``GateHttp`` bound to the env's API (creator token as Bearer when the env has one)."""
+    headers = {}
+    if gate_target.creator_token:
+        headers["Authorization"] = f"Bearer {gate_target.creator_token}"
+    http = _http(request.config, gate_target, gate_target.api_url, default_headers=headers)
+    try:
+        yield http
+    finally:
+        http.close()
+
+
+@pytest.fixture(scope="session")
+def gate_http(request: pytest.FixtureRequest, gate_target: Target) -> Iterator[GateHttp]:
+    """``GateHttp`` without base URL (public object URLs, the frontend)."""
+    http = _http(request.config, gate_target, None)
+    try:
+        yield http
+    finally:
+        http.close()
+
+
+@pytest.fixture(scope="session")
+def gate_supabase(request: pytest.FixtureRequest, gate_target: Target) -> Iterator[supabase.Client]:
+    """Service-role supabase-py client; its traffic goes through a guarded ``GateHttp``."""
+    http = _http(request.config, gate_target, None)
+    try:
+        yield make_supabase(gate_target, http.client)
+    finally:
+        http.close()
+
+
+@pytest.fixture(scope="session")
+def gate_db(gate_target: Target) -> Iterator[psycopg.Connection[tuple[Any, ...]] | None]:
+    """Autocommit connection (read-only without writes), or None without a database URL."""
+    conn = connect_db(gate_target)
+    try:
+        yield conn
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+class ReadyWaiter:
+    """``gate_ready(probe, what)``: ``wait_ready`` bound to the env's readiness budget."""
+
+    def __init__(self, target: Target, redactor: Redactor, config: pytest.Config) -> None:
+        self.target = target
+        self._redactor = redactor
+        self._config = config
+
+    def _log(self, line: str) -> None:
+        _log.info("%s", line)
+        if self._config.get_verbosity() > 0:
+            reporter = self._config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"[{self.target.name}] {line}")
+
+    def __call__(self, probe: Callable[[], T], what: str, *, interval_s: float = 0.25) -> T:
+        __tracebackhide__ = True
+        return wait_ready(
+            probe,
+            what=f"{self.target.name}: {what}",
+            budget_s=self.target.readiness_budget_s,
+            interval_s=interval_s,
+            log=self._log,
+            redact=self._redactor.redact,
+        )
+
+
+@pytest.fixture(scope="session")
+def gate_ready(request: pytest.FixtureRequest, gate_target: Target) -> ReadyWaiter:
+    """Poll a probe until it passes, within the env's ``readiness_budget_s`` (tenacity)."""
+    return ReadyWaiter(gate_target, _redactor(request.config, gate_target), request.config)
+
+
+@pytest.fixture(scope="session")
+def gate_ledger_factory(
+    request: pytest.FixtureRequest, gate_target: Target
+) -> Callable[[], CleanupLedger]:
+    """Makes cleanup ledgers for fixtures wider than one test; their owner calls ``cleanup()``
+    in a ``finally``. Tests use ``gate_ledger``."""
+    redactor = _redactor(request.config, gate_target)
+
+    def supabase_factory() -> supabase.Client:
+        if not gate_target.writes_allowed:  # nothing was created, nothing is sent
+            raise RuntimeError(f"no writes on {gate_target.name}: nothing to clean up")
+        client: supabase.Client = request.getfixturevalue("gate_supabase")
+        return client
+
+    def make() -> CleanupLedger:
+        return CleanupLedger(
+            gate_target,
+            supabase_factory,
+            lambda: connect_db(gate_target),
+            logging.getLogger("promorang_gate.ledger").info,
+            redact=redactor.redact,
+        )
+
+    return make
+
+
+@pytest.fixture
+def gate_ledger(gate_ledger_factory: Callable[[], CleanupLedger]) -> Iterator[CleanupLedger]:
+    """Registry of what the test creates; all of it is removed at teardown, also on failure."""
+    ledger = gate_ledger_factory()
+    try:
+        yield ledger
+    finally:
+        ledger.cleanup()
+
+
+class GateMetrics:
+    """``record(name, value)``: figures written into the gate file under the item."""
+
+    def __init__(self, node: pytest.Item) -> None:
+        self._node = node
+
+    def record(self, name: str, value: Any) -> None:
+        payload = json.dumps({"name": name, "value": value})
+        self._node.user_properties.append((METRIC_PROPERTY, payload))
+
+    __call__ = record
+
+    def attach_histogram(self, latencies_s: list[float], budget_s: float) -> None:
+        """Attach a latency histogram (SVG, budget line drawn) to the Allure result."""
+        attach_svg("latency histogram", latency_histogram_svg(latencies_s, budget_s))
+
+
+@pytest.fixture
+def gate_metrics(request: pytest.FixtureRequest) -> GateMetrics:
+    """Record named figures (JSON values) for the gate file."""
+    node = request.node
+    assert isinstance(node, pytest.Item)
+    return GateMetrics(node)

@@ -1,0 +1,245 @@
+"""The gate's HTTP client: explicit timeouts, no writes on read-only envs, redacted evidence."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from promorang_gate.redaction import Redactor
+
+__all__ = [
+    "WRITE_METHODS",
+    "Exchange",
+    "GateHttp",
+    "GuardedTransport",
+    "WriteRefused",
+    "guard",
+]
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BODY_LIMIT = 4096
+RING_SIZE = 20
+_log = logging.getLogger("promorang_gate.http")
+
+if TYPE_CHECKING:  # the public name is pytest.skip.Exception; mypy only sees the class by this path
+    from _pytest.outcomes import Skipped as _SkipBase
+else:
+    _SkipBase = pytest.skip.Exception
+
+
+class WriteRefused(_SkipBase):
+    """A write was stopped before sending: the env does not allow writes (→ not verified)."""
+
+
+def guard(method: str, url: str, writes_allowed: bool, target_name: str) -> None:
+    """Raise :class:`WriteRefused` for a write on an env without writes (any transport)."""
+    verb = method.upper()
+    if writes_allowed or verb not in WRITE_METHODS:
+        return
+    path = urlsplit(str(url)).path or "/"
+    raise WriteRefused(f"writes not allowed on {target_name}: {verb} {path} refused before sending")
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """Wraps a transport; refuses writes before they reach ``inner`` when they are not allowed."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, target_name: str, writes_allowed: bool):
+        self._inner = inner
+        self.target_name = target_name
+        self.writes_allowed = writes_allowed
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        guard(request.method, str(request.url), self.writes_allowed, self.target_name)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and its response (or error), already redacted."""
+
+    method: str
+    url: str
+    status: int | None
+    elapsed_s: float | None
+    text: str
+
+    @property
+    def title(self) -> str:
+        path = urlsplit(self.url).path or "/"
+        outcome = self.status if self.status is not None else "error"
+        return f"{self.method} {path} → {outcome}"
+
+
+def _body_text(content: bytes, content_type: str, redactor: Redactor) -> str:
+    if not content:
+        return "(empty)"
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"({len(content)} bytes of {content_type or 'binary data'})"
+    suffix = f"\n… ({len(content)} bytes, truncated)" if len(text) > BODY_LIMIT else ""
+    # Redact before truncating so that a secret cut in half is still recognised.
+    return redactor.redact(text)[:BODY_LIMIT] + suffix
+
+
+def _request_body(request: httpx.Request) -> bytes | None:
+    try:
+        return request.content
+    except httpx.RequestNotRead:
+        return None
+
+
+def _headers_text(headers: httpx.Headers, redactor: Redactor) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in redactor.redact_headers(headers.multi_items()).items())
+
+
+def render_exchange(
+    request: httpx.Request,
+    response: httpx.Response | None,
+    redactor: Redactor,
+    error: BaseException | None = None,
+) -> Exchange:
+    url = redactor.redact_url(request.url)
+    body = _request_body(request)
+    lines = [
+        f"{request.method} {url}",
+        _headers_text(request.headers, redactor),
+        "",
+        "(streamed body)" if body is None else _body_text(body, "", redactor),
+        "",
+    ]
+    status: int | None = None
+    elapsed: float | None = None
+    if response is not None:
+        status = response.status_code
+        try:
+            elapsed = response.elapsed.total_seconds()
+        except RuntimeError:
+            elapsed = None
+        timing = f" in {elapsed:.3f}s" if elapsed is not None else ""
+        lines += [
+            f"HTTP {response.status_code} {response.reason_phrase}{timing}",
+            _headers_text(response.headers, redactor),
+            "",
+            _body_text(response.content, response.headers.get("content-type", ""), redactor),
+        ]
+    elif error is not None:
+        lines.append(f"no response: {type(error).__name__}: {redactor.redact(str(error))}")
+    return Exchange(request.method, url, status, elapsed, "\n".join(lines))
+
+
+def _attach(exchange: Exchange) -> None:
+    try:
+        import allure
+
+        kind = allure.attachment_type.TEXT
+        allure.attach(exchange.text, name=exchange.title, attachment_type=kind)
+    except Exception as exc:  # best effort: outside a test there is nothing to attach to
+        _log.debug("attachment skipped: %s", type(exc).__name__)
+
+
+class GateHttp:
+    """``httpx.Client`` with a timeout on every request, the write guard and redacted evidence."""
+
+    def __init__(
+        self,
+        target_name: str,
+        base_url: str | None,
+        timeout_s: float,
+        writes_allowed: bool,
+        redactor: Redactor,
+        default_headers: Mapping[str, str] | None = None,
+        attach: bool = True,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.target_name = target_name
+        self.writes_allowed = writes_allowed
+        self.redactor = redactor
+        self._attach = attach
+        self._ring: collections.deque[Exchange] = collections.deque(maxlen=RING_SIZE)
+        self._lock = threading.Lock()
+        self.transport = GuardedTransport(
+            transport or httpx.HTTPTransport(),
+            target_name=target_name,
+            writes_allowed=writes_allowed,
+        )
+        self.client = httpx.Client(
+            base_url=base_url or "",
+            timeout=httpx.Timeout(timeout_s),
+            headers=dict(default_headers or {}),
+            transport=self.transport,
+            event_hooks={"response": [self._on_response]},
+        )
+
+    def transport_guard(self, method: str, url: str) -> None:
+        guard(method, url, self.writes_allowed, self.target_name)
+
+    def _record(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._ring.append(exchange)
+        if self._attach:
+            _attach(exchange)
+
+    def _on_response(self, response: httpx.Response) -> None:
+        response.read()  # the body is needed for the evidence; httpx documents this in hooks
+        self._record(render_exchange(response.request, response, self.redactor))
+
+    def last_exchanges(self, n: int = RING_SIZE) -> list[Exchange]:
+        with self._lock:
+            return list(self._ring)[-n:]
+
+    def describe_last(self, n: int = 1) -> str:
+        """The last exchanges as text, for assertion messages."""
+        return "\n\n".join(e.text for e in self.last_exchanges(n)) or "(no request sent)"
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self.client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            try:
+                request = exc.request
+            except RuntimeError:  # raised before a request existed (e.g. an invalid URL)
+                raise exc from None
+            self._record(render_exchange(request, None, self.redactor, exc))
+            raise
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> GateHttp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

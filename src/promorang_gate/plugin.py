@@ -1,0 +1,305 @@
+"""The pytest plugin: options, ini keys, markers and hooks. It only wires; the work is done in
+``environments``, ``checklists``, ``verdict``, ``reports`` and ``sandbox_target``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promorang_gate import state
+from promorang_gate._xdist import XdistControllerHooks
+from promorang_gate.checklists import (
+    Catalog,
+    SignOff,
+    load_catalog,
+    load_signoffs,
+    parse_signoff_options,
+)
+from promorang_gate.collection import record_deselected, redact_report, tag_items
+from promorang_gate.environments import (
+    SECRET_KEYS,
+    URL_KEYS,
+    EnvSettings,
+    known_environments,
+    parse_env_selection,
+    parse_url_options,
+    resolve_settings,
+)
+from promorang_gate.errors import ConfigError
+from promorang_gate.redaction import Redactor
+from promorang_gate.reports import GateReporter
+from promorang_gate.sandbox_target import SandboxProvider, TargetRegistry, state_file_from
+
+CHECKLIST_MARKER = (
+    "checklist(*ids): the Operations Runbook checklist items this test verifies, e.g."
+    ' @pytest.mark.checklist("create_flow.upload_image"); ids are defined in the checklists'
+    " directory (ini gate_checklists)"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("promorang-gate", "promorang-gate: the deploy gate")
+    group.addoption(
+        "--env",
+        action="append",
+        dest="gate_env",
+        metavar="NAME",
+        help="environment(s) to gate, repeatable or comma separated (default: sandbox)",
+    )
+    for key, flag in (
+        ("api_url", "--api-url"),
+        ("frontend_url", "--frontend-url"),
+        ("supabase_url", "--supabase-url"),
+    ):
+        group.addoption(
+            flag,
+            action="append",
+            dest=f"gate_{key}",
+            metavar="[ENV=]URL",
+            help=f"override {key}: URL with one env selected, else ENV=URL (repeatable)",
+        )
+    group.addoption(
+        "--signoff",
+        action="append",
+        dest="gate_signoff",
+        metavar="ITEM=WHO",
+        help="sign off a manual checklist item for every selected env (repeatable)",
+    )
+    group.addoption(
+        "--sandbox-fault",
+        action="append",
+        dest="gate_sandbox_fault",
+        metavar="NAME",
+        help="start the embedded sandbox with this fault (repeatable)",
+    )
+    group.addoption(
+        "--sandbox-state",
+        dest="gate_sandbox_state",
+        metavar="PATH",
+        help="attach to a running sandbox through its state file"
+        " (default: $PROMORANG_SANDBOX_STATE; else one is started)",
+    )
+    group.addoption(
+        "--gate-reports",
+        dest="gate_reports",
+        metavar="DIR",
+        help="directory of gate-<env>.json and checklist-<env>.md (default: ini gate_reports)",
+    )
+    parser.addini("gate_checklists", "directory of checklist YAML files", default="checklists")
+    parser.addini("gate_reports", "directory the verdict files are written to", default="reports")
+    parser.addini(
+        "gate_environments", "directory of project environment profiles", default="environments"
+    )
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """``gr<UTC yyyymmddThhmmss>-<6 hex>``, lower case."""
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S").lower()
+    return f"gr{stamp}-{secrets.token_hex(3)}"
+
+
+def _ini_path(config: pytest.Config, name: str) -> Path:
+    return config.rootpath / str(config.getini(name))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", CHECKLIST_MARKER)
+    if importlib.util.find_spec("promorang_gate.fixtures") is not None:
+        config.pluginmanager.import_plugin("promorang_gate.fixtures")
+    try:
+        _configure(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _configure(config: pytest.Config) -> None:
+    opt = config.option
+    env_dir = _ini_path(config, "gate_environments")
+    names = parse_env_selection(opt.gate_env, known_environments(env_dir))
+    url_options = parse_url_options({k: getattr(opt, f"gate_{k}") for k in URL_KEYS}, names)
+    settings = resolve_settings(names, os.environ, url_options, config.rootpath, env_dir)
+    redactor = Redactor(
+        str(v) for env in settings.values() for v in env.secrets.values() if v is not None
+    )
+    catalog = load_catalog(_ini_path(config, "gate_checklists"))
+    signoffs = _signoffs(config, catalog, names)
+    provider = _sandbox_provider(config, settings, redactor)
+    worker_input: dict[str, Any] = getattr(config, "workerinput", {})
+    run_id = str(worker_input.get("gate_run_id") or new_run_id())
+    targets = TargetRegistry(settings, provider)
+
+    config.stash[state.ENV_NAMES] = names
+    config.stash[state.SETTINGS] = settings
+    config.stash[state.REDACTOR] = redactor
+    config.stash[state.CHECKLISTS] = catalog
+    config.stash[state.SIGNOFFS] = signoffs
+    config.stash[state.RUN_ID] = run_id
+    config.stash[state.TARGETS] = targets
+    if provider is not None:
+        config.stash[state.SANDBOX] = provider
+    if _is_worker(config):
+        return
+    reports_dir = Path(opt.gate_reports) if opt.gate_reports else _ini_path(config, "gate_reports")
+    reporter = GateReporter(
+        env_names=names,
+        catalog=catalog,
+        signoffs=signoffs,
+        targets=targets,
+        redactor=redactor,
+        reports_dir=config.rootpath / reports_dir,
+        rootdir=config.rootpath,
+        run_id=run_id,
+        pytest_args=config.invocation_params.args,
+        allure_dir=getattr(opt, "allure_report_dir", None),
+    )
+    config.stash[state.REPORTER] = reporter
+    config.pluginmanager.register(reporter, "promorang-gate-reporter")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistControllerHooks(config), "promorang-gate-xdist")
+
+
+def _signoffs(
+    config: pytest.Config, catalog: Catalog, names: list[str]
+) -> dict[str, dict[str, SignOff]]:
+    signoffs = load_signoffs(catalog, names)
+    now = dt.datetime.now(dt.UTC)
+    for signoff in parse_signoff_options(config.option.gate_signoff, catalog, names, now):
+        signoffs[signoff.env][signoff.item] = signoff
+    return signoffs
+
+
+def _sandbox_provider(
+    config: pytest.Config, settings: dict[str, EnvSettings], redactor: Redactor
+) -> SandboxProvider | None:
+    opt = config.option
+    faults = list(opt.gate_sandbox_fault or [])
+    if not any(env.embedded for env in settings.values()):
+        if faults or opt.gate_sandbox_state:
+            flag = "--sandbox-fault" if faults else "--sandbox-state"
+            raise ConfigError(f"{flag} needs the embedded sandbox env: add --env sandbox")
+        return None
+    state_file = state_file_from(opt.gate_sandbox_state, os.environ)
+    if faults and state_file:
+        raise ConfigError(
+            "--sandbox-fault starts a sandbox with faults, but a sandbox state file"
+            f" ({state_file}) attaches to a running one: use one or the other"
+        )
+    if faults:
+        _check_faults(faults)
+    worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if worker_input is not None:
+        return SandboxProvider(
+            state_json=worker_input.get("gate_sandbox_state") or None,
+            error=worker_input.get("gate_sandbox_error") or None,
+            state_file=state_file,
+            faults=faults,
+            redactor=redactor,
+        )
+    return SandboxProvider(faults=faults, state_file=state_file, redactor=redactor)
+
+
+def _check_faults(faults: list[str]) -> None:
+    try:
+        from promorang_sandbox import FAULTS
+    except ImportError as exc:
+        raise ConfigError(f"--sandbox-fault: the sandbox is not installed ({exc})") from None
+    unknown = [f for f in faults if f not in FAULTS]
+    if unknown:
+        raise ConfigError(
+            f"--sandbox-fault: unknown fault(s) {', '.join(unknown)}; known: {', '.join(FAULTS)}"
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _is_worker(config):
+        return
+    provider = config.stash.get(state.SANDBOX, None)
+    try:
+        if provider is not None:
+            provider.stop()
+    finally:
+        _redact_output_files(config)
+
+
+def _redact_output_files(config: pytest.Config) -> None:
+    """Last line of defence: JUnit XML and Allure results after they were written."""
+    redactor = config.stash.get(state.REDACTOR, None)
+    if redactor is None:
+        return
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if xmlpath and Path(xmlpath).is_file():
+        redactor.redact_file(xmlpath)
+    allure_dir = getattr(config.option, "allure_report_dir", None)
+    if allure_dir and Path(allure_dir).is_dir():
+        for path in Path(allure_dir).rglob("*"):
+            if path.is_file():
+                redactor.redact_file(path)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    settings = config.stash.get(state.SETTINGS, {})
+    redactor = config.stash.get(state.REDACTOR, Redactor())
+    lines = [
+        f"promorang-gate: env {', '.join(settings)}; run {config.stash.get(state.RUN_ID, '?')}"
+    ]
+    for name, env in settings.items():
+        lines.append(f"  {name}:")
+        for key, value in env.values.items():
+            if env.embedded and key in URL_KEYS:
+                lines.append(f"    {key}: from the embedded sandbox, started when needed")
+            elif key in env.values:
+                lines.append(f"    {key}: {value} ({env.sources.get(key, '?')})")
+        for key in SECRET_KEYS:
+            if env.embedded:
+                lines.append(f"    {key}: from the embedded sandbox")
+            elif env.secrets.get(key):
+                lines.append(f"    {key}: set ({env.sources[key]})")
+            else:
+                lines.append(f"    {key}: not set")
+    return [redactor.redact(line) for line in lines]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "gate_target" in metafunc.fixturenames:
+        names = metafunc.config.stash.get(state.ENV_NAMES, [])
+        metafunc.parametrize("gate_target", names, indirect=True, ids=names, scope="session")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tag each checklist test with its item ids and env (before -k/-m deselect anything)."""
+    tag_items(config, items)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    record_deselected(items)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    redactor = item.config.stash.get(state.REDACTOR, None)
+    if redactor is not None:
+        redact_report(report, redactor)
+    return report
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    redactor = collector.config.stash.get(state.REDACTOR, None)
+    if redactor is not None:
+        redact_report(report, redactor)
+    return report

@@ -1,0 +1,30 @@
+"""Helpers of the engine tests: a temp project with the shipped checklists and a clean env."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from engine_helpers import LOCAL_SECRET
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No GATE_* or sandbox variable of the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("GATE_") or name == "PROMORANG_SANDBOX_STATE":
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.fixture
+def project(
+    pytester: pytest.Pytester, repo_root: Path, clean_env: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """A temp project: the repo's checklists, an empty ini, the local env's secret set."""
+    shutil.copytree(repo_root / "checklists", pytester.path / "checklists")
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    clean_env.setenv("GATE_LOCAL_SERVICE_ROLE_KEY", LOCAL_SECRET)
+    return pytester

@@ -1,0 +1,79 @@
+"""wait_ready: tenacity polling within a budget; attempts logged, NotReady when spent."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import httpx
+import pytest
+
+from promorang_gate import readiness
+from promorang_gate.readiness import NotReady, wait_ready
+
+
+class Flaky:
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures = failures
+        self.error = error
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        return "ready"
+
+
+def test_succeeds_after_failures_within_budget() -> None:
+    lines: list[str] = []
+    probe = Flaky(3, AssertionError("status 503"))
+    assert wait_ready(probe, what="health", budget_s=5.0, interval_s=0.01, log=lines.append) == (
+        "ready"
+    )
+    assert probe.calls == 4
+    assert len(lines) == 3
+    assert lines[0].startswith("health: attempt 1 failed after ")
+    assert lines[2].startswith("health: attempt 3 failed after ")
+    assert lines[2].endswith(": AssertionError: status 503")
+
+
+def test_httpx_errors_are_retried() -> None:
+    probe = Flaky(2, httpx.ConnectError("connection refused"))
+    assert wait_ready(probe, what="api", budget_s=5.0, interval_s=0.01, log=lambda _: None)
+    assert probe.calls == 3
+
+
+def test_other_errors_are_not_retried() -> None:
+    probe = Flaky(5, KeyError("bug"))
+    with pytest.raises(KeyError):
+        wait_ready(probe, what="api", budget_s=5.0, interval_s=0.01, log=lambda _: None)
+    assert probe.calls == 1
+
+
+def test_not_ready_after_budget_with_attempts_and_last_error() -> None:
+    lines: list[str] = []
+    probe = Flaky(10_000, AssertionError("token=sk-secret-123456 still 503"))
+    with pytest.raises(NotReady) as info:
+        wait_ready(
+            probe,
+            what="health",
+            budget_s=0.3,
+            interval_s=0.02,
+            log=lines.append,
+            redact=lambda t: t.replace("sk-secret-123456", "[REDACTED]"),
+        )
+    err = info.value
+    assert isinstance(err, AssertionError)
+    assert err.attempts == probe.calls >= 3
+    assert f"health: not ready after {probe.calls} attempts" in str(err)
+    assert "(budget 0.3s); last error: AssertionError: token=[REDACTED] still 503" in str(err)
+    assert len([line for line in lines if ": attempt " in line]) == probe.calls
+    assert all("sk-secret" not in line for line in lines)
+    assert err.__cause__ is None
+
+
+def test_no_fixed_sleep_in_the_code_under_test() -> None:
+    source = inspect.getsource(readiness)
+    assert "time.sleep" not in source
+    assert re.search(r"(?<![\w.])sleep\(", source) is None

@@ -1,0 +1,119 @@
+"""Under xdist the verdict is computed once, on the controller, and equals a single-process one."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from typing import Any
+
+import pytest
+from engine_helpers import gate_file
+
+SUITE = """
+import pytest
+
+@pytest.mark.checklist("health.api")
+@pytest.mark.parametrize("n", range(4))
+def test_api(gate_target, gate_metrics, n):
+    gate_metrics.record("n_max", 3)
+    assert gate_target.name == "local"
+
+@pytest.mark.checklist("health.frontend")
+def test_frontend(gate_target):
+    pytest.skip("no frontend")
+
+@pytest.mark.checklist("slo.upload_latency_p95")
+def test_latency(gate_target):
+    assert False, "too slow"
+
+@pytest.mark.checklist("growth_hub.migrations_applied")
+def test_static():
+    pass
+
+@pytest.mark.checklist("growth_hub.migrations_applied")
+def test_deselected_static():
+    pass
+"""
+
+
+def _stable(data: dict[str, Any]) -> dict[str, Any]:
+    """The gate file without what differs between runs: times, run id, args, sign-off time."""
+    stable = {
+        k: v
+        for k, v in data.items()
+        if k not in ("run_id", "started_at", "finished_at", "pytest_args")
+    }
+    for checklist in stable["checklists"]:
+        for item in checklist["items"]:
+            if item["status"] == "manual_signed":
+                item["reason"] = item["reason"].split(" at ")[0]
+    return stable
+
+
+def test_xdist_gate_file_equals_single_process(project: pytest.Pytester) -> None:
+    project.makepyfile(SUITE)
+    args = ("--env", "local", "-k", "not deselected", "--signoff", "growth_hub.api_docs=erin")
+    single = project.runpytest(*args)
+    single.assert_outcomes(passed=5, skipped=1, failed=1, deselected=1)
+    assert single.ret == pytest.ExitCode.TESTS_FAILED
+    expected = gate_file(project)
+
+    distributed = project.runpytest_subprocess(*args, "-p", "xdist", "-n", "2")
+    distributed.assert_outcomes(passed=5, skipped=1, failed=1)  # xdist does not count deselected
+    assert distributed.ret == pytest.ExitCode.TESTS_FAILED
+    distributed.stdout.fnmatch_lines(
+        ["GATE local: BLOCK (1 passed, 1 failed, 3 not verified, 1 manual signed, 5 manual*"]
+    )
+    got = gate_file(project)
+    assert _stable(got) == _stable(expected)
+    assert got["run_id"] != expected["run_id"]
+    assert got["verdict"] == "block"
+    assert "growth_hub.migrations_applied" in str(got)
+
+
+def test_workers_share_the_controllers_run_id(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_run_id(gate_run_id, record_property, n):
+            record_property("run_id", gate_run_id)
+        """
+    )
+    result = project.runpytest_subprocess("-p", "xdist", "-n", "2", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=4)
+    xml = (project.path / "junit.xml").read_text(encoding="utf-8")
+    ids = set(re.findall(r'name="run_id" value="([^"]+)"', xml))
+    assert len(ids) == 1
+    (run_id,) = ids
+    assert re.fullmatch(r"gr\d{8}t\d{6}-[0-9a-f]{6}", run_id)
+
+
+@pytest.mark.slow
+def test_xdist_against_the_embedded_sandbox(project: pytest.Pytester) -> None:
+    if importlib.util.find_spec("promorang_sandbox") is None:
+        pytest.skip("promorang_sandbox is not importable yet")
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.checklist("health.api")
+        @pytest.mark.parametrize("n", range(2))
+        def test_api(gate_target, gate_api, n):
+            response = gate_api.get("/api/health")
+            assert response.status_code == 200
+
+        @pytest.mark.checklist("health.frontend")
+        def test_frontend(gate_target, gate_http):
+            response = gate_http.get(gate_target.frontend_url + "/growth-hub")
+            assert response.status_code == 200
+        """
+    )
+    result = project.runpytest_subprocess("--env", "sandbox", "-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=3)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["GATE sandbox: ALLOW (2 passed, 0 failed*"])
+    data = gate_file(project, "sandbox")
+    assert data["verdict"] == "allow"
+    assert data["targets"]["api_url"].startswith("http://127.0.0.1:")
