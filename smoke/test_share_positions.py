@@ -1,0 +1,59 @@
+"""`content_share_positions` migration applied; verify initial mint (exactly one position for
+the creator, holding every share)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from _support import (
+    POSITIONS_COLUMNS,
+    POSITIONS_MIGRATION,
+    UUID_PATTERN,
+    StoredState,
+    content_payload,
+)
+
+pytestmark = pytest.mark.create_flow
+
+
+@pytest.mark.checklist("create_flow.share_positions")
+def test_positions_migration_is_applied(stored: StoredState) -> None:
+    columns = stored.positions_columns()
+    missing = set(POSITIONS_COLUMNS) - columns
+    assert not missing, (
+        f"content_share_positions lacks columns {sorted(missing)} ({stored.through})"
+    )
+    versions = stored.recorded_migrations()
+    if versions is not None:
+        assert POSITIONS_MIGRATION in versions, (
+            f"migration {POSITIONS_MIGRATION} is not in supabase_migrations.schema_migrations"
+        )
+
+
+@pytest.mark.checklist("create_flow.share_positions")
+def test_create_mints_exactly_one_initial_position(
+    gate_api: Any, gate_ledger: Any, gate_run_id: str, stored: StoredState
+) -> None:
+    payload = content_payload(gate_run_id, title="Smoke Mint Check")
+    created = gate_api.post("/api/content", json=payload)
+    assert created.status_code == 201, f"create answered {created.status_code}: {created.text}"
+    body = created.json()
+    content = body.get("content") or {}
+    content_id = str(content.get("id", ""))
+    assert UUID_PATTERN.match(content_id), f"create returned id {content_id!r}, not a UUID"
+    gate_ledger.content(content_id)
+
+    positions = stored.positions(content_id)
+    assert len(positions) == 1, (
+        f"select count(*) from content_share_positions where content_id = '{content_id}' "
+        f"gives {len(positions)}, expected 1 (minted_shares: {body.get('minted_shares')!r})"
+    )
+    total_shares = payload["total_shares"]
+    assert positions[0]["shares_owned"] == float(total_shares), (
+        f"shares_owned {positions[0]['shares_owned']} differs from total_shares {total_shares}"
+    )
+    creator = content.get("creator_id")
+    if creator:
+        assert positions[0]["holder_id"] == creator, "the position is not held by the creator"

@@ -1,0 +1,92 @@
+"""One sandbox serves every proof in this folder; the suites run against it as subprocesses,
+exactly as an engineer or CI would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class GateRun:
+    returncode: int
+    output: str
+    reports: Path
+
+    def gate(self, env: str = "sandbox") -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.reports / f"gate-{env}.json").read_text())
+        return data
+
+    def items(self, env: str = "sandbox") -> dict[str, dict[str, Any]]:
+        return {
+            item["id"]: item
+            for checklist in self.gate(env)["checklists"]
+            for item in checklist["items"]
+        }
+
+    def failed_items(self, env: str = "sandbox") -> set[str]:
+        return {i for i, item in self.items(env).items() if item["status"] == "failed"}
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Any]:
+    from promorang_sandbox import start_sandbox
+
+    handle = start_sandbox(ready_timeout_s=60.0)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox_state_file(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sandbox") / "state.json"
+    path.write_text(sandbox.state.to_json())
+    return path
+
+
+@pytest.fixture
+def run_gate(sandbox_state_file: Path, tmp_path: Path) -> Any:
+    """Runs the gate's suites in a subprocess against the shared sandbox."""
+
+    def run(
+        args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 300
+    ) -> GateRun:
+        reports = tmp_path / f"reports-{len(list(tmp_path.iterdir()))}"
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            *args,
+            "--sandbox-state",
+            str(sandbox_state_file),
+            "--gate-reports",
+            str(reports),
+            f"--alluredir={reports / 'allure-results'}",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ]
+        completed = subprocess.run(
+            command,
+            cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return GateRun(completed.returncode, completed.stdout + completed.stderr, reports)
+
+    return run

@@ -1,0 +1,113 @@
+"""The proof of the gate: the healthy sandbox is allowed, and every named fault blocks the
+verdict on exactly the checklist items it breaks — no more, no fewer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+SMOKE = ("smoke", "-m", "create_flow")
+CONTRACT = ("contract",)
+
+# fault -> (suites run, the exact set of failed checklist items)
+FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "health_down": (SMOKE, frozenset({"health.api"})),
+    "health_slow": (SMOKE, frozenset({"health.api"})),
+    "upload_fallback": (SMOKE, frozenset({"create_flow.upload_image", "slo.upload_failure_rate"})),
+    "upload_500": (SMOKE, frozenset({"create_flow.upload_image", "slo.upload_failure_rate"})),
+    "upload_slow": (SMOKE, frozenset({"slo.upload_latency_p95"})),
+    "upload_private_url": (SMOKE, frozenset({"create_flow.upload_image"})),
+    "bucket_missing": (
+        SMOKE,
+        frozenset(
+            {
+                "create_flow.bucket_exists",
+                "create_flow.service_role_storage",
+                "create_flow.upload_image",
+                "slo.upload_failure_rate",
+            }
+        ),
+    ),
+    "bucket_private": (SMOKE, frozenset({"create_flow.bucket_exists", "create_flow.upload_image"})),
+    "storage_insert_denied": (
+        SMOKE,
+        frozenset(
+            {
+                "create_flow.service_role_storage",
+                "create_flow.upload_image",
+                "slo.upload_failure_rate",
+            }
+        ),
+    ),
+    "storage_read_denied": (SMOKE, frozenset({"create_flow.service_role_storage"})),
+    "mint_skipped": (SMOKE, frozenset({"create_flow.share_positions"})),
+    "mint_wrong_shares": (SMOKE, frozenset({"create_flow.share_positions"})),
+    "mint_duplicated": (SMOKE, frozenset({"create_flow.share_positions"})),
+    "positions_table_missing": (SMOKE, frozenset({"create_flow.share_positions"})),
+    "update_not_persisted": (SMOKE, frozenset({"create_flow.content_crud"})),
+    "delete_noop": (SMOKE, frozenset({"create_flow.content_crud"})),
+    "cors_missing": (SMOKE, frozenset({"create_flow.frontend_wired"})),
+    "frontend_down": (SMOKE, frozenset({"health.frontend", "create_flow.frontend_wired"})),
+    "frontend_wrong_api": (SMOKE, frozenset({"create_flow.frontend_wired"})),
+    "contract_drift": (
+        CONTRACT,
+        frozenset(
+            {
+                "contract.create_content",
+                "contract.get_content",
+                "contract.update_content",
+                "contract.list_content",
+            }
+        ),
+    ),
+    "bad_input_500": (CONTRACT, frozenset({"contract.upload_image", "contract.create_content"})),
+}
+
+# Faults that break only what the smoke suite checks: the contract must stay green under them.
+CONTRACT_HOLDS_UNDER = ("mint_skipped", "frontend_wrong_api", "cors_missing", "bucket_private")
+
+pytestmark = pytest.mark.slow
+
+
+def test_matrix_names_every_sandbox_fault() -> None:
+    from promorang_sandbox import FAULTS
+
+    assert set(FAULT_MATRIX) == set(FAULTS)
+
+
+@pytest.mark.parametrize("suite", [SMOKE, CONTRACT], ids=["smoke", "contract"])
+def test_healthy_sandbox_is_allowed(sandbox: Any, run_gate: Any, suite: tuple[str, ...]) -> None:
+    sandbox.set_faults([])
+    run = run_gate(suite)
+    assert run.returncode == 0, run.output
+    assert run.gate()["verdict"] == "allow", run.output
+    statuses = {item["status"] for item in run.items().values()}
+    assert statuses <= {"passed", "manual_signed"}, statuses
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_MATRIX))
+def test_fault_blocks_on_exactly_its_items(sandbox: Any, run_gate: Any, fault: str) -> None:
+    suites, expected = FAULT_MATRIX[fault]
+    sandbox.set_faults([fault])
+    try:
+        run = run_gate(suites)
+    finally:
+        sandbox.set_faults([])
+    assert run.returncode != 0, run.output
+    assert run.gate()["verdict"] == "block"
+    assert run.failed_items() == expected, run.output
+    not_verified = {i for i, it in run.items().items() if it["status"] == "not_verified"}
+    assert not not_verified, f"items left unverified under {fault}: {not_verified}"
+
+
+@pytest.mark.parametrize("fault", CONTRACT_HOLDS_UNDER)
+def test_contract_stays_green_under_smoke_only_faults(
+    sandbox: Any, run_gate: Any, fault: str
+) -> None:
+    sandbox.set_faults([fault])
+    try:
+        run = run_gate(CONTRACT)
+    finally:
+        sandbox.set_faults([])
+    assert run.gate()["verdict"] == "allow", run.output

@@ -1,0 +1,153 @@
+"""Everything a run creates is removed: by its own teardown when interrupted (SIGINT), by the
+janitor when killed (SIGKILL). Untagged data is never touched."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HOLDING_TEST = """
+import base64, threading
+from pathlib import Path
+import pytest
+
+@pytest.mark.checklist("create_flow.content_crud")
+def test_creates_then_holds(gate_api, gate_ledger, gate_run_id, gate_tag, gate_target):
+    created = gate_api.post("/api/content", json={
+        "platform": "instagram", "title": f"held [gate {gate_run_id}]",
+        "platform_url": "https://instagram.com/p/held"})
+    assert created.status_code == 201, created.text
+    gate_ledger.content(created.json()["content"]["id"])
+    png = base64.b64encode(b"\\x89PNG\\r\\n\\x1a\\n" + gate_tag.encode()).decode()
+    uploaded = gate_api.post("/api/content/upload-image", json={
+        "fileName": f"{gate_tag}-held.png", "fileType": "image/png", "fileData": png})
+    assert uploaded.status_code == 201, uploaded.text
+    url = uploaded.json()["imageUrl"]
+    gate_ledger.object(gate_target.bucket, url.split(f"/public/{gate_target.bucket}/", 1)[1])
+    Path(FLAG).write_text(gate_run_id)
+    threading.Event().wait(120)  # held until the outer test interrupts or kills the run
+"""
+
+
+def _tagged(database_url: str, run_id: str) -> tuple[int, int]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select count(*) from public.content_items where title like %s", [f"%[gate {run_id}]%"]
+        ).fetchone()
+        objects = conn.execute(
+            "select count(*) from storage.objects where name like %s", [f"%gate-{run_id}%"]
+        ).fetchone()
+    assert rows is not None
+    assert objects is not None
+    return rows[0], objects[0]
+
+
+def _untagged_exists(database_url: str) -> tuple[bool, bool]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select count(*) from public.content_items where title = 'kept: no gate tag'"
+        ).fetchone()
+        obj = conn.execute(
+            "select count(*) from storage.objects where name = 'uploads/manual/kept.png'"
+        ).fetchone()
+    assert row is not None
+    assert obj is not None
+    return row[0] == 1, obj[0] == 1
+
+
+@pytest.fixture(scope="module")
+def untagged_data(sandbox: Any) -> None:
+    from supabase import create_client
+
+    client = create_client(sandbox.state.supabase_url, sandbox.state.service_role_key)
+    client.table("content_items").insert({"title": "kept: no gate tag"}).execute()
+    client.storage.from_(sandbox.state.bucket).upload(
+        "uploads/manual/kept.png", b"not a gate object", {"content-type": "image/png"}
+    )
+
+
+def _start_holding_run(tmp_path: Path, state_file: Path, repo_root: Path) -> tuple[Any, Path]:
+    flag = tmp_path / "flag"
+    shutil.copytree(repo_root / "checklists", tmp_path / "checklists")
+    (tmp_path / "test_hold.py").write_text(f"FLAG = {str(flag)!r}\n" + HOLDING_TEST)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "test_hold.py",
+            "-p",
+            "no:cacheprovider",
+            "--sandbox-state",
+            str(state_file),
+            "--gate-reports",
+            str(tmp_path / "reports"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not flag.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the holding run never got going:\n{process.communicate()[0]}")
+        time.sleep(0.1)  # polling a file another process writes; bounded by the deadline
+    return process, flag
+
+
+@pytest.mark.usefixtures("untagged_data")
+def test_sigint_run_cleans_up_after_itself(
+    sandbox: Any, sandbox_state_file: Path, tmp_path: Path, repo_root: Path
+) -> None:
+    process, flag = _start_holding_run(tmp_path, sandbox_state_file, repo_root)
+    run_id = flag.read_text()
+    assert _tagged(sandbox.state.database_url, run_id) == (1, 1)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=60)[0]
+    assert _tagged(sandbox.state.database_url, run_id) == (0, 0), output
+    assert _untagged_exists(sandbox.state.database_url) == (True, True)
+
+
+@pytest.mark.usefixtures("untagged_data")
+def test_janitor_removes_what_a_killed_run_left(
+    sandbox: Any, sandbox_state_file: Path, tmp_path: Path, repo_root: Path
+) -> None:
+    process, flag = _start_holding_run(tmp_path, sandbox_state_file, repo_root)
+    run_id = flag.read_text()
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+    assert _tagged(sandbox.state.database_url, run_id) == (1, 1)
+
+    janitor = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("promorang-gate")),
+            "janitor",
+            "--env",
+            "sandbox",
+            "--older-than",
+            "0",
+            "--sandbox-state",
+            str(sandbox_state_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert janitor.returncode == 0, janitor.stdout + janitor.stderr
+    assert run_id in janitor.stdout
+    assert _tagged(sandbox.state.database_url, run_id) == (0, 0)
+    assert _untagged_exists(sandbox.state.database_url) == (True, True)

@@ -1,0 +1,21 @@
+"""No false red: twenty consecutive healthy runs with four workers never block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+RUNS = 20
+
+
+def test_twenty_parallel_healthy_runs_never_block(sandbox: Any, run_gate: Any) -> None:
+    sandbox.set_faults([])
+    verdicts = []
+    for attempt in range(RUNS):
+        run = run_gate(["smoke", "-m", "create_flow", "-n", "4"])
+        verdicts.append(run.gate()["verdict"])
+        assert run.returncode == 0, f"run {attempt + 1} of {RUNS} blocked:\n{run.output}"
+    assert verdicts == ["allow"] * RUNS
