@@ -471,8 +471,11 @@ class PromorangApi:
                 content=data,
                 headers={"content-type": file_type, "x-upsert": "false", "cache-control": "3600"},
             )
-        except httpx.HTTPError:
-            return self._fallback(file_name or file_type, "fetch failed")
+        except (httpx.HTTPError, UnicodeEncodeError) as exc:
+            # Like the platform: any failure of the storage call (a network error, or a
+            # fileType that is no valid header value) is answered with a fallback, never a 5xx.
+            reason = "fetch failed" if isinstance(exc, httpx.HTTPError) else "Invalid header value"
+            return self._fallback(file_name or file_type, reason)
         if resp.status_code >= 400:
             return self._fallback(file_name or file_type, pg_message(resp, "Storage unavailable"))
         base = self.config.supabase_url.rstrip("/")
