@@ -308,13 +308,26 @@ def _check_url(env: str, key: str, url: str, source: str) -> str:
         raise ConfigError(
             f"env '{env}': {key} {url!r} from {source} is not an http(s) URL with a host"
         )
-    host = parts.hostname
-    if source.startswith("profile") and (host == "invalid" or host.endswith(".invalid")):
-        raise ConfigError(
-            f"{env} {key} is a placeholder: set GATE_{env.upper()}_{key.upper()}"
-            f" or {URL_OPTIONS[key]}"
-        )
     return url.rstrip("/")
+
+
+def _is_placeholder(url: str, source: str) -> bool:
+    """Profiles mark URLs still to be filled in with the reserved `.invalid` domain."""
+    host = urlsplit(url).hostname or ""
+    return source.startswith("profile") and (host == "invalid" or host.endswith(".invalid"))
+
+
+def _unconfigured(name: str, secrets: list[str], placeholders: list[str]) -> str:
+    """One sentence naming every variable an environment still needs."""
+    parts = []
+    if secrets:
+        parts.append(f"set {' and '.join(secrets)} (or put it in .env.{name})")
+    if placeholders:
+        options = ", ".join(URL_OPTIONS[key] for key in placeholders)
+        variables = ", ".join(f"GATE_{name.upper()}_{key.upper()}" for key in placeholders)
+        parts.append(f"its profile has placeholder URLs: set {variables} (or {options})")
+    label = "missing secret" if secrets else "not configured"
+    return f"{label} for env '{name}': " + "; ".join(parts)
 
 
 # -- .env files ----------------------------------------------------------------------------------
@@ -374,15 +387,12 @@ def resolve_settings(
     settings: dict[str, EnvSettings] = {}
     missing: list[str] = []
     for name in names:
-        env_settings, lacking = _resolve_one(
+        env_settings, lacking, placeholders = _resolve_one(
             profiles[name], environ, url_options.get(name, {}), rootdir
         )
         settings[name] = env_settings
-        if lacking:
-            variables = " and ".join(lacking)
-            missing.append(
-                f"missing secret for env '{name}': set {variables} (or put it in .env.{name})"
-            )
+        if lacking or placeholders:
+            missing.append(_unconfigured(name, lacking, placeholders))
     if missing:
         raise ConfigError("; ".join(missing))
     return settings
@@ -390,7 +400,7 @@ def resolve_settings(
 
 def _resolve_one(
     profile: Profile, environ: Mapping[str, str], options: Mapping[str, str], rootdir: Path
-) -> tuple[EnvSettings, list[str]]:
+) -> tuple[EnvSettings, list[str], list[str]]:
     name = profile.name
     prefix = f"GATE_{name.upper().replace('-', '_')}_"
     embedded = _embedded(profile, environ, prefix)
@@ -419,9 +429,13 @@ def _resolve_one(
                 f"env '{name}': {key} is not set:"
                 f" give it in the profile, {var} or {URL_OPTIONS[key]}"
             )
+    placeholders: list[str] = []
     if not embedded:
         for key in URL_KEYS:
             source = sources[key]
+            if _is_placeholder(str(values[key]), source):
+                placeholders.append(key)
+                continue
             if source == "profile":
                 source = f"profile {profile.files[key]}"
             values[key] = _check_url(name, key, str(values[key]), source)
@@ -438,7 +452,7 @@ def _resolve_one(
                     lacking.append(var)
             else:
                 sources[key] = f"env:{var}" if environ.get(var) else f"file:.env.{name}"
-    return EnvSettings(name, embedded, values, sources, secrets), lacking
+    return EnvSettings(name, embedded, values, sources, secrets), lacking, placeholders
 
 
 def _embedded(profile: Profile, environ: Mapping[str, str], prefix: str) -> bool:

@@ -63,9 +63,29 @@ def test_malformed_url_from_variable(
 def test_placeholder_url(project: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     project.makepyfile(SUITE)
     clean_env.setenv("GATE_STAGING_SERVICE_ROLE_KEY", "staging-secret-value")
+    clean_env.setenv("GATE_STAGING_FRONTEND_URL", "https://f.example.com")
+    clean_env.setenv("GATE_STAGING_SUPABASE_URL", "https://x.example.com")
     result = project.runpytest("--env", "staging")
     assert_usage_error(
-        result, project, "staging api_url is a placeholder: set GATE_STAGING_API_URL or --api-url"
+        result,
+        project,
+        "not configured for env 'staging': its profile has placeholder URLs:"
+        " set GATE_STAGING_API_URL (or --api-url)",
+    )
+
+
+def test_unconfigured_staging_names_every_variable_in_one_line(
+    project: pytest.Pytester, clean_env: pytest.MonkeyPatch
+) -> None:
+    project.makepyfile(SUITE)
+    result = project.runpytest("--env", "staging")
+    assert_usage_error(
+        result,
+        project,
+        "missing secret for env 'staging': set GATE_STAGING_SERVICE_ROLE_KEY"
+        " (or put it in .env.staging); its profile has placeholder URLs:"
+        " set GATE_STAGING_API_URL, GATE_STAGING_FRONTEND_URL, GATE_STAGING_SUPABASE_URL"
+        " (or --api-url, --frontend-url, --supabase-url)",
     )
 
 
