@@ -69,8 +69,6 @@ def run_gate(sandbox_state_file: Path, tmp_path: Path) -> Any:
             "-m",
             "pytest",
             *args,
-            "--sandbox-state",
-            str(sandbox_state_file),
             "--gate-reports",
             str(reports),
             f"--alluredir={reports / 'allure-results'}",
@@ -81,7 +79,8 @@ def run_gate(sandbox_state_file: Path, tmp_path: Path) -> Any:
         completed = subprocess.run(
             command,
             cwd=REPO_ROOT,
-            env={**os.environ, **(env or {})},
+            # The variable, not --sandbox-state: runs against other envs refuse the option.
+            env={**os.environ, "PROMORANG_SANDBOX_STATE": str(sandbox_state_file), **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

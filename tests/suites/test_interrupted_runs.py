@@ -80,6 +80,7 @@ def untagged_data(sandbox: Any) -> None:
 def _start_holding_run(tmp_path: Path, state_file: Path, repo_root: Path) -> tuple[Any, Path]:
     flag = tmp_path / "flag"
     shutil.copytree(repo_root / "checklists", tmp_path / "checklists")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")  # rootdir = this folder
     (tmp_path / "test_hold.py").write_text(f"FLAG = {str(flag)!r}\n" + HOLDING_TEST)
     process = subprocess.Popen(
         [
