@@ -9,9 +9,6 @@ import httpx
 import pytest
 
 from promorang_sandbox import SandboxHandle
-from promorang_sandbox.pytest_fixture import promorang_sandbox
-
-__all__ = ["promorang_sandbox"]
 
 
 @pytest.fixture

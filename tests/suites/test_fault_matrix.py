@@ -82,6 +82,7 @@ def test_healthy_sandbox_is_allowed(sandbox: Any, run_gate: Any, suite: tuple[st
     run = run_gate(suite)
     assert run.returncode == 0, run.output
     assert run.gate()["verdict"] == "allow", run.output
+    assert run.elapsed_s < 60, f"{suite[0]} took {run.elapsed_s:.1f}s against the sandbox"
     statuses = {item["status"] for item in run.items().values()}
     assert statuses <= {"passed", "manual_signed"}, statuses
 
