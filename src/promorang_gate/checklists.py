@@ -101,13 +101,18 @@ def _load_yaml(path: Path) -> Any:
         raise ConfigError(f"checklist file {path}: not readable YAML: {problem}") from None
 
 
-def _load_checklist(path: Path) -> Checklist:
-    data = _load_yaml(path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"checklist file {path}: expected a mapping with id, title, items")
-    unknown = sorted(set(data) - _CHECKLIST_KEYS)
+def _mapping(raw: Any, allowed: set[str], at: str, shape: str) -> dict[str, Any]:
+    """`raw` as a mapping with only `allowed` keys, else a ConfigError saying where."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{at}: expected a mapping with {shape}")
+    unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise ConfigError(f"checklist file {path}: unknown key(s) {', '.join(map(str, unknown))}")
+        raise ConfigError(f"{at}: unknown key(s) {', '.join(map(str, unknown))}")
+    return raw
+
+
+def _load_checklist(path: Path) -> Checklist:
+    data = _mapping(_load_yaml(path), _CHECKLIST_KEYS, f"checklist file {path}", "id, title, items")
     where = f"checklist file {path}"
     checklist_id = _str(data, "id", where)
     raw_items = data.get("items")
@@ -116,11 +121,7 @@ def _load_checklist(path: Path) -> Checklist:
     items: list[ChecklistItem] = []
     for index, raw in enumerate(raw_items, 1):
         at = f"{where}, item {index}"
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{at}: expected a mapping with id and text")
-        unknown = sorted(set(raw) - _ITEM_KEYS)
-        if unknown:
-            raise ConfigError(f"{at}: unknown key(s) {', '.join(map(str, unknown))}")
+        raw = _mapping(raw, _ITEM_KEYS, at, "id and text")
         item_id = _str(raw, "id", at)
         if not _ITEM_ID.match(item_id):
             raise ConfigError(f"{at}: item id {item_id!r} must look like '<checklist>.<slug>'")
@@ -210,11 +211,7 @@ def load_signoffs(catalog: Catalog, env_names: Iterable[str]) -> dict[str, dict[
             raise ConfigError(f"{where}: expected a list of {{item, by, at, env, note}}")
         for index, raw in enumerate(data, 1):
             at = f"{where}, entry {index}"
-            if not isinstance(raw, dict):
-                raise ConfigError(f"{at}: expected a mapping with item, by, at, env, note")
-            unknown = sorted(set(raw) - _SIGNOFF_KEYS)
-            if unknown:
-                raise ConfigError(f"{at}: unknown key(s) {', '.join(map(str, unknown))}")
+            raw = _mapping(raw, _SIGNOFF_KEYS, at, "item, by, at, env, note")
             item_id = _str(raw, "item", at)
             _check_signable(catalog, item_id, at)
             signed_env = _str(raw, "env", at)
