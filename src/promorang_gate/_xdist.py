@@ -34,5 +34,7 @@ class XdistControllerHooks:
         output = getattr(node, "workeroutput", None) or {}
         if reporter is None:
             return
+        if output.get("gate_usage_error"):
+            reporter.usage_error = reporter.usage_error or str(output["gate_usage_error"])
         for nodeid, env, ids in output.get("gate_deselected", []):
             reporter.collector.deselect(nodeid, env, ids)

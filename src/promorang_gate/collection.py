@@ -30,7 +30,21 @@ def _env_of(item: pytest.Item) -> str:
 
 
 def tag_items(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Validate ``checklist`` markers; add ``gate_checklist``/``gate_env`` user properties."""
+    """Validate ``checklist`` markers; add ``gate_checklist``/``gate_env`` user properties.
+
+    A usage error on an xdist worker would crash the worker; instead the worker runs nothing
+    and hands the message to the controller, which ends the session with it."""
+    try:
+        _tag_items(config, items)
+    except pytest.UsageError as exc:
+        workeroutput = getattr(config, "workeroutput", None)
+        if workeroutput is None:
+            raise
+        workeroutput["gate_usage_error"] = str(exc)
+        items.clear()
+
+
+def _tag_items(config: pytest.Config, items: list[pytest.Item]) -> None:
     catalog = config.stash[state.CHECKLISTS]
     known = catalog.items
     for item in items:

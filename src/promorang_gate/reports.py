@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -231,6 +232,8 @@ class GateReporter:
         self.started_at = utc_now()
         self.verdicts: list[EnvVerdict] = []
         self.written: list[Path] = []
+        # Set when an xdist worker found a usage error during collection.
+        self.usage_error: str | None = None
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.started_at = utc_now()
@@ -250,6 +253,11 @@ class GateReporter:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if exitstatus == pytest.ExitCode.USAGE_ERROR:
+            return
+        if self.usage_error:
+            # Same outcome as without xdist: the message, the usage-error code, no report.
+            sys.stderr.write(f"ERROR: {self.redactor.redact(self.usage_error)}\n")
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
             return
         self.verdicts = self.compute()
         meta = {

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from engine_helpers import gate_file
+from engine_helpers import assert_usage_error, gate_file
 
 SUITE = """
 import pytest
@@ -117,3 +117,18 @@ def test_xdist_against_the_embedded_sandbox(project: pytest.Pytester) -> None:
     data = gate_file(project, "sandbox")
     assert data["verdict"] == "allow"
     assert data["targets"]["api_url"].startswith("http://127.0.0.1:")
+
+
+def test_unknown_checklist_id_under_xdist_is_a_usage_error(project: pytest.Pytester) -> None:
+    """The workers collect; the controller still ends with one line and the usage-error code."""
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.checklist("health.nope")
+        def test_a():
+            pass
+        """
+    )
+    result = project.runpytest_subprocess("--env", "local", "-n", "2")
+    assert_usage_error(result, project, "unknown checklist item 'health.nope'")
