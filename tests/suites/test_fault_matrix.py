@@ -112,3 +112,16 @@ def test_contract_stays_green_under_smoke_only_faults(
     finally:
         sandbox.set_faults([])
     assert run.gate()["verdict"] == "allow", run.output
+
+
+def test_growth_hub_migration_check_catches_a_missing_migration(
+    sandbox: Any, run_gate: Any
+) -> None:
+    """The one automated Growth Hub item: the positions migration missing from the history."""
+    sandbox.set_faults(["positions_table_missing"])
+    try:
+        run = run_gate(("smoke", "-m", "growth_hub"))
+    finally:
+        sandbox.set_faults([])
+    assert run.gate()["verdict"] == "block"
+    assert run.failed_items() == {"growth_hub.migrations_applied"}, run.output
