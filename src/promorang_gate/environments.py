@@ -56,6 +56,8 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "contract_max_examples": (int, 10),
     "contract_deadline_s": (float, 60.0),
     "embedded": (bool, False),
+    # Check that every host answers before any test runs (see preflight.py).
+    "preflight": (bool, True),
 }
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
 _TRUE = {"1", "true", "yes", "on"}
@@ -87,6 +89,7 @@ class Target:
     sources: Mapping[str, str]
     sandbox_admin_url: str | None = None
     sandbox_admin_token: str | None = field(default=None, repr=False)
+    preflight: bool = True
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ def _make_target(
 ) -> Target:
     return Target(
         name=name,
+        preflight=bool(v.get("preflight", True)),
         api_url=str(v["api_url"]),
         frontend_url=str(v["frontend_url"]),
         supabase_url=str(v["supabase_url"]),

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -32,6 +31,7 @@ from promorang_gate.environments import (
     resolve_settings,
 )
 from promorang_gate.errors import ConfigError
+from promorang_gate.preflight import check_reachable
 from promorang_gate.redaction import Redactor
 from promorang_gate.reports import GateReporter
 from promorang_gate.sandbox_target import SandboxProvider, TargetRegistry, state_file_from
@@ -115,8 +115,7 @@ def _ini_path(config: pytest.Config, name: str) -> Path:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", CHECKLIST_MARKER)
-    if importlib.util.find_spec("promorang_gate.fixtures") is not None:
-        config.pluginmanager.import_plugin("promorang_gate.fixtures")
+    config.pluginmanager.import_plugin("promorang_gate.fixtures")
     try:
         _configure(config)
     except ConfigError as exc:
@@ -129,6 +128,8 @@ def _configure(config: pytest.Config) -> None:
     names = parse_env_selection(opt.gate_env, known_environments(env_dir))
     url_options = parse_url_options({k: getattr(opt, f"gate_{k}") for k in URL_KEYS}, names)
     settings = resolve_settings(names, os.environ, url_options, config.rootpath, env_dir)
+    if not _is_worker(config) and not opt.collectonly:
+        check_reachable(env.target() for env in settings.values() if not env.embedded)
     redactor = Redactor(
         str(v) for env in settings.values() for v in env.secrets.values() if v is not None
     )
