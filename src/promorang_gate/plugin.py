@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,18 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         _configure(config)
     except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        # The message may quote a URL or value the user gave: redact it like any output.
+        raise pytest.UsageError(_secrets_redactor(os.environ).redact(str(exc))) from None
+
+
+def _secrets_redactor(environ: Mapping[str, str]) -> Redactor:
+    """Redactor knowing every secret variable that is set, before the envs are resolved."""
+    suffixes = tuple(f"_{key.upper()}" for key in SECRET_KEYS)
+    return Redactor(
+        value
+        for name, value in environ.items()
+        if name.startswith("GATE_") and name.endswith(suffixes)
+    )
 
 
 def _configure(config: pytest.Config) -> None:

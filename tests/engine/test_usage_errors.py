@@ -177,3 +177,18 @@ def test_sandbox_state_file_missing(project: pytest.Pytester) -> None:
     project.makepyfile(SUITE)
     result = project.runpytest("--env", "sandbox", "--sandbox-state", "nowhere.json")
     assert_usage_error(result, project, "--sandbox-state nowhere.json: no such sandbox state file")
+
+
+def test_usage_error_messages_are_redacted(
+    project: pytest.Pytester, clean_env: pytest.MonkeyPatch
+) -> None:
+    """A URL the user gave may carry credentials; the one-line error must not echo them."""
+    project.makepyfile(SUITE)
+    clean_env.setenv("GATE_LOCAL_SERVICE_ROLE_KEY", "sk-canary-usage-error")
+    result = project.runpytest(
+        "--env", "local", "--api-url", "ftp://deploy:hunter2-password@example.com/?key=sk-canary"
+    )
+    assert_usage_error(result, project, "api_url 'ftp://deploy:[REDACTED]@example.com/")
+    output = result.stdout.str() + result.stderr.str()
+    assert "hunter2-password" not in output
+    assert "sk-canary" not in output
