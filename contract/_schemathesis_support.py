@@ -334,7 +334,7 @@ class ContractRunner:
             "POST /api/content/upload-image": {
                 "fileType": "image/png",
                 "fileData": PNG_1X1,
-                "fileName": "gate-contract.png",
+                "fileName": "contract.png",
             },
             "POST /api/content": {
                 "platform": "instagram",
@@ -352,7 +352,12 @@ class ContractRunner:
         return operation.Case(body=dict(body), media_type="application/json")
 
     def _tag(self, case: Case) -> None:
+        """Tag what a valid request may create, so the janitor finds it after a killed run."""
         if not (case.method.upper() in {"POST", "PUT"} and isinstance(case.body, dict)):
+            return
+        if case.operation.label == "POST /api/content/upload-image":
+            name = case.body.get("fileName")
+            case.body["fileName"] = f"gate-{self.run_id}-{name if isinstance(name, str) else ''}"
             return
         if "title" in case.body or case.operation.label == "POST /api/content":
             title = case.body.get("title")
