@@ -65,10 +65,7 @@ def _redactor(config: pytest.Config, target: Target | None = None) -> Redactor:
 def _resolve_target(config: pytest.Config, name: str) -> Target:
     from promorang_gate import state
 
-    target_for = getattr(state, "target_for", None)
-    if target_for is not None:
-        resolved: Target = target_for(config, name)
-        return resolved
+    # The registry starts or attaches the embedded sandbox on first access.
     targets = config.stash.get(state.TARGETS, None)
     if targets is None or name not in targets:
         pytest.fail(f"gate_target: environment {name!r} is not selected (use --env)", pytrace=False)
