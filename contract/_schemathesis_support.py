@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from _contract_spec import OPERATION_ITEMS, DocumentedPaths, load_spec, spec_operations
+from promorang_gate.tags import object_tag, tagged_title
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -357,11 +358,12 @@ class ContractRunner:
             return
         if case.operation.label == "POST /api/content/upload-image":
             name = case.body.get("fileName")
-            case.body["fileName"] = f"gate-{self.run_id}-{name if isinstance(name, str) else ''}"
+            suffix = name if isinstance(name, str) else ""
+            case.body["fileName"] = f"{object_tag(self.run_id)}-{suffix}"
             return
         if "title" in case.body or case.operation.label == "POST /api/content":
             title = case.body.get("title")
-            case.body["title"] = f"[gate {self.run_id}] {title if isinstance(title, str) else ''}"
+            case.body["title"] = tagged_title(title if isinstance(title, str) else "", self.run_id)
 
     def _headers(self, authorized: bool = True) -> dict[str, str]:
         if authorized and self.creator_token:

@@ -1,7 +1,7 @@
-"""What the smoke tests share: payloads, URL rules and read-back of the stored state.
+"""What the smoke tests share: payloads and URL rules.
 
-Read-back goes through psycopg when the environment has a database URL, otherwise through the
-Supabase REST API with the service-role key, so a 200 that did not persist is caught either way.
+Reading back what the deployment stored is the engine's (``gate_stored``, see
+``promorang_gate.stored``).
 """
 
 from __future__ import annotations
@@ -11,23 +11,14 @@ import re
 import struct
 import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-POSITIONS_TABLE = "content_share_positions"
+from promorang_gate.tags import object_tag, tagged_title
+
 POSITIONS_MIGRATION = "202510290101"
-POSITIONS_COLUMNS = (
-    "id",
-    "content_id",
-    "holder_id",
-    "shares_owned",
-    "total_invested",
-    "average_price",
-    "created_at",
-    "updated_at",
-)
 # Migrations the Growth Hub launch checklist expects on every environment, oldest first.
 EXPECTED_MIGRATIONS = ("202510270001", "202510270002", POSITIONS_MIGRATION)
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
@@ -67,10 +58,10 @@ class UploadProbe:
         }
 
 
-def new_upload(tag: str, purpose: str) -> UploadProbe:
-    """An upload whose file name carries the run tag, so the janitor can find leftovers."""
+def new_upload(run_id: str, purpose: str) -> UploadProbe:
+    """An upload whose file name starts with the run tag, so the janitor can find leftovers."""
     unique = uuid.uuid4().hex[:8]
-    name = f"{tag}-{purpose}-{unique}.png"
+    name = f"{object_tag(run_id)}-{purpose}-{unique}.png"
     return UploadProbe(file_name=name, data=png_bytes(name))
 
 
@@ -78,7 +69,7 @@ def content_payload(run_id: str, title: str = "Smoke Test Content") -> dict[str,
     """The setup guide's smoke payload, tagged with the run id."""
     return {
         "platform": "instagram",
-        "title": f"{title} [gate {run_id}]",
+        "title": tagged_title(title, run_id),
         "description": "Created by the promorang-gate smoke suite; removed at teardown.",
         "platform_url": "https://instagram.com/p/promorang-gate-smoke",
         "total_shares": 100,
@@ -119,77 +110,3 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * fraction // 1))
     return ordered[int(rank) - 1]
-
-
-class StoredState:
-    """Reads what the deployment really stored: psycopg when available, else service-role REST."""
-
-    def __init__(self, db: Any, supabase: Callable[[], Any]) -> None:
-        self._db = db
-        self._supabase = supabase
-
-    @property
-    def through(self) -> str:
-        return "psycopg" if self._db is not None else "Supabase REST (service role)"
-
-    def _sql(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._db.cursor() as cur:
-            cur.execute(query, params)
-            return list(cur.fetchall())
-
-    def content_row(self, content_id: str) -> dict[str, Any] | None:
-        if self._db is not None:
-            rows = self._sql(
-                "select id::text, title from public.content_items where id = %s", [content_id]
-            )
-            return {"id": rows[0][0], "title": rows[0][1]} if rows else None
-        result = (
-            self._supabase()
-            .table("content_items")
-            .select("id,title")
-            .eq("id", content_id)
-            .execute()
-        )
-        return result.data[0] if result.data else None
-
-    def positions(self, content_id: str) -> list[dict[str, Any]]:
-        if self._db is not None:
-            rows = self._sql(
-                f"select holder_id::text, shares_owned from public.{POSITIONS_TABLE} "
-                "where content_id = %s",
-                [content_id],
-            )
-            return [{"holder_id": h, "shares_owned": float(s)} for h, s in rows]
-        result = (
-            self._supabase()
-            .table(POSITIONS_TABLE)
-            .select("holder_id,shares_owned")
-            .eq("content_id", content_id)
-            .execute()
-        )
-        return [
-            {"holder_id": r["holder_id"], "shares_owned": float(r["shares_owned"])}
-            for r in result.data
-        ]
-
-    def positions_columns(self) -> set[str]:
-        """The columns of the positions table; raises when the table is absent."""
-        if self._db is not None:
-            rows = self._sql(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'public' and table_name = %s",
-                [POSITIONS_TABLE],
-            )
-            return {r[0] for r in rows}
-        # PostgREST answers PGRST205 for a missing table and PGRST204/42703 for a missing column.
-        self._supabase().table(POSITIONS_TABLE).select(",".join(POSITIONS_COLUMNS)).limit(
-            1
-        ).execute()
-        return set(POSITIONS_COLUMNS)
-
-    def recorded_migrations(self) -> set[str] | None:
-        """Applied migration versions, or None when the history is not readable."""
-        if self._db is None:
-            return None
-        rows = self._sql("select version from supabase_migrations.schema_migrations")
-        return {r[0] for r in rows}

@@ -7,14 +7,16 @@ from typing import Any
 
 import pytest
 
-from _support import UUID_PATTERN, StoredState, content_payload
+from _support import UUID_PATTERN, content_payload
+from promorang_gate.stored import StoredState
+from promorang_gate.tags import tagged_title
 
 pytestmark = pytest.mark.create_flow
 
 
 @pytest.mark.checklist("create_flow.content_crud")
 def test_content_create_update_delete_persist(
-    gate_api: Any, gate_ledger: Any, gate_run_id: str, stored: StoredState
+    gate_api: Any, gate_ledger: Any, gate_run_id: str, gate_stored: StoredState
 ) -> None:
     payload = content_payload(gate_run_id)
     created = gate_api.post("/api/content", json=payload)
@@ -27,19 +29,19 @@ def test_content_create_update_delete_persist(
     assert UUID_PATTERN.match(content_id), f"create returned id {content_id!r}, not a UUID"
     assert not str(body.get("message", "")).endswith("(mock)"), "the API runs in mock mode"
     assert content.get("title") == payload["title"]
-    row = stored.content_row(content_id)
-    assert row is not None, f"created item {content_id} is not stored ({stored.through})"
+    row = gate_stored.content_row(content_id)
+    assert row is not None, f"created item {content_id} is not stored ({gate_stored.through})"
     assert row["title"] == payload["title"]
 
     read = gate_api.get(f"/api/content/{content_id}")
     assert read.status_code == 200, f"GET answered {read.status_code}"
     assert read.json()["content"]["id"] == content_id
 
-    new_title = f"{payload['title']} (updated)"
+    new_title = tagged_title("Smoke Test Content (updated)", gate_run_id)
     updated = gate_api.put(f"/api/content/{content_id}", json={"title": new_title})
     assert updated.status_code == 200, f"PUT answered {updated.status_code}: {updated.text}"
     assert gate_api.get(f"/api/content/{content_id}").json()["content"]["title"] == new_title
-    stored_row = stored.content_row(content_id)
+    stored_row = gate_stored.content_row(content_id)
     assert stored_row is not None, "the item vanished after PUT"
     assert stored_row["title"] == new_title, (
         f"PUT answered 200 but the stored title is {stored_row['title']!r}"
@@ -50,4 +52,6 @@ def test_content_create_update_delete_persist(
     assert deleted.json().get("success") is True
     after = gate_api.get(f"/api/content/{content_id}")
     assert after.status_code == 404, f"GET after DELETE answered {after.status_code}"
-    assert stored.content_row(content_id) is None, "DELETE answered 200 but the row is still stored"
+    assert gate_stored.content_row(content_id) is None, (
+        "DELETE answered 200 but the row is still stored"
+    )

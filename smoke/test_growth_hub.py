@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from _support import EXPECTED_MIGRATIONS, StoredState
+from _support import EXPECTED_MIGRATIONS
+from promorang_gate.stored import StoredState
 
 pytestmark = pytest.mark.growth_hub
 
 
 @pytest.mark.checklist("growth_hub.migrations_applied")
-def test_expected_migrations_are_recorded(stored: StoredState) -> None:
-    versions = stored.recorded_migrations()
+def test_expected_migrations_are_recorded(gate_stored: StoredState) -> None:
+    versions = gate_stored.recorded_migrations()
     if versions is None:
         pytest.skip("migration history needs a database URL (GATE_<ENV>_DATABASE_URL)")
     missing = [v for v in EXPECTED_MIGRATIONS if v not in versions]

@@ -7,25 +7,20 @@ from typing import Any
 
 import pytest
 
-from _support import (
-    POSITIONS_COLUMNS,
-    POSITIONS_MIGRATION,
-    UUID_PATTERN,
-    StoredState,
-    content_payload,
-)
+from _support import POSITIONS_MIGRATION, UUID_PATTERN, content_payload
+from promorang_gate.stored import POSITIONS_COLUMNS, StoredState
 
 pytestmark = pytest.mark.create_flow
 
 
 @pytest.mark.checklist("create_flow.share_positions")
-def test_positions_migration_is_applied(stored: StoredState) -> None:
-    columns = stored.positions_columns()
+def test_positions_migration_is_applied(gate_stored: StoredState) -> None:
+    columns = gate_stored.positions_columns()
     missing = set(POSITIONS_COLUMNS) - columns
     assert not missing, (
-        f"content_share_positions lacks columns {sorted(missing)} ({stored.through})"
+        f"content_share_positions lacks columns {sorted(missing)} ({gate_stored.through})"
     )
-    versions = stored.recorded_migrations()
+    versions = gate_stored.recorded_migrations()
     if versions is not None:
         assert POSITIONS_MIGRATION in versions, (
             f"migration {POSITIONS_MIGRATION} is not in supabase_migrations.schema_migrations"
@@ -34,7 +29,7 @@ def test_positions_migration_is_applied(stored: StoredState) -> None:
 
 @pytest.mark.checklist("create_flow.share_positions")
 def test_create_mints_exactly_one_initial_position(
-    gate_api: Any, gate_ledger: Any, gate_run_id: str, stored: StoredState
+    gate_api: Any, gate_ledger: Any, gate_run_id: str, gate_stored: StoredState
 ) -> None:
     payload = content_payload(gate_run_id, title="Smoke Mint Check")
     created = gate_api.post("/api/content", json=payload)
@@ -45,7 +40,7 @@ def test_create_mints_exactly_one_initial_position(
     assert UUID_PATTERN.match(content_id), f"create returned id {content_id!r}, not a UUID"
     gate_ledger.content(content_id)
 
-    positions = stored.positions(content_id)
+    positions = gate_stored.positions(content_id)
     assert len(positions) == 1, (
         f"select count(*) from content_share_positions where content_id = '{content_id}' "
         f"gives {len(positions)}, expected 1 (minted_shares: {body.get('minted_shares')!r})"

@@ -38,9 +38,9 @@ class UploadSample:
         }
 
 
-def _upload_once(gate_api: Any, tag: str, target: Any, created: list[str]) -> tuple[float, str]:
+def _upload_once(gate_api: Any, run_id: str, target: Any, created: list[str]) -> tuple[float, str]:
     """One timed upload; returns (latency, outcome) with outcome ok | fallback | failure text."""
-    probe = new_upload(tag, "slo")
+    probe = new_upload(run_id, "slo")
     started = time.perf_counter()
     try:
         response = gate_api.post("/api/content/upload-image", json=probe.payload())
@@ -58,7 +58,7 @@ def _upload_once(gate_api: Any, tag: str, target: Any, created: list[str]) -> tu
 
 @pytest.fixture(scope="module")
 def upload_sample(
-    gate_target: Any, gate_api: Any, gate_tag: str, gate_ledger_factory: Any
+    gate_target: Any, gate_api: Any, gate_run_id: str, gate_ledger_factory: Any
 ) -> Iterator[UploadSample]:
     """Sends `slo_uploads` uploads, `slo_concurrency` at a time; removes every stored object."""
     created: list[str] = []
@@ -66,7 +66,7 @@ def upload_sample(
     try:
         with ThreadPoolExecutor(max_workers=gate_target.slo_concurrency) as pool:
             runs = [
-                pool.submit(_upload_once, gate_api, gate_tag, gate_target, created)
+                pool.submit(_upload_once, gate_api, gate_run_id, gate_target, created)
                 for _ in range(gate_target.slo_uploads)
             ]
             for run in runs:

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.create_flow
 
 @pytest.mark.checklist("create_flow.upload_image")
 def test_upload_returns_public_url_serving_the_same_bytes(
-    gate_target: Any, gate_api: Any, gate_http: Any, gate_ledger: Any, gate_tag: str
+    gate_target: Any, gate_api: Any, gate_http: Any, gate_ledger: Any, gate_run_id: str
 ) -> None:
-    probe = new_upload(gate_tag, "upload")
+    probe = new_upload(gate_run_id, "upload")
     response = gate_api.post("/api/content/upload-image", json=probe.payload())
     assert response.status_code == 201, f"upload answered {response.status_code}: {response.text}"
     body = response.json()

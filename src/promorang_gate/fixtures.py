@@ -14,6 +14,7 @@ from promorang_gate.http import GateHttp
 from promorang_gate.ledger import CleanupLedger
 from promorang_gate.readiness import wait_ready
 from promorang_gate.redaction import Redactor
+from promorang_gate.stored import StoredState
 from promorang_gate.supabase_access import connect_db, make_supabase
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ __all__ = [
     "gate_metrics",
     "gate_ready",
     "gate_run_id",
+    "gate_stored",
     "gate_supabase",
     "gate_tag",
     "gate_target",
@@ -158,6 +160,14 @@ def gate_db(gate_target: Target) -> Iterator[psycopg.Connection[tuple[Any, ...]]
     finally:
         if conn is not None:
             conn.close()
+
+
+@pytest.fixture
+def gate_stored(
+    request: pytest.FixtureRequest, gate_db: psycopg.Connection[tuple[Any, ...]] | None
+) -> StoredState:
+    """Read-back of what the deployment stored; the Supabase client is made only if needed."""
+    return StoredState(gate_db, lambda: request.getfixturevalue("gate_supabase"))
 
 
 class ReadyWaiter:
