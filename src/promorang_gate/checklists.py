@@ -12,30 +12,52 @@ from typing import Any
 import yaml
 
 from promorang_gate.errors import ConfigError
+from promorang_gate.files import write_atomic
 
 __all__ = [
     "Catalog",
     "Checklist",
     "ChecklistItem",
     "SignOff",
+    "check_signable",
     "load_catalog",
     "load_signoffs",
+    "load_yaml_file",
+    "mapping_with",
     "parse_signoff_options",
+    "read_signoff_file",
+    "record_signoff",
+    "signoff_path",
 ]
 
+#: The gates file lives beside the checklists but is not one (see gates.py).
+GATES_FILE = "gates.yaml"
 _ITEM_ID = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$")
 _CHECKLIST_KEYS = {"id", "title", "source", "link", "items"}
-_ITEM_KEYS = {"id", "text", "gating", "manual"}
-_SIGNOFF_KEYS = {"item", "by", "at", "env", "note"}
+_ITEM_KEYS = {"id", "text", "gating", "manual", "checks", "writes", "signable"}
+_SIGNOFF_KEYS = {"item", "by", "at", "env", "note", "deployment", "standing"}
+# A declared check: ``path/to/test_file.py::test_name`` or ``…::test_name[param-id]`` (no env).
+_CHECK_ID = re.compile(r"^[^\s:]+\.py::(?:[A-Za-z_]\w*::)?[A-Za-z_]\w*(?:\[[^\]]+\])?$")
 
 
 @dataclass(frozen=True)
 class ChecklistItem:
+    """One runbook line. ``checks`` are the tests that must all run and pass for it (none for a
+    manual item); ``writes`` says they cannot verify it without writing to the target;
+    ``signable`` lets a sign-off stand in for an automated item its checks could not verify."""
+
     id: str
     text: str
     checklist_id: str
     gating: bool = True
     manual: bool = False
+    checks: tuple[str, ...] = ()
+    writes: bool = False
+    signable: bool = False
+
+    @property
+    def takes_signoff(self) -> bool:
+        return self.manual or self.signable
 
 
 @dataclass(frozen=True)
@@ -55,10 +77,33 @@ class SignOff:
     at: str
     env: str
     note: str = ""
+    deployment: str = ""
+    #: Holds by construction (the sandbox's own): never expires.
+    standing: bool = False
 
     def describe(self) -> str:
         text = f"signed by {self.by} at {self.at}"
+        if self.deployment:
+            text += f" for {self.deployment}"
+        if self.standing:
+            text += " (standing)"
         return f"{text}: {self.note}" if self.note else text
+
+    def signed_at(self) -> dt.datetime:
+        stamp = dt.datetime.fromisoformat(self.at.replace("Z", "+00:00"))
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+    def expired(self, now: dt.datetime, max_age_s: float) -> bool:
+        return not self.standing and (now - self.signed_at()).total_seconds() > max_age_s
+
+    def to_yaml(self) -> dict[str, object]:
+        data: dict[str, object] = {"item": self.item, "by": self.by, "at": self.at, "env": self.env}
+        for key in ("note", "deployment"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        if self.standing:
+            data["standing"] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -93,15 +138,15 @@ def _bool(data: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
     return value
 
 
-def _load_yaml(path: Path) -> Any:
+def load_yaml_file(path: Path, what: str = "checklist") -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problem = str(exc).replace("\n", " ")
-        raise ConfigError(f"checklist file {path}: not readable YAML: {problem}") from None
+        raise ConfigError(f"{what} file {path}: not readable YAML: {problem}") from None
 
 
-def _mapping(raw: Any, allowed: set[str], at: str, shape: str) -> dict[str, Any]:
+def mapping_with(raw: Any, allowed: set[str], at: str, shape: str) -> dict[str, Any]:
     """`raw` as a mapping with only `allowed` keys, else a ConfigError saying where."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{at}: expected a mapping with {shape}")
@@ -112,7 +157,9 @@ def _mapping(raw: Any, allowed: set[str], at: str, shape: str) -> dict[str, Any]
 
 
 def _load_checklist(path: Path) -> Checklist:
-    data = _mapping(_load_yaml(path), _CHECKLIST_KEYS, f"checklist file {path}", "id, title, items")
+    data = mapping_with(
+        load_yaml_file(path), _CHECKLIST_KEYS, f"checklist file {path}", "id, title, items"
+    )
     where = f"checklist file {path}"
     checklist_id = _str(data, "id", where)
     raw_items = data.get("items")
@@ -121,19 +168,8 @@ def _load_checklist(path: Path) -> Checklist:
     items: list[ChecklistItem] = []
     for index, raw in enumerate(raw_items, 1):
         at = f"{where}, item {index}"
-        raw = _mapping(raw, _ITEM_KEYS, at, "id and text")
-        item_id = _str(raw, "id", at)
-        if not _ITEM_ID.match(item_id):
-            raise ConfigError(f"{at}: item id {item_id!r} must look like '<checklist>.<slug>'")
-        items.append(
-            ChecklistItem(
-                id=item_id,
-                text=_str(raw, "text", f"{where}, item {item_id!r}"),
-                checklist_id=checklist_id,
-                gating=_bool(raw, "gating", True, at),
-                manual=_bool(raw, "manual", False, at),
-            )
-        )
+        raw = mapping_with(raw, _ITEM_KEYS, at, "id and text")
+        items.append(_load_item(raw, checklist_id, at, where))
     return Checklist(
         id=checklist_id,
         title=_str(data, "title", where),
@@ -144,13 +180,54 @@ def _load_checklist(path: Path) -> Checklist:
     )
 
 
+def _load_item(raw: dict[str, Any], checklist_id: str, at: str, where: str) -> ChecklistItem:
+    item_id = _str(raw, "id", at)
+    if not _ITEM_ID.match(item_id):
+        raise ConfigError(f"{at}: item id {item_id!r} must look like '<checklist>.<slug>'")
+    at = f"{where}, item {item_id!r}"
+    manual = _bool(raw, "manual", False, at)
+    checks = _checks(raw.get("checks"), at)
+    if manual and checks:
+        raise ConfigError(f"{at}: a manual item has no checks; drop 'checks' or 'manual'")
+    signable = _bool(raw, "signable", False, at)
+    if signable and manual:
+        raise ConfigError(f"{at}: 'signable' is for automated items; a manual one is signed anyway")
+    return ChecklistItem(
+        id=item_id,
+        text=_str(raw, "text", at),
+        checklist_id=checklist_id,
+        gating=_bool(raw, "gating", True, at),
+        manual=manual,
+        checks=checks,
+        writes=_bool(raw, "writes", False, at),
+        signable=signable,
+    )
+
+
+def _checks(raw: object, at: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+        raise ConfigError(f"{at}: 'checks' must be a list of test ids (path.py::test_name)")
+    bad = [c for c in raw if not _CHECK_ID.match(c)]
+    if bad:
+        raise ConfigError(
+            f"{at}: check {bad[0]!r} must look like 'path/test_file.py::test_name'"
+            " or 'path/test_file.py::test_name[param]' (without the environment)"
+        )
+    if len(set(raw)) != len(raw):
+        raise ConfigError(f"{at}: a check is listed twice")
+    return tuple(raw)
+
+
 def load_catalog(directory: Path) -> Catalog:
     """Every ``*.yaml`` in ``directory`` (not its sub-directories); absent directory = empty."""
     if not directory.is_dir():
         return Catalog((), directory)
     checklists: list[Checklist] = []
     seen: dict[str, Path] = {}
-    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+    paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    for path in (p for p in paths if p.name != GATES_FILE):
         checklist = _load_checklist(path)
         ids = [checklist.id, *(item.id for item in checklist.items)]
         if len(set(ids)) != len(ids):
@@ -182,49 +259,66 @@ def _at_text(value: object, where: str) -> str:
     raise ConfigError(f"{where}: 'at' must be an ISO date-time, got {value!r}")
 
 
-def _check_signable(catalog: Catalog, item_id: str, where: str) -> None:
+def check_signable(catalog: Catalog, item_id: str, where: str) -> None:
     item = catalog.item(item_id)
     if item is None:
         raise ConfigError(
             f"{where}: unknown checklist item {item_id!r}"
             f" (items are defined in {catalog.directory})"
         )
-    if not item.manual:
+    if not item.takes_signoff:
         raise ConfigError(
-            f"{where}: {item_id!r} is not a manual item; only manual items take a sign-off"
+            f"{where}: {item_id!r} is verified by its checks; only manual and signable items"
+            " take a sign-off"
         )
 
 
-def load_signoffs(catalog: Catalog, env_names: Iterable[str]) -> dict[str, dict[str, SignOff]]:
-    """``<checklists>/signoffs/<env>.yaml`` of every selected env (absent file = none)."""
-    result: dict[str, dict[str, SignOff]] = {}
-    for env in env_names:
-        result[env] = {}
-        path = catalog.directory / "signoffs" / f"{env}.yaml"
-        if not path.is_file():
-            continue
-        where = f"sign-off file {path}"
-        data = _load_yaml(path)
-        if data is None:
-            continue
-        if not isinstance(data, list):
-            raise ConfigError(f"{where}: expected a list of {{item, by, at, env, note}}")
-        for index, raw in enumerate(data, 1):
-            at = f"{where}, entry {index}"
-            raw = _mapping(raw, _SIGNOFF_KEYS, at, "item, by, at, env, note")
-            item_id = _str(raw, "item", at)
-            _check_signable(catalog, item_id, at)
-            signed_env = _str(raw, "env", at)
-            if signed_env != env:
-                raise ConfigError(f"{at}: env {signed_env!r} does not match the file's env {env!r}")
-            result[env][item_id] = SignOff(
+def signoff_path(directory: Path, env: str) -> Path:
+    return directory / "signoffs" / f"{env}.yaml"
+
+
+def read_signoff_file(catalog: Catalog, env: str, path: Path) -> list[SignOff]:
+    """The sign-offs of one env's file, in file order (absent file = none)."""
+    if not path.is_file():
+        return []
+    where = f"sign-off file {path}"
+    data = load_yaml_file(path, "sign-off")
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ConfigError(f"{where}: expected a list of {{item, by, at, env, note}}")
+    signoffs = []
+    for index, raw in enumerate(data, 1):
+        at = f"{where}, entry {index}"
+        raw = mapping_with(raw, _SIGNOFF_KEYS, at, "item, by, at, env, note")
+        item_id = _str(raw, "item", at)
+        check_signable(catalog, item_id, at)
+        signed_env = _str(raw, "env", at)
+        if signed_env != env:
+            raise ConfigError(f"{at}: env {signed_env!r} does not match the file's env {env!r}")
+        signoffs.append(
+            SignOff(
                 item=item_id,
                 by=_str(raw, "by", at),
                 at=_at_text(raw.get("at"), at),
                 env=env,
                 note=_str(raw, "note", at, required=False),
+                deployment=_str(raw, "deployment", at, required=False),
+                standing=_bool(raw, "standing", False, at),
             )
-    return result
+        )
+    return signoffs
+
+
+def load_signoffs(catalog: Catalog, env_names: Iterable[str]) -> dict[str, dict[str, SignOff]]:
+    """``<checklists>/signoffs/<env>.yaml`` of every selected env; the last entry of an item
+    wins."""
+    return {
+        env: {
+            s.item: s for s in read_signoff_file(catalog, env, signoff_path(catalog.directory, env))
+        }
+        for env in env_names
+    }
 
 
 def parse_signoff_options(
@@ -240,9 +334,32 @@ def parse_signoff_options(
         item_id, sep, who = value.partition("=")
         if not sep or not item_id.strip() or not who.strip():
             raise ConfigError(f"--signoff {value!r}: expected ITEM=WHO")
-        _check_signable(catalog, item_id.strip(), f"--signoff {value!r}")
+        check_signable(catalog, item_id.strip(), f"--signoff {value!r}")
         signoffs += [
             SignOff(item_id.strip(), who.strip(), at, env, "signed on the command line")
             for env in env_names
         ]
     return signoffs
+
+
+def _leading_comments(path: Path) -> str:
+    if not path.is_file():
+        return ""
+    head = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if not line.startswith("#"):
+            break
+        head.append(line)
+    return "".join(head)
+
+
+def record_signoff(catalog: Catalog, signoff: SignOff) -> Path:
+    """Write ``signoff`` into its env's sign-off file (replacing the item's earlier entry);
+    the file's leading comments are kept."""
+    check_signable(catalog, signoff.item, f"sign-off of {signoff.item!r}")
+    path = signoff_path(catalog.directory, signoff.env)
+    kept = [s for s in read_signoff_file(catalog, signoff.env, path) if s.item != signoff.item]
+    entries = [s.to_yaml() for s in [*kept, signoff]]
+    body = yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, width=100)
+    write_atomic(path, _leading_comments(path) + body)
+    return path

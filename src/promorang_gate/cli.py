@@ -1,88 +1,102 @@
-"""``promorang-gate``: ``verdict DIR`` re-reads the gate files; ``janitor`` removes leftovers.
+"""``promorang-gate``: ``verdict`` re-reads a gate file for a decision, ``signoff`` records a
+manual item's sign-off, ``janitor`` removes what killed runs left.
 
-Exit codes: ``verdict`` 0 all allow, 1 any block, 2 no/malformed gate files; ``janitor`` the
-janitor's own code; usage mistakes 2 with one line on stderr and no traceback.
+Exit codes of ``verdict``: see ``verdict_file.Exit`` (0 allow, 1 block, 2 usage, 3 missing,
+4 malformed, 5 stale, 6 other gate or criteria). Usage mistakes of every command: one line on
+stderr, exit 2, no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import datetime as dt
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from promorang_gate.durations import parse_duration
 from promorang_gate.errors import ConfigError
 
-__all__ = ["main", "parse_duration"]
+__all__ = ["main"]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_STATUSES = ("passed", "failed", "not_verified", "manual_signed", "manual_missing")
+DEFAULT_MAX_AGE = "1h"
 
 
-def parse_duration(text: str) -> float:
-    """``30m``, ``2h``, ``1d``, ``3600`` (seconds) -> seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ConfigError(f"--older-than {text!r}: expected a duration such as 30m, 2h or 3600")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+def _profile_gate(env: str, rootdir: Path) -> str:
+    from promorang_gate.environments import SETTINGS, known_environments, load_profiles
+
+    project = rootdir / "environments"
+    if env not in known_environments(project):
+        known = ", ".join(known_environments(project))
+        raise ConfigError(f"--env {env!r}: unknown environment; known environments are {known}")
+    variable = f"GATE_{env.upper().replace('-', '_')}_GATE"
+    default = load_profiles(project)[env].values.get("gate", SETTINGS["gate"][1])
+    return os.environ.get(variable) or str(default)
 
 
-def _load_gate_file(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"{path}: not a readable gate file ({exc})") from None
-    if (
-        not isinstance(data, dict)
-        or data.get("verdict") not in ("allow", "block")
-        or not isinstance(data.get("environment"), str)
-        or not isinstance(data.get("checklists"), list)
-    ):
-        raise ConfigError(f"{path}: malformed gate file (needs environment, verdict, checklists)")
-    return data
+def _verdict(args: argparse.Namespace) -> int:
+    from promorang_gate.verdict_file import Refused, check_gate_file
 
-
-def _verdict(directory: str) -> int:
-    root = Path(directory)
-    paths = sorted(root.glob("gate-*.json")) if root.is_dir() else []
-    if not paths:
-        raise ConfigError(f"{directory}: no gate-*.json files")
-    files = [_load_gate_file(p) for p in paths]
-    rows = [("env", "checklist", "item", "status")]
-    for data in files:
-        for checklist in data["checklists"]:
-            for item in checklist.get("items", []):
-                rows.append(
-                    (
-                        data["environment"],
-                        str(checklist.get("id")),
-                        str(item.get("id")),
-                        str(item.get("status")),
-                    )
-                )
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
-    for data in files:
-        statuses = [i.get("status") for c in data["checklists"] for i in c.get("items", [])]
-        counts = ", ".join(f"{statuses.count(s)} {s.replace('_', ' ')}" for s in _STATUSES)
-        print(
-            f"GATE {data['environment']}: {data['verdict'].upper()} ({counts})"
-            f" run {data.get('run_id')}"
+    rootdir = Path(args.rootdir)
+    checklists = Path(args.checklists) if args.checklists else rootdir / "checklists"
+    if not checklists.is_dir():
+        raise ConfigError(
+            f"no checklists directory at {checklists}: the file's criteria are checked against"
+            " it (give --checklists DIR)"
         )
-    return 0 if all(d["verdict"] == "allow" for d in files) else 1
+    gate = args.gate or _profile_gate(args.env, rootdir)
+    max_age_s = parse_duration(args.max_age, "--max-age")
+    try:
+        gate_file = check_gate_file(
+            Path(args.directory), args.env, gate, checklists=checklists, max_age_s=max_age_s
+        )
+    except Refused as refused:
+        print(f"promorang-gate: refused: {refused}", file=sys.stderr)
+        return int(refused.code)
+    data = gate_file.data
+    for flag in data.get("flags") or []:
+        print(f"CRITERIA {args.env}: {flag}")
+    for item in gate_file.blockers:
+        print(f"BLOCKER {item['id']}: {item['status'].replace('_', ' ')}: {item.get('reason')}")
+    counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in (data.get("counts") or {}).items())
+    print(
+        f"GATE {args.env}: {data['verdict'].upper()} (gate {gate}: {counts})"
+        f" run {data.get('run_id')} finished {data.get('finished_at')}"
+    )
+    return 0 if data["verdict"] == "allow" else 1
+
+
+def _signoff(args: argparse.Namespace) -> int:
+    from promorang_gate.checklists import SignOff, load_catalog, record_signoff
+
+    rootdir = Path(args.rootdir)
+    _profile_gate(args.env, rootdir)  # the env must exist
+    checklists = Path(args.checklists) if args.checklists else rootdir / "checklists"
+    catalog = load_catalog(checklists)
+    if not catalog.checklists:
+        raise ConfigError(f"no checklists in {checklists} (give --checklists DIR)")
+    if not args.by.strip():
+        raise ConfigError("--by: say who signs off (a name or handle)")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    signoff = SignOff(
+        item=args.item,
+        by=args.by.strip(),
+        at=now.isoformat().replace("+00:00", "Z"),
+        env=args.env,
+        note=(args.note or "").strip(),
+        deployment=(args.deployment or "").strip(),
+    )
+    path = record_signoff(catalog, signoff)
+    print(f"signed off {signoff.item} for {signoff.env}: {signoff.describe()} -> {path}")
+    return 0
 
 
 def _janitor(args: argparse.Namespace) -> int:
     from promorang_gate.environments import resolve_targets
     from promorang_gate.sandbox_target import state_file_from
 
-    older_than_s = parse_duration(args.older_than)
+    older_than_s = parse_duration(args.older_than, "--older-than")
     state = None
     state_file = state_file_from(args.sandbox_state, os.environ)
     if args.env == "sandbox":
@@ -111,11 +125,44 @@ def _janitor(args: argparse.Namespace) -> int:
     return run_janitor(targets[args.env], older_than_s, sys.stdout)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line (no usage block), exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="promorang-gate", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    verdict = sub.add_parser("verdict", help="print the verdicts in DIR; exit 1 if any blocks")
+    parser = _Parser(prog="promorang-gate", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    verdict = sub.add_parser(
+        "verdict", help="exit 0 only for a fresh allow of ENV's gate in DIR's gate file"
+    )
     verdict.add_argument("directory", metavar="DIR", help="the gate reports directory")
+    verdict.add_argument("--env", required=True, metavar="NAME", help="the environment judged")
+    verdict.add_argument(
+        "--gate", metavar="NAME", help="the gate it must have been judged by (default: profile's)"
+    )
+    verdict.add_argument(
+        "--max-age",
+        default=DEFAULT_MAX_AGE,
+        metavar="DURATION",
+        help=f"refuse a verdict older than this (default {DEFAULT_MAX_AGE})",
+    )
+    verdict.add_argument(
+        "--checklists",
+        metavar="DIR",
+        help="the repository's checklists (default ROOTDIR/checklists)",
+    )
+    signoff = sub.add_parser("signoff", help="record a sign-off of a manual checklist item")
+    signoff.add_argument("item", metavar="ITEM", help="the item id, e.g. growth_hub.frontend_copy")
+    signoff.add_argument("--env", required=True, metavar="NAME", help="the environment signed for")
+    signoff.add_argument("--by", required=True, metavar="NAME", help="who signs off")
+    signoff.add_argument("--note", metavar="TEXT", help="what was checked, where the evidence is")
+    signoff.add_argument(
+        "--deployment", metavar="TEXT", help="the deployment it was given for (URL, commit)"
+    )
+    signoff.add_argument("--checklists", metavar="DIR", help="default ROOTDIR/checklists")
     janitor = sub.add_parser("janitor", help="remove test data the gate left behind")
     janitor.add_argument("--env", required=True, metavar="NAME", help="environment to clean")
     janitor.add_argument(
@@ -124,17 +171,23 @@ def _parser() -> argparse.ArgumentParser:
     janitor.add_argument(
         "--sandbox-state", metavar="PATH", help="state file of a running sandbox (--env sandbox)"
     )
-    janitor.add_argument(
-        "--rootdir", default=".", metavar="DIR", help="project root (.env.<name>, environments/)"
-    )
+    for command in (verdict, signoff, janitor):
+        command.add_argument(
+            "--rootdir",
+            default=".",
+            metavar="DIR",
+            help="project root (checklists/, environments/)",
+        )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         if args.command == "verdict":
-            return _verdict(args.directory)
+            return _verdict(args)
+        if args.command == "signoff":
+            return _signoff(args)
         return _janitor(args)
     except ConfigError as exc:
         print(f"promorang-gate: error: {exc}", file=sys.stderr)

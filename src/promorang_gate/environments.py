@@ -58,6 +58,8 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "embedded": (bool, False),
     # Check that every host answers before any test runs (see preflight.py).
     "preflight": (bool, True),
+    # The gate (checklists/gates.yaml) that judges this environment unless --gate picks another.
+    "gate": (str, "full"),
 }
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
 _TRUE = {"1", "true", "yes", "on"}

@@ -21,7 +21,14 @@ from promorang_gate.checklists import (
     load_signoffs,
     parse_signoff_options,
 )
-from promorang_gate.collection import record_deselected, redact_report, tag_items
+from promorang_gate.collection import (
+    add_failure_reason,
+    record_deselected,
+    redact_report,
+    tag_items,
+)
+from promorang_gate.criteria import Criteria, criteria_in_force
+from promorang_gate.durations import parse_duration
 from promorang_gate.environments import (
     SECRET_KEYS,
     URL_KEYS,
@@ -32,6 +39,7 @@ from promorang_gate.environments import (
     resolve_settings,
 )
 from promorang_gate.errors import ConfigError
+from promorang_gate.gates import GateChoice, choose_gate, load_gates, refuse_writes_on_read_only
 from promorang_gate.preflight import check_reachable
 from promorang_gate.redaction import Redactor
 from promorang_gate.reports import GateReporter
@@ -66,6 +74,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             help=f"override {key}: URL with one env selected, else ENV=URL (repeatable)",
         )
     group.addoption(
+        "--gate",
+        dest="gate_name",
+        metavar="NAME",
+        help="the gate (checklists/gates.yaml) that judges every selected env"
+        " (default: each env profile's gate; a -m naming a gate picks it too)",
+    )
+    group.addoption(
         "--signoff",
         action="append",
         dest="gate_signoff",
@@ -97,6 +112,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "gate_environments", "directory of project environment profiles", default="environments"
     )
+    parser.addini(
+        "gate_signoff_max_age",
+        "how long a sign-off counts, e.g. 7d or 36h (standing sign-offs never expire)",
+        default=DEFAULT_SIGNOFF_MAX_AGE,
+    )
+
+
+DEFAULT_SIGNOFF_MAX_AGE = "7d"
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -146,6 +169,7 @@ def _configure(config: pytest.Config) -> None:
         str(v) for env in settings.values() for v in env.secrets.values() if v is not None
     )
     catalog = load_catalog(_ini_path(config, "gate_checklists"))
+    gates = _choose_gates(config, catalog, settings)
     signoffs = _signoffs(config, catalog, names)
     provider = _sandbox_provider(config, settings, redactor)
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
@@ -164,10 +188,14 @@ def _configure(config: pytest.Config) -> None:
     if _is_worker(config):
         return
     reports_dir = Path(opt.gate_reports) if opt.gate_reports else _ini_path(config, "gate_reports")
+    max_age_s, max_age_source = _signoff_max_age(config)
     reporter = GateReporter(
         env_names=names,
         catalog=catalog,
+        gates=gates,
+        criteria=_criteria(config, settings, gates, catalog, max_age_s, max_age_source),
         signoffs=signoffs,
+        signoff_max_age_s=max_age_s,
         targets=targets,
         redactor=redactor,
         reports_dir=config.rootpath / reports_dir,
@@ -180,6 +208,53 @@ def _configure(config: pytest.Config) -> None:
     config.pluginmanager.register(reporter, "promorang-gate-reporter")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistControllerHooks(config), "promorang-gate-xdist")
+
+
+def _choose_gates(
+    config: pytest.Config, catalog: Catalog, settings: Mapping[str, EnvSettings]
+) -> dict[str, GateChoice]:
+    """The gate judging each env; a read-only env under a gate that needs writes is refused."""
+    gates = load_gates(catalog)
+    choices: dict[str, GateChoice] = {}
+    for name, env in settings.items():
+        choice = choose_gate(
+            gates,
+            option=config.option.gate_name,
+            markexpr=str(config.option.markexpr or ""),
+            profile_gate=str(env.values["gate"]),
+            env=name,
+        )
+        writes = bool(env.values["writes_allowed"])
+        refuse_writes_on_read_only(choice, catalog, name, writes, gates.values())
+        choices[name] = choice
+    return choices
+
+
+def _signoff_max_age(config: pytest.Config) -> tuple[float, str]:
+    raw = str(config.getini("gate_signoff_max_age"))
+    source = "default" if raw == DEFAULT_SIGNOFF_MAX_AGE else "ini gate_signoff_max_age"
+    return parse_duration(raw, "gate_signoff_max_age"), source
+
+
+def _criteria(
+    config: pytest.Config,
+    settings: Mapping[str, EnvSettings],
+    gates: Mapping[str, GateChoice],
+    catalog: Catalog,
+    max_age_s: float,
+    max_age_source: str,
+) -> dict[str, Criteria]:
+    return {
+        name: criteria_in_force(
+            env,
+            gates[name],
+            catalog,
+            repository_checklists=config.rootpath / "checklists",
+            signoff_max_age_s=max_age_s,
+            signoff_max_age_source=max_age_source,
+        )
+        for name, env in settings.items()
+    }
 
 
 def _signoffs(
@@ -306,6 +381,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     redactor = item.config.stash.get(state.REDACTOR, None)
     if redactor is not None:
         redact_report(report, redactor)
+        add_failure_reason(report, call, redactor)
     return report
 
 

@@ -1,4 +1,11 @@
-"""Polling with a deadline (tenacity): wait until a probe stops raising, never a fixed sleep."""
+"""Polling with a deadline (tenacity): wait while a target is not answering yet, never a fixed
+sleep, and never past a definite answer.
+
+Only two things are retried: a transport failure (refused, reset, timed out) and an answer of
+502, 503 or 504 (a deployment still coming up behind its proxy). Any other answer is final at
+once: a health endpoint answering 200 with a wrong body, or 404, fails in seconds, not after the
+readiness budget.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +20,28 @@ from tenacity import (
     RetryError,
     Retrying,
     retry_if_exception_type,
+    retry_if_result,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential,
 )
 
-__all__ = ["RETRYABLE", "NotReady", "wait_ready"]
+__all__ = ["RETRYABLE", "STARTING_STATUSES", "NotReady", "StillStarting", "wait_ready"]
 
 T = TypeVar("T")
-RETRYABLE: tuple[type[BaseException], ...] = (AssertionError, httpx.HTTPError)
+STARTING_STATUSES = frozenset({502, 503, 504})
 _MAX_WAIT_S = 1.0
 
 
+class StillStarting(Exception):
+    """Raise from a probe for a state that may pass once the target has started."""
+
+
+RETRYABLE: tuple[type[BaseException], ...] = (httpx.TransportError, StillStarting)
+
+
 class NotReady(AssertionError):
-    """The probe kept failing until the readiness budget was spent."""
+    """The target kept not answering until the readiness budget was spent."""
 
     def __init__(self, message: str, attempts: int, last_error: BaseException | None) -> None:
         super().__init__(message)
@@ -38,11 +53,23 @@ def _identity(text: str) -> str:
     return text
 
 
-def _describe(exc: BaseException | None, redact: Callable[[str], str]) -> str:
-    if exc is None:
-        return "no error recorded"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+def _starting(result: object) -> bool:
+    return isinstance(result, httpx.Response) and result.status_code in STARTING_STATUSES
+
+
+def _describe_attempt(state: RetryCallState, redact: Callable[[str], str]) -> str:
+    outcome = state.outcome
+    if outcome is None:
+        return "no outcome recorded"
+    if outcome.failed:
+        exc = outcome.exception()
+        if exc is None:
+            return "no error recorded"
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+    response = outcome.result()
+    request = response.request
+    return redact(f"{request.method} {request.url.path} answered {response.status_code}")
 
 
 def wait_ready(
@@ -54,7 +81,8 @@ def wait_ready(
     log: Callable[[str], None],
     redact: Callable[[str], str] | None = None,
 ) -> T:
-    """Call ``probe`` until it returns; retry on assertion and httpx errors within ``budget_s``."""
+    """Call ``probe`` until it answers: retried on transport errors, ``StillStarting`` and
+    responses of 502/503/504, within ``budget_s``; anything else is returned or raised at once."""
     redact = redact or _identity
     max_attempts = max(2, math.ceil(budget_s / max(interval_s, 0.01)) + 1)
     backoff = wait_exponential(multiplier=interval_s, min=interval_s, max=_MAX_WAIT_S)
@@ -65,17 +93,16 @@ def wait_ready(
         return max(0.0, min(backoff(state), remaining))
 
     def before_sleep(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
         elapsed = state.seconds_since_start or 0.0
         log(
             f"{what}: attempt {state.attempt_number} failed after {elapsed:.2f}s: "
-            f"{_describe(error, redact)}"
+            f"{_describe_attempt(state, redact)}"
         )
 
     retrying = Retrying(
         stop=stop_after_delay(budget_s) | stop_after_attempt(max_attempts),
         wait=wait,
-        retry=retry_if_exception_type(RETRYABLE),
+        retry=retry_if_exception_type(RETRYABLE) | retry_if_result(_starting),
         before_sleep=before_sleep,
         reraise=False,
     )
@@ -84,15 +111,15 @@ def wait_ready(
         return retrying(probe)
     except RetryError as err:
         last = err.last_attempt
-        error = last.exception()
         elapsed = time.monotonic() - started
-        log(
-            f"{what}: attempt {last.attempt_number} failed after {elapsed:.2f}s: "
-            f"{_describe(error, redact)}"
-        )
+        state = RetryCallState(retrying, None, (), {})
+        state.outcome = last
+        last_text = _describe_attempt(state, redact)
+        log(f"{what}: attempt {last.attempt_number} failed after {elapsed:.2f}s: {last_text}")
         message = (
             f"{what}: not ready after {last.attempt_number} attempts in {elapsed:.2f}s "
-            f"(budget {budget_s:g}s); last error: {_describe(error, redact)}"
+            f"(budget {budget_s:g}s); last: {last_text}"
         )
         log(message)
+        error = last.exception() if last.failed else None
         raise NotReady(message, last.attempt_number, error) from None

@@ -1,29 +1,35 @@
 """Verdict files and the terminal table; ``GateReporter`` is registered on the controller only.
 
-Files (architecture.md §4): ``gate-<env>.json`` and ``checklist-<env>.md``, each written
-atomically. Gate and checklist files of earlier runs not rewritten by this run are removed, so
-``promorang-gate verdict`` never reads a stale ``allow``.
+Files (architecture.md §4): ``gate-<env>.json`` and ``checklist-<env>.md``, written atomically
+and only by a run that reached a verdict: ``--collect-only``, usage errors, internal errors and
+interrupted runs leave the files of earlier runs exactly as they were. A run that started
+testing leaves ``.gate-<env>.running`` until it writes its verdict, so ``promorang-gate
+verdict`` can tell that a newer run never finished.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from promorang_gate.checklists import Catalog, SignOff
+from promorang_gate.criteria import Criteria
 from promorang_gate.environments import URL_KEYS, Target
+from promorang_gate.files import write_atomic
+from promorang_gate.gates import GateChoice
 from promorang_gate.redaction import Redactor
 from promorang_gate.verdict import (
     EnvVerdict,
+    ItemResult,
+    Judging,
     OutcomeCollector,
     PhaseReport,
     compute_verdict,
@@ -31,17 +37,20 @@ from promorang_gate.verdict import (
 )
 
 __all__ = [
+    "FORMAT",
     "GateReporter",
+    "RunMeta",
     "phase_report",
-    "remove_stale",
     "render_json",
     "render_markdown",
+    "running_marker",
     "status_label",
     "summary_line",
     "table_lines",
-    "write_atomic",
 ]
 
+#: Version of the gate file's layout.
+FORMAT = 2
 _LABELS = {
     "passed": "passed",
     "failed": "failed",
@@ -49,6 +58,15 @@ _LABELS = {
     "manual_signed": "manual signed",
     "manual_missing": "manual missing",
 }
+# Exit statuses after which no verdict was reached: the files of earlier runs stay as they are.
+_NO_VERDICT = (
+    pytest.ExitCode.INTERRUPTED,
+    pytest.ExitCode.INTERNAL_ERROR,
+    pytest.ExitCode.USAGE_ERROR,
+)
+
+
+_NONE_COLLECTED = pytest.ExitCode.NO_TESTS_COLLECTED
 
 
 def utc_now() -> str:
@@ -81,13 +99,14 @@ def _skip_message(longrepr: object) -> str | None:
 
 
 def phase_report(report: pytest.TestReport, redactor: Redactor) -> PhaseReport:
-    """The gate's view of one report; texts redacted."""
+    """The gate's view of one report; texts redacted (the plugin's reason first)."""
     message: str | None = None
     if report.outcome == "failed":
-        message = _failure_message(report.longrepr)
+        message = getattr(report, "gate_reason", None) or _failure_message(report.longrepr)
     elif report.outcome == "skipped":
         message = _skip_message(report.longrepr)
     wasxfail = getattr(report, "wasxfail", None)
+    detail = getattr(report, "gate_detail", None)
     return PhaseReport(
         nodeid=report.nodeid,
         when=report.when or "call",
@@ -95,6 +114,7 @@ def phase_report(report: pytest.TestReport, redactor: Redactor) -> PhaseReport:
         message=redactor.redact(message) if message else None,
         wasxfail=redactor.redact(str(wasxfail)) if wasxfail is not None else None,
         user_properties=list(report.user_properties),
+        detail=redactor.redact(str(detail)) if detail else None,
     )
 
 
@@ -114,17 +134,54 @@ def suite_sha(rootdir: Path) -> str | None:
     return sha if proc.returncode == 0 and sha else None
 
 
-def render_json(verdict: EnvVerdict, meta: Mapping[str, Any], target: Target | None) -> str:
-    data = {
+@dataclass(frozen=True)
+class RunMeta:
+    run_id: str
+    started_at: str
+    finished_at: str
+    suite_sha: str | None
+    pytest_args: Sequence[str]
+
+
+def _item_json(item: ItemResult, in_scope: bool = True) -> dict[str, Any]:
+    data = item.to_json()
+    data["in_scope"] = in_scope
+    return data
+
+
+def render_json(
+    verdict: EnvVerdict,
+    meta: RunMeta,
+    target: Target | None,
+    choice: GateChoice,
+    criteria: Criteria,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    data: dict[str, Any] = {
+        "format": FORMAT,
         "environment": verdict.environment,
         "verdict": verdict.verdict,
-        "run_id": meta["run_id"],
+        "gate": {
+            "name": choice.gate.name,
+            "picked_by": choice.picked_by,
+            "description": choice.gate.description,
+            "required": list(choice.gate.requires),
+        },
+        "run_id": meta.run_id,
+        "started_at": meta.started_at,
+        "finished_at": meta.finished_at,
+        "suite_sha": meta.suite_sha,
+        "pytest_args": list(meta.pytest_args),
         "targets": {key: getattr(target, key) if target else None for key in URL_KEYS},
-        "started_at": meta["started_at"],
-        "finished_at": meta["finished_at"],
-        "suite_sha": meta["suite_sha"],
-        "pytest_args": list(meta["pytest_args"]),
+        "counts": verdict.counts,
+        "blockers": [
+            {"id": i.id, "status": i.status, "reason": i.reason} for i in verdict.blockers
+        ],
+        "criteria": criteria.data,
+        "flags": list(criteria.flags),
         "checklists": [c.to_json() for c in verdict.checklists],
+        "out_of_scope": [_item_json(i, in_scope=False) for i in verdict.out_of_scope],
+        **(extra or {}),
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
@@ -134,54 +191,35 @@ def _md_line(text: str, status: str, reason: str | None) -> str:
         return f"- [x] {text} — passed"
     if status == "manual_signed":
         return f"- [x] {text} — {reason}"
-    if status == "manual_missing":
-        return f"- [ ] {text} — **manual sign-off missing**"
     return f"- [ ] {text} — **{status_label(status)}**: {reason}"
 
 
-def render_markdown(verdict: EnvVerdict, meta: Mapping[str, Any]) -> str:
+def render_markdown(verdict: EnvVerdict, meta: RunMeta, criteria: Criteria) -> str:
     lines = [
         f"# Deploy gate: `{verdict.environment}`",
         "",
-        f"Environment `{verdict.environment}` — verdict **{verdict.verdict.upper()}**"
-        f" — run `{meta['run_id']}` — {meta['finished_at']}",
+        f"Environment `{verdict.environment}` — gate `{verdict.gate}` — verdict"
+        f" **{verdict.verdict.upper()}** — run `{meta.run_id}` — {meta.finished_at}",
     ]
+    if criteria.flags:
+        lines += ["", "Criteria not as shipped:", ""] + [f"- {flag}" for flag in criteria.flags]
     for checklist in verdict.checklists:
         lines += ["", f"### {checklist.title}", ""]
         lines += [_md_line(i.text, i.status, i.reason) for i in checklist.items]
+    if verdict.out_of_scope:
+        lines += ["", f"Out of scope of gate `{verdict.gate}` (ran, does not decide):", ""]
+        lines += [f"- {i.id}: {status_label(i.status)}" for i in verdict.out_of_scope]
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """A reader sees the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def remove_stale(directory: Path, keep: Iterable[Path]) -> list[Path]:
-    """Remove ``gate-*.json`` and ``checklist-*.md`` not in ``keep``."""
-    if not directory.is_dir():
-        return []
-    kept = {p.resolve() for p in keep}
-    removed = []
-    for path in [*directory.glob("gate-*.json"), *directory.glob("checklist-*.md")]:
-        if path.resolve() not in kept:
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
+def running_marker(directory: Path, env: str) -> Path:
+    return directory / f".gate-{env}.running"
 
 
 def summary_line(verdict: EnvVerdict) -> str:
     counts = verdict.counts
     parts = ", ".join(f"{counts[s]} {status_label(s)}" for s in counts)
-    return f"GATE {verdict.environment}: {verdict.verdict.upper()} ({parts})"
+    return f"GATE {verdict.environment}: {verdict.verdict.upper()} (gate {verdict.gate}: {parts})"
 
 
 def table_lines(verdicts: Sequence[EnvVerdict], redactor: Redactor) -> list[str]:
@@ -209,7 +247,10 @@ class GateReporter:
         *,
         env_names: Sequence[str],
         catalog: Catalog,
+        gates: Mapping[str, GateChoice],
+        criteria: Mapping[str, Criteria],
         signoffs: Mapping[str, Mapping[str, SignOff]],
+        signoff_max_age_s: float,
         targets: Any,
         redactor: Redactor,
         reports_dir: Path,
@@ -220,7 +261,10 @@ class GateReporter:
     ) -> None:
         self.env_names = list(env_names)
         self.catalog = catalog
+        self.gates = dict(gates)
+        self.criteria = dict(criteria)
         self.signoffs = signoffs
+        self.signoff_max_age_s = signoff_max_age_s
         self.targets = targets
         self.redactor = redactor
         self.reports_dir = reports_dir
@@ -232,55 +276,98 @@ class GateReporter:
         self.started_at = utc_now()
         self.verdicts: list[EnvVerdict] = []
         self.written: list[Path] = []
+        self._markers: list[Path] = []
         # Set when an xdist worker found a usage error during collection.
         self.usage_error: str | None = None
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.started_at = utc_now()
+        if session.config.option.collectonly:
+            return
+        marker = json.dumps({"run_id": self.run_id, "started_at": self.started_at})
+        for env in self.env_names:
+            path = running_marker(self.reports_dir, env)
+            write_atomic(path, marker + "\n")
+            self._markers.append(path)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.collector.add(phase_report(report, self.redactor))
 
-    def compute(self) -> list[EnvVerdict]:
+    def compute(self, stopped_early: bool = False) -> list[EnvVerdict]:
         outcomes = self.collector.outcomes()
+        now = dt.datetime.now(dt.UTC)
         verdicts = []
         for env in self.env_names:
-            verdict = compute_verdict(env, self.catalog, outcomes, self.signoffs.get(env, {}))
-            if verdict is not None:
-                verdicts.append(verdict)
+            choice = self.gates[env]
+            judging = Judging(
+                now=now,
+                signoff_max_age_s=self.signoff_max_age_s,
+                rerun=f"pytest --env {env} --gate {choice.gate.name}",
+                stopped_early=stopped_early,
+                signoff_command=f"promorang-gate signoff {{item}} --env {env} --by NAME",
+            )
+            verdicts.append(
+                compute_verdict(
+                    env,
+                    self.catalog,
+                    outcomes,
+                    self.signoffs.get(env, {}),
+                    gate=choice.gate.name,
+                    required=choice.gate.requires,
+                    judging=judging,
+                )
+            )
         return verdicts
+
+    def _remove_markers(self) -> None:
+        for path in self._markers:
+            path.unlink(missing_ok=True)
+        self._markers = []
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if exitstatus == pytest.ExitCode.USAGE_ERROR:
+        if session.config.option.collectonly:
             return
         if self.usage_error:
             # Same outcome as without xdist: the message, the usage-error code, no report.
             sys.stderr.write(f"ERROR: {self.redactor.redact(self.usage_error)}\n")
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            self._remove_markers()
             return
-        self.verdicts = self.compute()
-        meta = {
-            "run_id": self.run_id,
-            "started_at": self.started_at,
-            "finished_at": utc_now(),
-            "suite_sha": suite_sha(self.rootdir),
-            "pytest_args": [self.redactor.redact(a) for a in self.pytest_args],
-        }
-        self.written = []
-        for verdict in self.verdicts:
-            env = verdict.environment
-            target = self.targets.resolved(env)
-            gate = self.reports_dir / f"gate-{env}.json"
-            write_atomic(gate, self.redactor.redact(render_json(verdict, meta, target)))
-            md = self.reports_dir / f"checklist-{env}.md"
-            write_atomic(md, self.redactor.redact(render_markdown(verdict, meta)))
-            self.written += [gate, md]
-        remove_stale(self.reports_dir, self.written)
+        if exitstatus in _NO_VERDICT:
+            if exitstatus == pytest.ExitCode.USAGE_ERROR:
+                self._remove_markers()
+            return
+        self.verdicts = self.compute(stopped_early=_stopped_early(session))
+        self._write(self.verdicts)
+        self._remove_markers()
         self._write_allure()
         blocked = any(v.verdict == "block" for v in self.verdicts)
-        if blocked and session.exitstatus == pytest.ExitCode.OK:
+        if blocked and session.exitstatus in (
+            pytest.ExitCode.OK,
+            pytest.ExitCode.NO_TESTS_COLLECTED,
+        ):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write(self, verdicts: Sequence[EnvVerdict]) -> None:
+        meta = RunMeta(
+            run_id=self.run_id,
+            started_at=self.started_at,
+            finished_at=utc_now(),
+            suite_sha=suite_sha(self.rootdir),
+            pytest_args=[self.redactor.redact(a) for a in self.pytest_args],
+        )
+        self.written = []
+        for verdict in verdicts:
+            env = verdict.environment
+            target = self.targets.resolved(env)
+            criteria = self.criteria[env]
+            gate = self.reports_dir / f"gate-{env}.json"
+            text = render_json(verdict, meta, target, self.gates[env], criteria)
+            write_atomic(gate, self.redactor.redact(text))
+            md = self.reports_dir / f"checklist-{env}.md"
+            write_atomic(md, self.redactor.redact(render_markdown(verdict, meta, criteria)))
+            self.written += [gate, md]
 
     def _write_allure(self) -> None:
         """Allure's environment.properties and categories.json, when Allure results are on."""
@@ -299,6 +386,15 @@ class GateReporter:
         for line in table_lines(self.verdicts, self.redactor):
             terminalreporter.write_line(line)
         for verdict in self.verdicts:
+            for flag in self.criteria[verdict.environment].flags:
+                terminalreporter.write_line(
+                    self.redactor.redact(f"CRITERIA {verdict.environment}: {flag}"), yellow=True
+                )
+            if verdict.out_of_scope:
+                names = ", ".join(i.id for i in verdict.out_of_scope)
+                terminalreporter.write_line(
+                    f"out of scope of gate {verdict.gate} (not deciding): {names}"
+                )
             line = self.redactor.redact(summary_line(verdict))
             terminalreporter.write_line(
                 line, bold=True, green=verdict.verdict == "allow", red=verdict.verdict == "block"
@@ -306,3 +402,7 @@ class GateReporter:
         for path in self.written:
             if path.suffix == ".json":
                 terminalreporter.write_line(f"gate file: {path}")
+
+
+def _stopped_early(session: pytest.Session) -> bool:
+    return bool(session.shouldstop or session.shouldfail)

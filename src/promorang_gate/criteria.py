@@ -1,0 +1,131 @@
+"""The criteria in force for one environment's verdict, and what about them is not the default.
+
+A verdict is only as strict as its criteria: budgets, thresholds, which items gate, which
+checklist files. Each is recorded in the gate file with its source, and anything that differs
+from what the shipped profile and the repository's checklists say is flagged, so a loosened
+gate can never pass for the default one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promorang_gate.checklists import Catalog
+from promorang_gate.durations import format_duration
+from promorang_gate.environments import SETTINGS, EnvSettings, load_profiles
+from promorang_gate.gates import GateChoice, checklists_digest
+
+__all__ = ["CRITERIA_KEYS", "Criteria", "criteria_in_force"]
+
+#: Settings that change what a verdict demands (URLs and secrets say where, not how strictly).
+CRITERIA_KEYS = (
+    "latency_p95_budget_s",
+    "failure_rate_budget",
+    "fallback_rate_budget",
+    "slo_uploads",
+    "slo_concurrency",
+    "contract_max_examples",
+    "contract_deadline_s",
+    "request_timeout_s",
+    "readiness_budget_s",
+    "bucket",
+    "upload_prefix",
+    "writes_allowed",
+)
+
+
+@dataclass(frozen=True)
+class Criteria:
+    data: dict[str, Any]
+    flags: tuple[str, ...]
+
+
+def _baseline(env: str, key: str) -> object:
+    """The value the shipped profile (else the built-in default) gives ``key``."""
+    shipped = load_profiles(None).get(env)
+    if shipped is not None and key in shipped.values:
+        return shipped.values[key]
+    return SETTINGS[key][1]
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return float(a) == float(b)
+    return a == b
+
+
+def _locally_modified(directory: Path) -> bool:
+    """True when git says the checklist files differ from the suite's commit."""
+    try:
+        proc = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
+def _settings(env: EnvSettings, flags: list[str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for key in CRITERIA_KEYS:
+        value = env.values.get(key)
+        baseline = _baseline(env.name, key)
+        source = env.sources.get(key, "default")
+        settings[key] = {"value": value, "source": source, "baseline": baseline}
+        if not _same(value, baseline):
+            settings[key]["flagged"] = True
+            flags.append(f"{key} is {value!r} ({source}), not the shipped {baseline!r}")
+    return settings
+
+
+def criteria_in_force(
+    env: EnvSettings,
+    choice: GateChoice,
+    catalog: Catalog,
+    *,
+    repository_checklists: Path,
+    signoff_max_age_s: float,
+    signoff_max_age_source: str,
+) -> Criteria:
+    """What ``env``'s verdict is judged by, with sources; ``flags`` lists every departure."""
+    flags: list[str] = []
+    digest = checklists_digest(catalog.directory)
+    repo_digest = (
+        checklists_digest(repository_checklists) if repository_checklists.is_dir() else None
+    )
+    if catalog.directory.resolve() != repository_checklists.resolve() or digest != repo_digest:
+        flags.append(
+            f"checklists come from {catalog.directory}, not the repository's"
+            f" {repository_checklists} (digest {digest})"
+        )
+    elif _locally_modified(catalog.directory):
+        flags.append(f"checklist files in {catalog.directory} differ from the suite's commit")
+    required = [catalog.items[i] for i in choice.gate.requires]
+    not_gating = [i.id for i in required if not i.gating]
+    undeclared = [i.id for i in required if not i.manual and not i.checks]
+    flags += [f"{i} does not gate (gating: false)" for i in not_gating]
+    flags += [f"{i} declares no checks: its verdict follows the selection" for i in undeclared]
+    data: dict[str, Any] = {
+        "settings": _settings(env, flags),
+        "checklists": {
+            "directory": str(catalog.directory),
+            "digest": digest,
+            "repository_digest": repo_digest,
+        },
+        "signoff_max_age": {
+            "value": format_duration(signoff_max_age_s),
+            "seconds": signoff_max_age_s,
+            "source": signoff_max_age_source,
+        },
+        "not_gating": not_gating,
+        "undeclared_checks": undeclared,
+    }
+    return Criteria(data, tuple(flags))

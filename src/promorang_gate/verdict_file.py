@@ -1,0 +1,182 @@
+"""Re-reading a gate file for a later decision (``promorang-gate verdict``): only a fresh
+``allow`` of the right environment, gate and criteria counts; every other case is refused with
+one line and its own exit code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from promorang_gate.durations import format_duration
+from promorang_gate.gates import checklists_digest
+from promorang_gate.reports import FORMAT, running_marker
+from promorang_gate.verdict import STATUSES
+
+__all__ = ["Exit", "GateFile", "Refused", "check_gate_file"]
+
+
+class Exit(IntEnum):
+    """Exit codes of ``promorang-gate verdict`` (documented in the README)."""
+
+    ALLOW = 0
+    BLOCK = 1
+    USAGE = 2
+    MISSING = 3
+    MALFORMED = 4
+    STALE = 5
+    OTHER_GATE_OR_CRITERIA = 6
+
+
+class Refused(Exception):
+    """The file cannot be used for a decision; ``code`` says why (an ``Exit``)."""
+
+    def __init__(self, code: Exit, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class GateFile:
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return [item for c in self.data["checklists"] for item in c["items"]]
+
+    @property
+    def blockers(self) -> list[dict[str, Any]]:
+        return [
+            i
+            for i in self.items
+            if i.get("gating", True) and i["status"] not in ("passed", "manual_signed")
+        ]
+
+
+def _parse_time(value: object) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+
+def _malformed(path: Path, why: str) -> Refused:
+    return Refused(Exit.MALFORMED, f"{path}: malformed gate file: {why}")
+
+
+def _load(path: Path, env: str) -> GateFile:
+    if not path.is_file():
+        raise Refused(
+            Exit.MISSING, f"{path}: no gate file for env '{env}' (run the gate: pytest --env {env})"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _malformed(path, f"not readable JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise _malformed(path, f"not a gate file of format {FORMAT}")
+    return GateFile(path, data)
+
+
+def _check_shape(gate_file: GateFile, env: str) -> None:
+    data, path = gate_file.data, gate_file.path
+    if data.get("environment") != env:
+        raise _malformed(path, f"it is the verdict of env {data.get('environment')!r}, not {env!r}")
+    if data.get("verdict") not in ("allow", "block"):
+        raise _malformed(path, "'verdict' must be allow or block")
+    gate = data.get("gate")
+    if not isinstance(gate, dict) or not isinstance(gate.get("name"), str):
+        raise _malformed(path, "'gate' must name the gate that judged it")
+    checklists = data.get("checklists")
+    if not isinstance(checklists, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("items"), list) for c in checklists
+    ):
+        raise _malformed(path, "'checklists' must be a list of checklists with items")
+    for item in gate_file.items:
+        if not isinstance(item, dict) or item.get("status") not in STATUSES:
+            raise _malformed(path, f"item {item!r:.80} has no valid status")
+    if _parse_time(data.get("finished_at")) is None:
+        raise _malformed(path, "'finished_at' must be an ISO date-time")
+
+
+def _check_consistent(gate_file: GateFile) -> None:
+    """The verdict and the required items must agree with the items the file lists."""
+    data, path = gate_file.data, gate_file.path
+    listed = [i["id"] for i in gate_file.items]
+    required = data["gate"].get("required")
+    if not isinstance(required, list) or sorted(required) != sorted(listed):
+        raise _malformed(path, "its items are not the items its gate requires")
+    expected = "block" if gate_file.blockers else "allow"
+    if data["verdict"] != expected:
+        raise _malformed(
+            path, f"its verdict {data['verdict']!r} contradicts its items (they say {expected!r})"
+        )
+
+
+def _check_gate_and_criteria(gate_file: GateFile, gate: str, checklists: Path) -> None:
+    data, path = gate_file.data, gate_file.path
+    if data["gate"]["name"] != gate:
+        raise Refused(
+            Exit.OTHER_GATE_OR_CRITERIA,
+            f"{path}: judged by gate '{data['gate']['name']}', not '{gate}'",
+        )
+    recorded = ((data.get("criteria") or {}).get("checklists") or {}).get("digest")
+    current = checklists_digest(checklists)
+    if recorded != current:
+        raise Refused(
+            Exit.OTHER_GATE_OR_CRITERIA,
+            f"{path}: judged with other checklists (digest {recorded}) than {checklists}"
+            f" ({current})",
+        )
+
+
+def _check_fresh(gate_file: GateFile, env: str, max_age_s: float, now: dt.datetime) -> None:
+    data, path = gate_file.data, gate_file.path
+    finished = _parse_time(data["finished_at"])
+    assert finished is not None  # checked by _check_shape
+    marker = running_marker(path.parent, env)
+    if marker.is_file():
+        try:
+            newer = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            newer = {}
+        if newer.get("run_id") != data.get("run_id"):
+            raise Refused(
+                Exit.STALE,
+                f"{path}: a newer run ({newer.get('run_id', '?')}, started"
+                f" {newer.get('started_at', '?')}) never reached a verdict (interrupted?)",
+            )
+    age = (now - finished).total_seconds()
+    if age > max_age_s:
+        raise Refused(
+            Exit.STALE,
+            f"{path}: stale: finished {format_duration(round(age))} ago at {data['finished_at']},"
+            f" older than --max-age {format_duration(max_age_s)}",
+        )
+
+
+def check_gate_file(
+    directory: Path,
+    env: str,
+    gate: str,
+    *,
+    checklists: Path,
+    max_age_s: float,
+    now: dt.datetime | None = None,
+) -> GateFile:
+    """The gate file of ``env`` if it is whole, consistent, of ``gate`` and the repository's
+    criteria, and fresh; else ``Refused`` with the reason and exit code."""
+    gate_file = _load(directory / f"gate-{env}.json", env)
+    _check_shape(gate_file, env)
+    _check_consistent(gate_file)
+    _check_gate_and_criteria(gate_file, gate, checklists)
+    _check_fresh(gate_file, env, max_age_s, now or dt.datetime.now(dt.UTC))
+    return gate_file
