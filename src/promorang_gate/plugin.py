@@ -169,7 +169,7 @@ def _configure(config: pytest.Config) -> None:
         str(v) for env in settings.values() for v in env.secrets.values() if v is not None
     )
     catalog = load_catalog(_ini_path(config, "gate_checklists"))
-    gates = _choose_gates(config, catalog, settings)
+    gates = _choose_gates(config, catalog, settings) if catalog.checklists else {}
     signoffs = _signoffs(config, catalog, names)
     provider = _sandbox_provider(config, settings, redactor)
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
@@ -185,8 +185,8 @@ def _configure(config: pytest.Config) -> None:
     config.stash[state.TARGETS] = targets
     if provider is not None:
         config.stash[state.SANDBOX] = provider
-    if _is_worker(config):
-        return
+    if _is_worker(config) or not catalog.checklists:
+        return  # workers only run tests; without checklists there is nothing to judge
     reports_dir = Path(opt.gate_reports) if opt.gate_reports else _ini_path(config, "gate_reports")
     max_age_s, max_age_source = _signoff_max_age(config)
     reporter = GateReporter(

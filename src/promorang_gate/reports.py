@@ -277,13 +277,19 @@ class GateReporter:
         self.verdicts: list[EnvVerdict] = []
         self.written: list[Path] = []
         self._markers: list[Path] = []
+        self._created_dir = False
         # Set when an xdist worker found a usage error during collection.
         self.usage_error: str | None = None
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.started_at = utc_now()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """Tests are about to run: mark each env's verdict as pending until it is written."""
         if session.config.option.collectonly:
             return
+        self._created_dir = not self.reports_dir.exists()
         marker = json.dumps({"run_id": self.run_id, "started_at": self.started_at})
         for env in self.env_names:
             path = running_marker(self.reports_dir, env)
@@ -319,10 +325,12 @@ class GateReporter:
             )
         return verdicts
 
-    def _remove_markers(self) -> None:
+    def _remove_markers(self, *, no_verdict: bool = False) -> None:
         for path in self._markers:
             path.unlink(missing_ok=True)
         self._markers = []
+        if no_verdict and self._created_dir and not any(self.reports_dir.iterdir()):
+            self.reports_dir.rmdir()  # nothing half-written: the directory goes too
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -332,11 +340,11 @@ class GateReporter:
             # Same outcome as without xdist: the message, the usage-error code, no report.
             sys.stderr.write(f"ERROR: {self.redactor.redact(self.usage_error)}\n")
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
-            self._remove_markers()
+            self._remove_markers(no_verdict=True)
             return
         if exitstatus in _NO_VERDICT:
             if exitstatus == pytest.ExitCode.USAGE_ERROR:
-                self._remove_markers()
+                self._remove_markers(no_verdict=True)
             return
         self.verdicts = self.compute(stopped_early=_stopped_early(session))
         self._write(self.verdicts)

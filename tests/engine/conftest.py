@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from engine_helpers import LOCAL_SECRET
 
 
@@ -23,12 +24,39 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
+# One gate per shipped checklist, so an inner suite is judged on the checklist it exercises.
+ENGINE_GATES = """
+gates:
+  health: {requires: [health]}
+  create_flow: {requires: [create_flow]}
+  monitoring: {requires: [monitoring]}
+  growth_hub: {requires: [growth_hub]}
+  contract: {requires: [contract]}
+  suite: {requires: [create_flow, health, monitoring]}
+  post_deploy: {requires: [health]}
+  promotion: {requires: all}
+  full: {requires: all}
+"""
+
+
 @pytest.fixture
 def project(
     pytester: pytest.Pytester, repo_root: Path, clean_env: pytest.MonkeyPatch
 ) -> pytest.Pytester:
-    """A temp project: the repo's checklists, an empty ini, the local env's secret set."""
-    shutil.copytree(repo_root / "checklists", pytester.path / "checklists")
+    """A temp project: the repo's checklists without their declared checks (inner suites claim
+    items with tests of their own), a gate per checklist with `local` judged by `health`, an
+    empty ini, the local env's secret set."""
+    target = pytester.path / "checklists"
+    shutil.copytree(repo_root / "checklists", target)
+    for path in target.glob("*.yaml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for item in data.get("items", []):
+            item.pop("checks", None)
+            item.pop("writes", None)
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    (target / "gates.yaml").write_text(ENGINE_GATES, encoding="utf-8")
+    (pytester.path / "environments").mkdir()
+    (pytester.path / "environments" / "local.toml").write_text('gate = "health"\n')
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     clean_env.setenv("GATE_LOCAL_SERVICE_ROLE_KEY", LOCAL_SECRET)
     return pytester

@@ -70,7 +70,10 @@ def test_bad_checklist_file(tmp_path: Path, text: str, problem: str) -> None:
         ),
         ("- item: slo.storage_quota\n  by: a\n  at: soon\n  env: local\n", "'at' must be an ISO"),
         ("- item: slo.storage_quota\n  by: a\n  at: 2026-01-01\n  env: prod\n", "does not match"),
-        ("- item: health.api\n  by: a\n  at: 2026-01-01\n  env: local\n", "not a manual item"),
+        (
+            "- item: health.api\n  by: a\n  at: 2026-01-01\n  env: local\n",
+            "'health.api' is verified by its checks; only manual and signable items",
+        ),
     ],
 )
 def test_bad_signoff_file(repo_root: Path, tmp_path: Path, text: str, problem: str) -> None:
@@ -104,15 +107,23 @@ def test_markers_tag_user_properties(project: pytest.Pytester) -> None:
             pass
 
         @pytest.mark.checklist("health.frontend")
-        def test_static():
+        @pytest.mark.parametrize("case", ["a", "b"])
+        def test_cases(gate_target, case):
             pass
         """
     )
     result = project.runpytest("--env", "local", "--junitxml=junit.xml", "--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.checklist(*ids): the Operations Runbook*"])
     result = project.runpytest("--env", "local", "--junitxml=junit.xml")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     xml = (project.path / "junit.xml").read_text(encoding="utf-8")
     assert '<property name="gate_checklist" value="health.api slo.upload_latency_p95" />' in xml
     assert '<property name="gate_env" value="local" />' in xml
-    assert '<property name="gate_env" value="" />' in xml
+    assert (
+        '<property name="gate_check" value="test_markers_tag_user_properties.py::test_both" />'
+        in xml
+    )
+    assert (
+        '<property name="gate_check" value="test_markers_tag_user_properties.py::test_cases[b]" />'
+        in xml
+    )

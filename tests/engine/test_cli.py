@@ -1,91 +1,181 @@
-"""``promorang-gate verdict`` and ``janitor``: exit codes and one-line errors."""
+"""``promorang-gate verdict``, ``signoff`` and ``janitor``: exit codes and one-line errors."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from promorang_gate.cli import main, parse_duration
+from promorang_gate.cli import main
+from promorang_gate.durations import parse_duration
+from promorang_gate.verdict_file import Exit
 
-_STATUS = {"allow": "passed", "block": "failed"}
+HEALTHY = """
+import pytest
 
-
-def _gate(directory: Path, env: str, verdict: str) -> None:
-    directory.mkdir(exist_ok=True)
-    data = {
-        "environment": env,
-        "verdict": verdict,
-        "run_id": "gr20261125t164700-3fa2c1",
-        "checklists": [
-            {
-                "id": "health",
-                "title": "Health",
-                "items": [
-                    {"id": "health.api", "status": "passed" if verdict == "allow" else "failed"}
-                ],
-            }
-        ],
-    }
-    (directory / f"gate-{env}.json").write_text(json.dumps(data), encoding="utf-8")
+@pytest.mark.checklist("health.api", "health.frontend")
+def test_health(gate_target):
+    pass
+"""
 
 
-def test_verdict_all_allow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _gate(tmp_path, "staging", "allow")
-    _gate(tmp_path, "prod", "allow")
-    assert main(["verdict", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "GATE prod: ALLOW (1 passed, 0 failed" in out
-    assert "staging  health     health.api  passed" in out
-
-
-def test_verdict_any_block(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _gate(tmp_path, "staging", "allow")
-    _gate(tmp_path, "prod", "block")
-    assert main(["verdict", str(tmp_path)]) == 1
-    assert "GATE prod: BLOCK (0 passed, 1 failed" in capsys.readouterr().out
-
-
-def test_verdict_no_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["verdict", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.strip() == f"promorang-gate: error: {tmp_path}: no gate-*.json files"
-
-
-def test_verdict_malformed_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _gate(tmp_path, "staging", "allow")
-    (tmp_path / "gate-prod.json").write_text("{not json", encoding="utf-8")
-    assert main(["verdict", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1
-    assert "gate-prod.json: not a readable gate file" in err
-
-
-def test_verdict_reads_a_real_run(project: pytest.Pytester) -> None:
-    project.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.checklist("health.api", "health.frontend")
-        def test_health(gate_target):
-            pass
-        """
-    )
+@pytest.fixture
+def judged(project: pytest.Pytester) -> pytest.Pytester:
+    """A project whose `local` env was just judged ALLOW by the gate `health`."""
+    project.makepyfile(HEALTHY)
     assert project.runpytest("--env", "local").ret == pytest.ExitCode.OK
+    return project
+
+
+def _verdict(project: pytest.Pytester, *args: str) -> tuple[int, str, str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "promorang_gate.cli", "verdict", str(project.path / "reports")],
+        [sys.executable, "-m", "promorang_gate.cli", "verdict", "reports", *args],
+        cwd=project.path,
         capture_output=True,
         text=True,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert "GATE local: ALLOW (2 passed" in proc.stdout
+    return proc.returncode, proc.stdout, proc.stderr
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30m", 1800.0), ("2h", 7200.0), ("3600", 3600.0)])
+def _edit_gate_file(project: pytest.Pytester, change: Callable[[dict[str, Any]], None]) -> None:
+    path = project.path / "reports" / "gate-local.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_a_fresh_allow_of_the_right_gate_exits_zero(judged: pytest.Pytester) -> None:
+    code, out, err = _verdict(judged, "--env", "local")
+    assert (code, err) == (0, "")
+    assert "GATE local: ALLOW (gate health: 2 passed" in out
+
+
+def test_each_refusal_has_its_own_code_and_one_line(judged: pytest.Pytester) -> None:
+    cases = {
+        Exit.MISSING: (["--env", "prod"], "no gate file for env 'prod'"),
+        Exit.OTHER_GATE_OR_CRITERIA: (
+            ["--env", "local", "--gate", "full"],
+            "judged by gate 'health', not 'full'",
+        ),
+        Exit.USAGE: (["--env", "local", "--max-age", "soon"], "--max-age 'soon'"),
+    }
+    for expected, (args, fragment) in cases.items():
+        code, out, err = _verdict(judged, *args)
+        assert code == expected, (args, out, err)
+        assert len(err.strip().splitlines()) == 1, err
+        assert fragment in err, err
+        assert "Traceback" not in err
+
+
+def test_a_stale_file_is_refused(judged: pytest.Pytester) -> None:
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    _edit_gate_file(judged, lambda d: d.update(finished_at=earlier.isoformat()))
+    code, _, err = _verdict(judged, "--env", "local", "--max-age", "1s")
+    assert code == Exit.STALE
+    assert "stale: finished" in err
+    assert "older than --max-age 1s" in err
+
+
+def test_a_newer_run_that_never_finished_makes_the_file_stale(judged: pytest.Pytester) -> None:
+    marker = judged.path / "reports" / ".gate-local.running"
+    marker.write_text('{"run_id": "gr20991231t000000-abcdef", "started_at": "x"}\n')
+    code, _, err = _verdict(judged, "--env", "local")
+    assert code == Exit.STALE
+    assert "a newer run (gr20991231t000000-abcdef" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (
+            lambda d: (
+                d.update(verdict="allow") or d["checklists"][0]["items"][0].update(status="failed")
+            ),
+            "contradicts its items",
+        ),
+        (lambda d: d["gate"]["required"].append("health.extra"), "not the items its gate requires"),
+        (lambda d: d.update(environment="prod"), "verdict of env 'prod', not 'local'"),
+        (lambda d: d.update(format=1), "not a gate file of format 2"),
+        (lambda d: d.update(finished_at="yesterday"), "'finished_at' must be an ISO date-time"),
+    ],
+    ids=["contradiction", "required", "other-env", "format", "time"],
+)
+def test_a_tampered_file_is_malformed(
+    judged: pytest.Pytester, change: Callable[[dict[str, Any]], None], fragment: str
+) -> None:
+    _edit_gate_file(judged, change)
+    code, _, err = _verdict(judged, "--env", "local")
+    assert code == Exit.MALFORMED, err
+    assert fragment in err
+
+
+def test_a_file_judged_with_other_checklists_is_refused(judged: pytest.Pytester) -> None:
+    health = judged.path / "checklists" / "health.yaml"
+    health.write_text(health.read_text(encoding="utf-8") + "\n# loosened\n", encoding="utf-8")
+    code, _, err = _verdict(judged, "--env", "local")
+    assert code == Exit.OTHER_GATE_OR_CRITERIA
+    assert "judged with other checklists" in err
+
+
+def test_a_block_exits_one_and_lists_its_blockers(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.checklist("health.api")
+        def test_api(gate_target):
+            assert False, "health answered 503"
+        """
+    )
+    assert project.runpytest("--env", "local").ret == pytest.ExitCode.TESTS_FAILED
+    code, out, _ = _verdict(project, "--env", "local")
+    assert code == Exit.BLOCK
+    assert "BLOCKER health.api: failed: health answered 503" in out
+    assert "BLOCKER health.frontend: not verified: " in out
+    assert "GATE local: BLOCK" in out
+
+
+def test_collect_only_and_usage_errors_leave_the_gate_file_as_it_was(
+    judged: pytest.Pytester,
+) -> None:
+    reports = judged.path / "reports"
+    before = {p.name: p.read_bytes() for p in reports.iterdir()}
+    assert judged.runpytest("--env", "local", "--co", "-q").ret == pytest.ExitCode.OK
+    assert judged.runpytest("--env", "local", "--gate", "nope").ret == pytest.ExitCode.USAGE_ERROR
+    assert {p.name: p.read_bytes() for p in reports.iterdir()} == before
+
+
+def test_signoff_records_a_dated_entry_and_the_gate_counts_it(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rootdir = str(project.path)
+    args = ["--env", "local", "--by", "erin", "--rootdir", rootdir]
+    assert main(["signoff", "growth_hub.frontend_copy", *args, "--note", "copy deck v3"]) == 0
+    assert main(["signoff", "growth_hub.frontend_copy", *args, "--deployment", "abc123"]) == 0
+    out = capsys.readouterr().out
+    assert "signed off growth_hub.frontend_copy for local: signed by erin at " in out
+    path = project.path / "checklists" / "signoffs" / "local.yaml"
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert len(entries) == 1  # the newer sign-off replaced the older one
+    assert entries[0]["by"] == "erin"
+    assert entries[0]["deployment"] == "abc123"
+    assert main(["signoff", "health.api", *args]) == Exit.USAGE
+    assert "'health.api' is verified by its checks" in capsys.readouterr().err
+    assert main(["signoff", "growth_hub.frontend_copy", "--env", "moon", "--by", "x"]) == 2
+    assert "unknown environment" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30m", 1800.0), ("2h", 7200.0), ("7d", 604800.0), ("3600", 3600.0)]
+)
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 

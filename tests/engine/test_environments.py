@@ -166,7 +166,8 @@ def test_multi_env_parametrization_and_header(
     assert "staging-secret-0123" not in output
     assert "prod-secret-0123" not in output
     assert LOCAL_SECRET not in output
-    assert not (project.path / "reports").exists()
+    assert gate_file(project, "staging")["gate"]["name"] == "promotion"
+    assert gate_file(project, "prod")["gate"]["name"] == "post_deploy"
 
 
 def test_public_api() -> None:
@@ -189,7 +190,9 @@ def test_unusable_sandbox_errors_the_tests_needing_it(project: pytest.Pytester) 
             pass
         """
     )
-    result = project.runpytest("--env", "sandbox", "--sandbox-state", "state.json")
+    result = project.runpytest(
+        "--env", "sandbox", "--sandbox-state", "state.json", "--gate", "health"
+    )
     result.assert_outcomes(passed=1, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*SandboxUnavailable: ValueError: sandbox state lacks *"])

@@ -129,29 +129,39 @@ def test_gate_ready_polls_within_the_budget(local: pytest.Pytester) -> None:
     local.makepyfile(
         """
         import pytest
-        from promorang_gate.readiness import NotReady
+        from promorang_gate.readiness import StillStarting
 
         def test_ready(gate_ready):
             calls = []
             def probe():
                 calls.append(1)
-                assert len(calls) >= 3, "not yet"
+                if len(calls) < 3:
+                    raise StillStarting("not yet")
                 return "up"
             assert gate_ready(probe, "api health", interval_s=0.01) == "up"
 
         def test_never(gate_ready):
             def probe():
-                raise AssertionError("503 from health")
+                raise StillStarting("503 from health")
             gate_ready(probe, "api health", interval_s=0.05)
+
+        def test_definite_answer_is_final(gate_ready):
+            calls = []
+            def probe():
+                calls.append(1)
+                raise AssertionError("wrong body")
+            with pytest.raises(AssertionError, match="wrong body"):
+                gate_ready(probe, "api health", interval_s=0.05)
+            assert len(calls) == 1
         """
     )
     result = local.runpytest("--env", "local", "-v")
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*[[]local] local: api health: attempt 1 failed after *: AssertionError: not yet*",
+            "*[[]local] local: api health: attempt 1 failed after *: StillStarting: not yet*",
             "*NotReady: local: api health: not ready after * attempts in *s (budget 0.5s);"
-            " last error: AssertionError: 503 from health*",
+            " last: StillStarting: 503 from health*",
         ]
     )
 

@@ -161,7 +161,7 @@ def test_bad_signoff_file(project: pytest.Pytester) -> None:
 def test_signoff_of_non_manual_item(project: pytest.Pytester) -> None:
     project.makepyfile(SUITE)
     result = project.runpytest("--env", "local", "--signoff", "health.api=alice")
-    assert_usage_error(result, project, "'health.api' is not a manual item")
+    assert_usage_error(result, project, "'health.api' is verified by its checks")
 
 
 def test_url_option_needs_env_with_several_envs(

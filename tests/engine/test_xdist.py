@@ -27,11 +27,11 @@ def test_latency(gate_target):
     assert False, "too slow"
 
 @pytest.mark.checklist("growth_hub.migrations_applied")
-def test_static():
+def test_migrations(gate_target):
     pass
 
 @pytest.mark.checklist("growth_hub.migrations_applied")
-def test_deselected_static():
+def test_deselected_migrations(gate_target):
     pass
 """
 
@@ -52,7 +52,8 @@ def _stable(data: dict[str, Any]) -> dict[str, Any]:
 
 def test_xdist_gate_file_equals_single_process(project: pytest.Pytester) -> None:
     project.makepyfile(SUITE)
-    args = ("--env", "local", "-k", "not deselected", "--signoff", "growth_hub.api_docs=erin")
+    args = ("--env", "local", "--gate", "full", "-k", "not deselected")
+    args += ("--signoff", "growth_hub.api_docs=erin")
     single = project.runpytest(*args)
     single.assert_outcomes(passed=5, skipped=1, failed=1, deselected=1)
     assert single.ret == pytest.ExitCode.TESTS_FAILED
@@ -62,7 +63,7 @@ def test_xdist_gate_file_equals_single_process(project: pytest.Pytester) -> None
     distributed.assert_outcomes(passed=5, skipped=1, failed=1)  # xdist does not count deselected
     assert distributed.ret == pytest.ExitCode.TESTS_FAILED
     distributed.stdout.fnmatch_lines(
-        ["GATE local: BLOCK (1 passed, 1 failed, 3 not verified, 1 manual signed, 5 manual*"]
+        ["GATE local: BLOCK (gate full: 1 passed, 1 failed, 16 not verified, 1 manual signed, 5*"]
     )
     got = gate_file(project)
     assert _stable(got) == _stable(expected)
@@ -110,10 +111,12 @@ def test_xdist_against_the_embedded_sandbox(project: pytest.Pytester) -> None:
             assert response.status_code == 200
         """
     )
-    result = project.runpytest_subprocess("--env", "sandbox", "-p", "xdist", "-n", "2")
+    result = project.runpytest_subprocess(
+        "--env", "sandbox", "--gate", "health", "-p", "xdist", "-n", "2"
+    )
     result.assert_outcomes(passed=3)
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["GATE sandbox: ALLOW (2 passed, 0 failed*"])
+    result.stdout.fnmatch_lines(["GATE sandbox: ALLOW (gate health: 2 passed, 0 failed*"])
     data = gate_file(project, "sandbox")
     assert data["verdict"] == "allow"
     assert data["targets"]["api_url"].startswith("http://127.0.0.1:")
