@@ -342,20 +342,20 @@ class GateReporter:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             self._remove_markers(no_verdict=True)
             return
-        if exitstatus in _NO_VERDICT:
+        stopped_early = _stopped_early(session)
+        if exitstatus in _NO_VERDICT and not stopped_early:
             if exitstatus == pytest.ExitCode.USAGE_ERROR:
                 self._remove_markers(no_verdict=True)
             return
-        self.verdicts = self.compute(stopped_early=_stopped_early(session))
+        self.verdicts = self.compute(stopped_early=stopped_early)
         self._write(self.verdicts)
         self._remove_markers()
         self._write_allure()
         blocked = any(v.verdict == "block" for v in self.verdicts)
-        if blocked and session.exitstatus in (
-            pytest.ExitCode.OK,
-            pytest.ExitCode.NO_TESTS_COLLECTED,
-        ):
+        if blocked and session.exitstatus in (pytest.ExitCode.OK, _NONE_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        elif stopped_early and exitstatus == pytest.ExitCode.INTERRUPTED:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # -x under xdist: a failure
 
     def _write(self, verdicts: Sequence[EnvVerdict]) -> None:
         meta = RunMeta(
@@ -413,4 +413,9 @@ class GateReporter:
 
 
 def _stopped_early(session: pytest.Session) -> bool:
-    return bool(session.shouldstop or session.shouldfail)
+    """-x/--maxfail ended the run: a verdict is reached (xdist reports it as an interruption)."""
+    if session.shouldstop or session.shouldfail:
+        return True
+    dsession = session.config.pluginmanager.getplugin("dsession")
+    reason = getattr(dsession, "shouldstop", None)
+    return isinstance(reason, str) and reason.startswith("stopping after")
