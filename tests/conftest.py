@@ -70,16 +70,18 @@ def run_gate(sandbox_state_file: Path, tmp_path: Path) -> Any:
     """Runs the gate's suites in a subprocess against the shared sandbox."""
 
     def run(
-        args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 300
+        args: Sequence[str],
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+        reports: Path | None = None,
     ) -> GateRun:
-        reports = tmp_path / f"reports-{len(list(tmp_path.iterdir()))}"
+        reports = reports or tmp_path / f"reports-{len(list(tmp_path.iterdir()))}"
         command = [
             sys.executable,
             "-m",
             "pytest",
             *args,
-            "--gate-reports",
-            str(reports),
+            f"--gate-reports={reports}",  # one word: a path argument would move the rootdir
             f"--alluredir={reports / 'allure-results'}",
             "-p",
             "no:cacheprovider",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from engine_helpers import LOCAL_SECRET
+
+from project_helpers import copy_checklists
 
 
 @pytest.fixture
@@ -47,13 +47,7 @@ def project(
     items with tests of their own), a gate per checklist with `local` judged by `health`, an
     empty ini, the local env's secret set."""
     target = pytester.path / "checklists"
-    shutil.copytree(repo_root / "checklists", target)
-    for path in target.glob("*.yaml"):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for item in data.get("items", []):
-            item.pop("checks", None)
-            item.pop("writes", None)
-        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    copy_checklists(repo_root / "checklists", target)
     (target / "gates.yaml").write_text(ENGINE_GATES, encoding="utf-8")
     (pytester.path / "environments").mkdir()
     (pytester.path / "environments" / "local.toml").write_text('gate = "health"\n')

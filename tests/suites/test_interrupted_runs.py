@@ -4,7 +4,6 @@ janitor when killed (SIGKILL). Untagged data is never touched."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from typing import Any
 
 import psycopg
 import pytest
+
+from project_helpers import copy_checklists
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +80,7 @@ def untagged_data(sandbox: Any) -> None:
 
 def _start_holding_run(tmp_path: Path, state_file: Path, repo_root: Path) -> tuple[Any, Path]:
     flag = tmp_path / "flag"
-    shutil.copytree(repo_root / "checklists", tmp_path / "checklists")
+    copy_checklists(repo_root / "checklists", tmp_path / "checklists")
     (tmp_path / "pytest.ini").write_text("[pytest]\n")  # rootdir = this folder
     (tmp_path / "test_hold.py").write_text(f"FLAG = {str(flag)!r}\n" + HOLDING_TEST)
     process = subprocess.Popen(
