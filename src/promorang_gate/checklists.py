@@ -25,7 +25,7 @@ __all__ = [
 
 _ITEM_ID = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$")
 _CHECKLIST_KEYS = {"id", "title", "source", "link", "items"}
-_ITEM_KEYS = {"id", "text", "gating", "manual"}
+_ITEM_KEYS = {"id", "text", "gating", "manual", "signable"}
 _SIGNOFF_KEYS = {"item", "by", "at", "env", "note"}
 
 
@@ -36,6 +36,8 @@ class ChecklistItem:
     checklist_id: str
     gating: bool = True
     manual: bool = False
+    #: An automated item a sign-off may also vouch for (evidence kept outside the checks' reach).
+    signable: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ def _load_checklist(path: Path) -> Checklist:
                 checklist_id=checklist_id,
                 gating=_bool(raw, "gating", True, at),
                 manual=_bool(raw, "manual", False, at),
+                signable=_bool(raw, "signable", False, at),
             )
         )
     return Checklist(
@@ -189,9 +192,10 @@ def _check_signable(catalog: Catalog, item_id: str, where: str) -> None:
             f"{where}: unknown checklist item {item_id!r}"
             f" (items are defined in {catalog.directory})"
         )
-    if not item.manual:
+    if not (item.manual or item.signable):
         raise ConfigError(
-            f"{where}: {item_id!r} is not a manual item; only manual items take a sign-off"
+            f"{where}: {item_id!r} is not a manual item (nor signable);"
+            " only manual and signable items take a sign-off"
         )
 
 

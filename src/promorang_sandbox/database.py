@@ -40,7 +40,7 @@ class SeedInfo:
     creator_email: str
 
 
-def _with_dbname(dsn: str, dbname: str) -> str:
+def with_dbname(dsn: str, dbname: str) -> str:
     if dsn.startswith(("postgresql://", "postgres://")):
         parts = urlsplit(dsn)
         return urlunsplit(parts._replace(path="/" + quote(dbname)))
@@ -70,7 +70,7 @@ def create_database(admin_dsn: str) -> str:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         ensure_roles(conn)
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    return _with_dbname(admin_dsn, name)
+    return with_dbname(admin_dsn, name)
 
 
 def drop_database(admin_dsn: str, dsn: str) -> None:
