@@ -81,7 +81,7 @@ def apply_from_scratch(files: Sequence[MigrationFile], log: Log | None = None) -
     try:
         server = acquire_server(log)
     except PostgresUnavailable as exc:
-        raise ScratchUnavailable(f"applying the migrations from scratch needs {exc}") from None
+        raise ScratchUnavailable(f"migrations cannot be applied from scratch: {exc}") from None
     with server:
         try:
             dsn = _create_database(server.admin_dsn, name)
