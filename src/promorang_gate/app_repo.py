@@ -2,8 +2,9 @@
 HEAD, and the release date whose notes the launch checklist reads.
 
 Per environment, first found wins: ``--app-repo [ENV=]PATH`` (a bare PATH is for every selected
-env), ``GATE_<ENV>_APP_REPO``, the ini key ``gate_app_repo`` (relative to rootdir), and for the
-embedded sandbox its own reference repository. The setting lands in ``EnvSettings`` (key
+env), ``GATE_<ENV>_APP_REPO`` (from the environment, then the ``.env.<env>`` file), the ini key
+``gate_app_repo`` (relative to rootdir), and for the embedded sandbox its own reference
+repository. The setting lands in ``EnvSettings`` (key
 ``app_repo``) with its source, so the report header prints it like every other setting.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from promorang_gate.environments import EnvSettings
+from promorang_gate.environments import EnvSettings, read_dotenv
 from promorang_gate.errors import ConfigError
 
 __all__ = [
@@ -86,6 +87,10 @@ def _resolve_one(
         return _checked(option, cwd, f"{OPTION} {option}"), "option"
     if environ.get(var, "").strip():
         return _checked(environ[var], cwd, f"{var}={environ[var]}"), f"env:{var}"
+    dotenv = {} if env.embedded else read_dotenv(rootdir / f".env.{env.name}")
+    if dotenv.get(var, "").strip():
+        where = f".env.{env.name}: {var}={dotenv[var]}"
+        return _checked(dotenv[var], rootdir, where), f"file:.env.{env.name}"
     if ini.strip():
         return _checked(ini, rootdir, f"ini {INI_KEY} = {ini}"), f"ini:{INI_KEY}"
     return None, "sandbox" if env.embedded else "not set"

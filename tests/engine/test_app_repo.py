@@ -127,3 +127,23 @@ def test_signable_items_take_a_sign_off(project: pytest.Pytester) -> None:
     project.makepyfile(SUITE)
     result = project.runpytest("--env", "local", "--signoff", "growth_hub.api_docs=alice")
     assert result.ret != pytest.ExitCode.USAGE_ERROR, result.stderr.str()
+
+
+def test_the_launch_evidence_items_are_automated_and_signable(repo_root: Path) -> None:
+    from promorang_gate.checklists import load_catalog
+
+    items = load_catalog(repo_root / "checklists").items
+    for item_id in ("growth_hub.api_docs", "growth_hub.rollback_plan"):
+        assert (items[item_id].manual, items[item_id].signable) == (False, True)
+    assert items["migrations.apply_from_scratch"].text.startswith(
+        "Test locally: `supabase db reset`"
+    )
+
+
+def test_the_env_file_may_name_the_repo(project: pytest.Pytester) -> None:
+    project.makepyfile(SUITE)
+    repo = _repo(project)
+    (project.path / ".env.local").write_text("GATE_LOCAL_APP_REPO=release\n", encoding="utf-8")
+    result = project.runpytest("--env", "local", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"    app_repo: {repo} (not a git checkout) (file:.env.local)"])
