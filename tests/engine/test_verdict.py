@@ -308,7 +308,7 @@ def test_manual_items_signed_by_file_and_missing(project: pytest.Pytester) -> No
         """
     )
     (project.path / "checklists" / "signoffs" / "local.yaml").write_text(
-        "- item: growth_hub.api_docs\n  by: dana\n  at: 2026-11-20T10:00:00Z\n  env: local\n"
+        "- item: growth_hub.frontend_copy\n  by: dana\n  at: 2026-11-20T10:00:00Z\n  env: local\n"
         "  note: reviewed in PR 12\n",
         encoding="utf-8",
     )
@@ -317,14 +317,14 @@ def test_manual_items_signed_by_file_and_missing(project: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     statuses = item_status(gate_file(project))
     assert statuses["growth_hub.migrations_applied"] == ("passed", None)
-    assert statuses["growth_hub.api_docs"] == (
+    assert statuses["growth_hub.frontend_copy"] == (
         "manual_signed",
         "signed by dana at 2026-11-20T10:00:00Z: reviewed in PR 12",
     )
-    assert statuses["growth_hub.rollback_plan"] == ("manual_missing", "no sign-off")
-    result.stdout.fnmatch_lines(["local*growth_hub*growth_hub.rollback_plan*manual missing*"])
+    assert statuses["growth_hub.analytics"] == ("manual_missing", "no sign-off")
+    result.stdout.fnmatch_lines(["local*growth_hub*growth_hub.analytics*manual missing*"])
     md = (project.path / "reports" / "checklist-local.md").read_text(encoding="utf-8")
-    assert "- [ ] Rollback plan documented. — **manual sign-off missing**" in md
+    assert "- [ ] Analytics events instrumented. — **manual sign-off missing**" in md
 
 
 def test_env_independent_test_counts_for_every_env(
