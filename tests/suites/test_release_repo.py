@@ -116,6 +116,27 @@ def test_the_ledger_is_compared_with_the_repository(
     assert "applied but not in the repository: 202510270002" in reason
 
 
+def test_a_version_missing_from_the_ledger_is_named(sandbox: Any, run_gate: Any) -> None:
+    sandbox.set_faults(["migration_not_applied"])
+    try:
+        run = run_gate(("smoke", "-m", "growth_hub"))
+    finally:
+        sandbox.set_faults([])
+    reason = run.items()["growth_hub.migrations_applied"]["reason"]
+    assert "not applied: 202510270002_extended_schema.sql" in reason, run.output
+
+
+def test_without_postgresql_the_scratch_item_is_not_verified(run_gate: Any, tmp_path: Path) -> None:
+    """No server answers where the variable points: nothing to apply the migrations on."""
+    run = run_gate(
+        ("smoke", "-m", "migrations"),
+        env={"PROMORANG_SANDBOX_PG_DSN": "postgresql://postgres@127.0.0.1:9/postgres"},
+    )
+    item = run.items()["migrations.apply_from_scratch"]
+    assert item["status"] == "not_verified", run.output
+    assert item["reason"].startswith("migrations cannot be applied from scratch:")
+
+
 def test_launch_evidence_missing_from_the_repository_blocks(
     sandbox: Any, run_gate: Any, tmp_path: Path
 ) -> None:
