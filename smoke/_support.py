@@ -18,9 +18,6 @@ from urllib.parse import urlsplit
 
 from promorang_gate.tags import object_tag, tagged_title
 
-POSITIONS_MIGRATION = "202510290101"
-# Migrations the Growth Hub launch checklist expects on every environment, oldest first.
-EXPECTED_MIGRATIONS = ("202510270001", "202510270002", POSITIONS_MIGRATION)
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 LOCAL_ADDRESS = re.compile(
     r"(?:https?:)?//(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[::1\])[:/\"'`]"

@@ -1,20 +1,41 @@
-"""Checklist Before Launching New Growth Hub Feature (runbook section 8): the one item a machine
-can check. The others are manual and need a sign-off."""
+"""Checklist Before Launching New Growth Hub Feature (runbook section 8): what the release's
+repository and the target's migration ledger show. The other items are manual and need a
+sign-off."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from _support import EXPECTED_MIGRATIONS
-from promorang_gate.stored import StoredState
+from promorang_gate.app_repo import AppRepo, ReleaseDate
+from promorang_gate.environments import Target
+from promorang_gate.fixtures import GateMetrics
+from promorang_gate.launch_evidence import check_api_docs, check_rollback_plan
+from promorang_gate.migrations import Ledger, check_ledger, read_migrations
 
 pytestmark = pytest.mark.growth_hub
 
+CONTRACT = Path(__file__).resolve().parent.parent / "contract" / "openapi.yaml"
+
 
 @pytest.mark.checklist("growth_hub.migrations_applied")
-def test_expected_migrations_are_recorded(gate_stored: StoredState) -> None:
-    versions = gate_stored.recorded_migrations()
-    if versions is None:
-        pytest.skip("migration history needs a database URL (GATE_<ENV>_DATABASE_URL)")
-    missing = [v for v in EXPECTED_MIGRATIONS if v not in versions]
-    assert not missing, f"migrations not applied: {missing}"
+def test_every_repo_migration_is_applied_as_written(
+    gate_app_repo: AppRepo, gate_migration_ledger: Ledger, gate_target: Target
+) -> None:
+    check_ledger(read_migrations(gate_app_repo.path), gate_migration_ledger, gate_target.name)
+
+
+@pytest.mark.checklist("growth_hub.api_docs")
+def test_api_docs_document_every_operation_and_growth_hub_route(
+    gate_app_repo: AppRepo, gate_metrics: GateMetrics
+) -> None:
+    operations, growth_routes = check_api_docs(gate_app_repo.path, CONTRACT)
+    gate_metrics.record("documented", {"contract": operations, "growth_hub": growth_routes})
+
+
+@pytest.mark.checklist("growth_hub.rollback_plan")
+def test_release_notes_document_the_rollback(
+    gate_app_repo: AppRepo, gate_release_date: ReleaseDate
+) -> None:
+    check_rollback_plan(gate_app_repo.path, str(gate_release_date), gate_release_date.source)

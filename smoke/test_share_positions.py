@@ -1,5 +1,6 @@
-"""`content_share_positions` migration applied; verify initial mint (exactly one position for
-the creator, holding every share)."""
+"""`content_share_positions` migration applied (the table is there, and the ledger records the
+release's migration as written); verify initial mint (exactly one position for the creator,
+holding every share)."""
 
 from __future__ import annotations
 
@@ -7,24 +8,32 @@ from typing import Any
 
 import pytest
 
-from _support import POSITIONS_MIGRATION, UUID_PATTERN, content_payload
+from _support import UUID_PATTERN, content_payload
+from promorang_gate.app_repo import AppRepo
+from promorang_gate.migrations import Ledger, check_recorded, positions_migration, read_migrations
 from promorang_gate.stored import POSITIONS_COLUMNS, StoredState
 
 pytestmark = pytest.mark.create_flow
 
 
 @pytest.mark.checklist("create_flow.share_positions")
-def test_positions_migration_is_applied(gate_stored: StoredState) -> None:
+def test_positions_table_has_its_columns(gate_stored: StoredState) -> None:
     columns = gate_stored.positions_columns()
     missing = set(POSITIONS_COLUMNS) - columns
     assert not missing, (
         f"content_share_positions lacks columns {sorted(missing)} ({gate_stored.through})"
     )
-    versions = gate_stored.recorded_migrations()
-    if versions is not None:
-        assert POSITIONS_MIGRATION in versions, (
-            f"migration {POSITIONS_MIGRATION} is not in supabase_migrations.schema_migrations"
-        )
+
+
+@pytest.mark.checklist("create_flow.share_positions")
+def test_positions_migration_is_applied_as_in_the_repo(
+    gate_app_repo: AppRepo, gate_migration_ledger: Ledger, gate_target: Any
+) -> None:
+    migration = positions_migration(read_migrations(gate_app_repo.path))
+    assert migration is not None, (
+        f"no migration in {gate_app_repo.describe()} creates content_share_positions"
+    )
+    check_recorded(migration, gate_migration_ledger, gate_target.name)
 
 
 @pytest.mark.checklist("create_flow.share_positions")

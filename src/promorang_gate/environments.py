@@ -92,6 +92,8 @@ class Target:
     sandbox_admin_url: str | None = None
     sandbox_admin_token: str | None = field(default=None, repr=False)
     preflight: bool = True
+    #: Checkout of the application being released (``app_repo.py``); None when not given.
+    app_repo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ def _make_target(
         sources=dict(sources),
         sandbox_admin_url=admin_url,
         sandbox_admin_token=admin_token,
+        app_repo=str(v["app_repo"]) if v.get("app_repo") else None,
     )
 
 
@@ -172,6 +175,9 @@ def target_from_sandbox(settings: EnvSettings, state: Any) -> Target:
     }
     for key in ("service_role_key", "database_url", "creator_token"):
         sources[key] = "sandbox"
+    if not values.get("app_repo"):  # an app repo given for the run wins over the sandbox's own
+        values["app_repo"] = getattr(state, "app_repo", None) or None
+        sources["app_repo"] = "sandbox"
     return _make_target(settings.name, values, secrets, sources, state.admin_url, state.admin_token)
 
 

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from promorang_gate.allure_support import attach_svg, latency_histogram_svg
+from promorang_gate.app_repo import AppRepo, ReleaseDate, missing_reason
 from promorang_gate.http import GateHttp
 from promorang_gate.ledger import CleanupLedger
+from promorang_gate.migrations import Ledger, read_ledger
 from promorang_gate.readiness import wait_ready
 from promorang_gate.redaction import Redactor
 from promorang_gate.stored import StoredState
@@ -27,12 +29,15 @@ __all__ = [
     "GateMetrics",
     "ReadyWaiter",
     "gate_api",
+    "gate_app_repo",
     "gate_db",
     "gate_http",
     "gate_ledger",
     "gate_ledger_factory",
     "gate_metrics",
+    "gate_migration_ledger",
     "gate_ready",
+    "gate_release_date",
     "gate_run_id",
     "gate_stored",
     "gate_supabase",
@@ -262,3 +267,41 @@ def gate_metrics(request: pytest.FixtureRequest) -> GateMetrics:
     node = request.node
     assert isinstance(node, pytest.Item)
     return GateMetrics(node)
+
+
+# -- the release under test: the application's repository ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def gate_app_repo(gate_target: Target) -> AppRepo:
+    """The checkout of the application being released; without one, its checks are skipped
+    (items ``not_verified``) with a reason naming ``--app-repo`` and ``GATE_<ENV>_APP_REPO``."""
+    if not gate_target.app_repo:
+        pytest.skip(missing_reason(gate_target.name))
+    return AppRepo(gate_target.app_repo)
+
+
+@pytest.fixture(scope="session")
+def gate_release_date(request: pytest.FixtureRequest) -> ReleaseDate:
+    """The release whose notes are read: ``--release-date``, else today."""
+    from promorang_gate import state
+
+    release = request.config.stash.get(state.RELEASE_DATE, None)
+    if release is None:
+        pytest.fail("gate_release_date: no release date in the stash; is the plugin active?")
+    return release
+
+
+@pytest.fixture
+def gate_migration_ledger(
+    gate_target: Target, gate_db: psycopg.Connection[tuple[Any, ...]] | None
+) -> Ledger:
+    """The target's ``supabase_migrations.schema_migrations``; skipped without a database URL
+    (it is not reachable through the REST API)."""
+    if gate_db is None:
+        var = f"GATE_{gate_target.name.upper().replace('-', '_')}_DATABASE_URL"
+        pytest.skip(
+            f"the migration ledger of env '{gate_target.name}' needs a database URL: set {var}"
+            " (the promotion gate needs it)"
+        )
+    return read_ledger(gate_db)

@@ -14,6 +14,9 @@ import pytest
 
 from promorang_gate import state
 from promorang_gate._xdist import XdistControllerHooks
+from promorang_gate.app_repo import KEY as APP_REPO_KEY
+from promorang_gate.app_repo import header_line as app_repo_header
+from promorang_gate.app_repo import parse_release_date, with_app_repos
 from promorang_gate.checklists import (
     Catalog,
     SignOff,
@@ -107,6 +110,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="directory of gate-<env>.json and checklist-<env>.md (default: ini gate_reports)",
     )
+    group.addoption(
+        "--app-repo",
+        action="append",
+        dest="gate_app_repo",
+        metavar="[ENV=]PATH",
+        help="checkout of the application being released: PATH for every env, else ENV=PATH"
+        " (default: $GATE_<ENV>_APP_REPO, ini gate_app_repo, the sandbox's own)",
+    )
+    group.addoption(
+        "--release-date",
+        dest="gate_release_date",
+        metavar="YYYY-MM-DD",
+        help="the release whose notes (docs/releases/<date>.md) are checked (default: today)",
+    )
+    parser.addini("gate_app_repo", "checkout of the application being released", default="")
     parser.addini("gate_checklists", "directory of checklist YAML files", default="checklists")
     parser.addini("gate_reports", "directory the verdict files are written to", default="reports")
     parser.addini(
@@ -163,6 +181,15 @@ def _configure(config: pytest.Config) -> None:
     names = parse_env_selection(opt.gate_env, known_environments(env_dir))
     url_options = parse_url_options({k: getattr(opt, f"gate_{k}") for k in URL_KEYS}, names)
     settings = resolve_settings(names, os.environ, url_options, config.rootpath, env_dir)
+    settings = with_app_repos(
+        settings,
+        opt.gate_app_repo,
+        os.environ,
+        str(config.getini("gate_app_repo")),
+        config.invocation_params.dir,
+        config.rootpath,
+    )
+    config.stash[state.RELEASE_DATE] = parse_release_date(opt.gate_release_date)
     if not _is_worker(config) and not opt.collectonly:
         check_reachable(env.target() for env in settings.values() if not env.embedded)
     redactor = Redactor(
@@ -345,7 +372,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     for name, env in settings.items():
         lines.append(f"  {name}:")
         for key, value in env.values.items():
-            if env.embedded and key in URL_KEYS:
+            if key == APP_REPO_KEY:
+                lines.append(app_repo_header(value, env.sources.get(key, "?")))
+            elif env.embedded and key in URL_KEYS:
                 lines.append(f"    {key}: from the embedded sandbox, started when needed")
             elif key in env.values:
                 lines.append(f"    {key}: {value} ({env.sources.get(key, '?')})")

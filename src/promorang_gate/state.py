@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from promorang_gate.app_repo import ReleaseDate
 from promorang_gate.checklists import Catalog, SignOff
 from promorang_gate.environments import EnvSettings
 from promorang_gate.redaction import Redactor
@@ -14,6 +15,7 @@ __all__ = [
     "CHECKLISTS",
     "ENV_NAMES",
     "REDACTOR",
+    "RELEASE_DATE",
     "REPORTER",
     "RUN_ID",
     "SANDBOX",
@@ -38,3 +40,5 @@ SETTINGS = pytest.StashKey[dict[str, EnvSettings]]()
 SANDBOX = pytest.StashKey[SandboxProvider]()
 #: The controller's report writer (absent on xdist workers).
 REPORTER = pytest.StashKey[GateReporter]()
+#: The release whose notes the launch checklist reads (``--release-date``, default today).
+RELEASE_DATE = pytest.StashKey[ReleaseDate]()

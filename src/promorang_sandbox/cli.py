@@ -69,6 +69,7 @@ def _print_ready(state: SandboxState, ready_s: float) -> None:
         ("creator token", state.creator_token),
         ("admin token", state.admin_token),
         ("faults", ", ".join(state.faults) or "none"),
+        ("app repo", state.app_repo),
         ("ready in", f"{ready_s:.2f} s"),
     ]
     width = max(len(k) for k, _ in rows) + 1

@@ -11,12 +11,16 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from .sqlsplit import split_and_trim
+
 DB_PREFIX = "promorang_sandbox_"
 API_ROLES = ("anon", "authenticated", "service_role")
 PUBLIC_BUCKET = "content-media"
 PRIVATE_BUCKET = "content-media-private"
 CREATOR_EMAIL = "creator@sandbox.promorang.test"
 CREATOR_USERNAME = "sandbox_creator"
+# Supabase's own objects (auth, storage, the ledger): applied first, never recorded.
+PLATFORM_VERSION = "00000000000000"
 
 # Several sandboxes may start at once on one server: a role another one just created is fine.
 _CREATE_ROLE = """
@@ -36,7 +40,7 @@ class SeedInfo:
     creator_email: str
 
 
-def _with_dbname(dsn: str, dbname: str) -> str:
+def with_dbname(dsn: str, dbname: str) -> str:
     if dsn.startswith(("postgresql://", "postgres://")):
         parts = urlsplit(dsn)
         return urlunsplit(parts._replace(path="/" + quote(dbname)))
@@ -66,7 +70,7 @@ def create_database(admin_dsn: str) -> str:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         ensure_roles(conn)
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    return _with_dbname(admin_dsn, name)
+    return with_dbname(admin_dsn, name)
 
 
 def drop_database(admin_dsn: str, dsn: str) -> None:
@@ -98,20 +102,40 @@ def migration_files() -> list[tuple[str, str, str]]:
     return out
 
 
+def app_migration_files() -> list[tuple[str, str, str]]:
+    """The application's migrations: what its repository holds under ``supabase/migrations``."""
+    return [m for m in migration_files() if m[0] != PLATFORM_VERSION]
+
+
+def platform_sql() -> str:
+    """The Supabase platform objects (roles aside): what a new Supabase project starts with."""
+    return next(text for version, _, text in migration_files() if version == PLATFORM_VERSION)
+
+
+def _ledger_versions(conn: psycopg.Connection[tuple[object, ...]]) -> set[str] | None:
+    """Recorded versions, or None when the platform (which creates the ledger) is not there."""
+    row = conn.execute("select to_regclass('supabase_migrations.schema_migrations')").fetchone()
+    if row is None or row[0] is None:
+        return None
+    return {
+        str(r[0]) for r in conn.execute("select version from supabase_migrations.schema_migrations")
+    }
+
+
 def apply_migrations(dsn: str) -> list[str]:
-    """Apply the migrations not yet recorded, each in its own transaction; return their versions."""
+    """Apply the platform objects, then the migrations not yet recorded, each in its own
+    transaction; return the versions applied. The ledger records the application's migrations
+    as the Supabase CLI does (version, name, statements); the platform is not one of them."""
     applied: list[str] = []
     with psycopg.connect(dsn) as conn:
-        done: set[str] = set()
-        exists = conn.execute("select to_regclass('supabase_migrations.schema_migrations')")
-        row = exists.fetchone()
-        if row is not None and row[0] is not None:
-            done = {
-                r[0]
-                for r in conn.execute("select version from supabase_migrations.schema_migrations")
-            }
+        done = _ledger_versions(conn)
         conn.commit()
-        for version, name, text in migration_files():
+        if done is None:
+            with conn.transaction():
+                conn.execute(platform_sql().encode())
+            applied.append(PLATFORM_VERSION)
+            done = set()
+        for version, name, text in app_migration_files():
             if version in done:
                 continue
             with conn.transaction():
@@ -119,7 +143,7 @@ def apply_migrations(dsn: str) -> list[str]:
                 conn.execute(
                     "insert into supabase_migrations.schema_migrations (version, name, statements)"
                     " values (%s, %s, %s)",
-                    (version, name, [text]),
+                    (version, name, split_and_trim(text)),
                 )
             applied.append(version)
     return applied

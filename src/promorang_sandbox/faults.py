@@ -21,6 +21,12 @@ Layer = Literal["api", "postgres", "frontend"]
 BUCKET = "content-media"
 MISSING_BUCKET = "content-media__missing"
 POSITIONS_VERSION = "202510290101"
+# The ledger faults touch migrations other than the positions one, so that each fails only the
+# Growth Hub migration item (create_flow.share_positions checks 202510290101 alone).
+NOT_APPLIED_VERSION = "202510270002"
+DRIFTED_VERSION = "202510270001"
+LEDGER = "supabase_migrations.schema_migrations"
+PARKED = "supabase_migrations.sandbox_parked_rows"
 
 
 class UnknownFault(SandboxError):
@@ -61,6 +67,33 @@ $$"""
         f"supabase_migrations.schema_migrations where version = '{version_to}')"
     )
     return (rename, move_row)
+
+
+def _park_ledger_row(version: str, change: str | None) -> tuple[str, ...]:
+    """Keep the ledger row aside, then delete it (``change`` None) or run ``change`` on it."""
+    park = (
+        f"create table if not exists {PARKED} (like {LEDGER})",
+        f"insert into {PARKED} select * from {LEDGER} where version = '{version}'"
+        f" and not exists (select 1 from {PARKED} where version = '{version}')",
+    )
+    return (*park, change or f"delete from {LEDGER} where version = '{version}'")
+
+
+def _restore_ledger_row(version: str) -> tuple[str, ...]:
+    return (
+        f"delete from {LEDGER} where version = '{version}'"
+        f" and exists (select 1 from {PARKED} where version = '{version}')",
+        f"insert into {LEDGER} select * from {PARKED} where version = '{version}'",
+        f"delete from {PARKED} where version = '{version}'",
+    )
+
+
+# The ledger keeps the file as it was pushed; someone edited the file afterwards.
+_DRIFT = (
+    f"update {LEDGER} set statements = (select array_agg(replace(s, 'default ''free''',"
+    " 'default ''basic''') order by n) from unnest(statements) with ordinality as t(s, n))"
+    f" where version = '{DRIFTED_VERSION}'"
+)
 
 
 _FAULT_LIST = (
@@ -133,6 +166,20 @@ _FAULT_LIST = (
             POSITIONS_VERSION + "__missing",
             POSITIONS_VERSION,
         ),
+    ),
+    Fault(
+        "migration_not_applied",
+        "postgres",
+        f"migration {NOT_APPLIED_VERSION} missing from supabase_migrations.schema_migrations",
+        _park_ledger_row(NOT_APPLIED_VERSION, None),
+        _restore_ledger_row(NOT_APPLIED_VERSION),
+    ),
+    Fault(
+        "migration_drifted",
+        "postgres",
+        f"the ledger's statements of {DRIFTED_VERSION} differ from the repository's file",
+        _park_ledger_row(DRIFTED_VERSION, _DRIFT),
+        _restore_ledger_row(DRIFTED_VERSION),
     ),
     Fault("update_not_persisted", "api", "PUT answers 200 echoing the fields but writes nothing"),
     Fault("delete_noop", "api", "DELETE answers 200 but the row stays"),

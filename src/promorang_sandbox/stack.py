@@ -7,16 +7,20 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from . import database, jwtkeys
 from .api import ApiConfig, PromorangApi, create_api_app
+from .app_repo import served_routes, write_reference_repo
 from .faults import FaultSet, validate
 from .frontend import create_frontend_app
 from .postgres import PostgresServer, acquire_server
@@ -80,6 +84,7 @@ class Stack:
     _served: list[_Served] = field(default_factory=list)
     _socks: list[socket.socket] = field(default_factory=list)
     _api: PromorangApi | None = None
+    _repo: Path | None = None
 
     def _say(self, msg: str) -> None:
         if self.options.log is not None:
@@ -124,6 +129,8 @@ class Stack:
                 upload_prefix=opts.upload_prefix,
             )
         )
+        self._repo = Path(tempfile.mkdtemp(prefix="promorang-app-repo-"))
+        await asyncio.to_thread(write_reference_repo, self._repo, api_url, served_routes(api_app))
         frontend = create_frontend_app(api_url, self.faults)
         apps: list[Any] = [
             gateway,
@@ -148,6 +155,7 @@ class Stack:
             upload_prefix=opts.upload_prefix,
             faults=list(wanted),
             pid=os.getpid(),
+            app_repo=str(self._repo),
         )
         return self.state
 
@@ -183,6 +191,9 @@ class Stack:
         api, self._api = self._api, None
         if api is not None:
             await api.aclose()
+        repo, self._repo = self._repo, None
+        if repo is not None:
+            shutil.rmtree(repo, ignore_errors=True)
         pg, dsn = self._pg, self._dsn
         self._pg = self._dsn = None
         try:

@@ -26,6 +26,8 @@ class SandboxState:
     upload_prefix: str
     faults: list[str] = field(default_factory=list)
     pid: int = 0
+    #: The reference application repository the sandbox runs (``app_repo.py``); "" when unknown.
+    app_repo: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -34,7 +36,7 @@ class SandboxState:
     def from_json(cls, text: str) -> SandboxState:
         raw: dict[str, Any] = json.loads(text)
         names = {f.name for f in fields(cls)}
-        missing = names - set(raw) - {"faults", "pid"}
+        missing = names - set(raw) - {"faults", "pid", "app_repo"}
         if missing:
             raise ValueError(f"sandbox state lacks {', '.join(sorted(missing))}")
         return cls(**{k: v for k, v in raw.items() if k in names})

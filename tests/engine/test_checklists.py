@@ -19,6 +19,7 @@ def test_shipped_checklists_load(repo_root: Path) -> None:
         "create_flow",
         "growth_hub",
         "health",
+        "migrations",
         "monitoring",
     ]
     assert catalog.items["slo.storage_quota"].manual is True

@@ -428,7 +428,7 @@ def test_manual_items_signed_by_file_and_missing(project: pytest.Pytester) -> No
     )
     signed_at = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     (project.path / "checklists" / "signoffs" / "local.yaml").write_text(
-        f"- item: growth_hub.api_docs\n  by: dana\n  at: {signed_at}\n  env: local\n"
+        f"- item: growth_hub.frontend_copy\n  by: dana\n  at: {signed_at}\n  env: local\n"
         "  note: reviewed in PR 12\n",
         encoding="utf-8",
     )
@@ -437,15 +437,16 @@ def test_manual_items_signed_by_file_and_missing(project: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     statuses = item_status(gate_file(project))
     assert statuses["growth_hub.migrations_applied"] == ("passed", None)
-    assert statuses["growth_hub.api_docs"] == (
+    assert statuses["growth_hub.frontend_copy"] == (
         "manual_signed",
         f"signed by dana at {signed_at}: reviewed in PR 12",
     )
-    command = "promorang-gate signoff growth_hub.rollback_plan --env local --by NAME"
-    assert statuses["growth_hub.rollback_plan"] == ("manual_missing", f"no sign-off: {command}")
-    result.stdout.fnmatch_lines(["local*growth_hub*growth_hub.rollback_plan*manual missing*"])
+    command = "promorang-gate signoff growth_hub.analytics --env local --by NAME"
+    assert statuses["growth_hub.analytics"] == ("manual_missing", f"no sign-off: {command}")
+    result.stdout.fnmatch_lines(["local*growth_hub*growth_hub.analytics*manual missing*"])
     md = (project.path / "reports" / "checklist-local.md").read_text(encoding="utf-8")
-    assert f"- [ ] Rollback plan documented. — **manual missing**: no sign-off: {command}" in md
+    line = f"- [ ] Analytics events instrumented. — **manual missing**: no sign-off: {command}"
+    assert line in md
 
 
 def test_a_check_that_never_touches_the_target_cannot_claim_an_item(

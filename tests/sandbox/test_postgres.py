@@ -66,10 +66,16 @@ def test_database_is_migrated_seeded_and_dropped(pg_server: PostgresServer) -> N
         seed = database.seed(dsn)
         with psycopg.connect(dsn) as conn:
             versions = conn.execute(
-                "select version, name, array_length(statements, 1)"
+                "select version, name, statements"
                 " from supabase_migrations.schema_migrations order by version"
             ).fetchall()
-            assert versions[-1] == ("202510290101", "content_share_positions", 1)
+            # The ledger holds the application's migrations only, statement by statement.
+            assert [v[0] for v in versions] == ["202510270001", "202510270002", "202510290101"]
+            version, name, statements = versions[-1]
+            assert (version, name) == ("202510290101", "content_share_positions")
+            assert len(statements) == 8
+            assert statements[-1].startswith("grant select, insert, update, delete")
+            assert not any(s.endswith(";") or s != s.strip() for s in statements)
             buckets = conn.execute("select id, public from storage.buckets order by id").fetchall()
             assert buckets == [("content-media", True), ("content-media-private", False)]
             user = conn.execute("select email from public.users where id = %s", (seed.creator_id,))

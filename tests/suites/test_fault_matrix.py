@@ -11,6 +11,9 @@ import pytest
 SMOKE = ("-m", "create_flow")
 CONTRACT = SMOKE
 FULL = ()
+# The ledger faults: the Growth Hub item fails, create_flow.share_positions (which reads the
+# positions migration's ledger row) stays green.
+LEDGER = FULL
 
 # fault -> (suites run, the exact set of failed checklist items)
 FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
@@ -64,6 +67,8 @@ FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         ),
     ),
     "bad_input_500": (CONTRACT, frozenset({"contract.upload_image", "contract.create_content"})),
+    "migration_not_applied": (LEDGER, frozenset({"growth_hub.migrations_applied"})),
+    "migration_drifted": (LEDGER, frozenset({"growth_hub.migrations_applied"})),
 }
 
 # Faults that break only what the smoke suite checks: the contract must stay green under them.
@@ -120,7 +125,7 @@ def test_contract_stays_green_under_smoke_only_faults(
 def test_growth_hub_migration_check_catches_a_missing_migration(
     sandbox: Any, run_gate: Any
 ) -> None:
-    """The one automated Growth Hub item: the positions migration missing from the history."""
+    """The Growth Hub migration item: the positions migration missing from the history."""
     sandbox.set_faults(["positions_table_missing"])
     try:
         run = run_gate(FULL)
