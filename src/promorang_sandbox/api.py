@@ -47,7 +47,9 @@ class ApiConfig:
     private_bucket: str = "content-media-private"
     upload_prefix: str = "uploads"
     timeout_s: float = 10.0
+    # What content_items has no column for, kept so it reads back as written (CONTRACT §6.8).
     platform_urls: dict[str, str] = field(default_factory=dict)
+    share_prices: dict[str, float] = field(default_factory=dict)
 
 
 class PromorangApi:

@@ -27,7 +27,8 @@ from .api_common import (
     pg_message,
     read_json,
 )
-from .auth import require_user
+from .auth import authenticate
+from .mock import MockMode, or_mock
 
 if TYPE_CHECKING:
     from .api import PromorangApi
@@ -54,7 +55,8 @@ def share_price_of(row: Mapping[str, Any]) -> float:
 
 
 def engagement_rate_for(price: float) -> float:
-    return round(price / 10, 4) if price > 0 else 0.05
+    # numeric(6, 4) holds at most 99.9999: the exact price is kept beside the row.
+    return min(round(price / 10, 4), 99.9999) if price > 0 else 0.05
 
 
 def _int(value: Any) -> int:
@@ -76,6 +78,7 @@ class ContentBuilder:
         engagements = _int(row.get("engagements"))
         media = row.get("media_url")
         valid_media = isinstance(media, str) and media.startswith(("http://", "https://"))
+        config = self.api.config
         posted = row.get("posted_at") or now_iso()
         metrics = {
             "impressions": _int(row.get("impressions")),
@@ -83,7 +86,8 @@ class ContentBuilder:
             "conversions": _int(row.get("conversions")),
             "engagement_rate": _num(row.get("engagement_rate")),
         }
-        platform_url = self.api.config.platform_urls.get(cid) or (
+        # Without the written value the platform reads back media_url or its home page.
+        platform_url = config.platform_urls.get(cid) or (
             media if valid_media else "https://promorang.com"
         )
         content: dict[str, Any] = {
@@ -99,12 +103,12 @@ class ContentBuilder:
             "platform_url": platform_url,
             "title": row.get("title") or "",
             "description": row.get("description"),
-            "media_url": media if valid_media else demo_media(cid),
+            "media_url": media if isinstance(media, str) and media else demo_media(cid),
             "total_shares": shares,
             "available_shares": shares,
             "engagement_shares_total": shares,
             "engagement_shares_remaining": max(shares - engagements, 0),
-            "share_price": share_price_of(row),
+            "share_price": self._price(cid, row),
             "current_revenue": _num(row.get("current_revenue"), metrics["conversions"] * 5),
             "performance_metrics": json.dumps(metrics, separators=(",", ":")),
             "views_count": metrics["impressions"],
@@ -119,6 +123,14 @@ class ContentBuilder:
         if "contract_drift" in self.api.config.faults:
             content["availableShares"] = content.pop("available_shares")
         return content
+
+    def _price(self, cid: str, row: Mapping[str, Any]) -> float:
+        config = self.api.config
+        if cid in config.share_prices:
+            return config.share_prices[cid]
+        if "roundtrip_price" in config.faults:  # the platform's read-back: 0.1 becomes 0.5
+            return round(max(_num(row.get("engagement_rate")), 0.05) * 10, 2)
+        return share_price_of(row)
 
     async def _user(self, user_id: str) -> dict[str, Any]:
         if user_id not in self.users:
@@ -135,8 +147,8 @@ class ContentBuilder:
 # --- validation ------------------------------------------------------------------------------
 
 
-def _validate_create(body: dict[str, Any]) -> tuple[int, float]:
-    """(shareCount, price) or a 400 ApiError."""
+def _validate_create(body: dict[str, Any]) -> dict[str, Any]:
+    """The create's fields, checked, or a 400 ApiError."""
     if not (body.get("platform") and body.get("title") and body.get("platform_url")):
         raise fail(400, "Platform, title, and platform_url are required")
     for key in ("platform", "title", "platform_url"):
@@ -145,7 +157,35 @@ def _validate_create(body: dict[str, Any]) -> tuple[int, float]:
     for key in ("description", "media_url"):
         if body.get(key) is not None and not isinstance(body[key], str):
             raise fail(400, f"{key} must be a string")
-    return _shares_arg(body.get("total_shares"), 100), _price_arg(body.get("share_price"), 0.0)
+    return {
+        **{k: body.get(k) for k in ("platform", "title", "platform_url", "description")},
+        "media_url": body.get("media_url"),
+        "shares": _shares_arg(body.get("total_shares"), 100),
+        "price": _price_arg(body.get("share_price"), 0.0),
+    }
+
+
+def _lax_create(body: dict[str, Any]) -> dict[str, Any]:
+    """The platform's own create (fault ``accepts_wrong_types``): required fields need only be
+    truthy in JavaScript's sense, anything else is coerced (CONTRACT §3.4, §6.10)."""
+    if not all(_js_truthy(body.get(k)) for k in ("platform", "title", "platform_url")):
+        raise fail(400, "Platform, title, and platform_url are required")
+    shares: Any = body.get("total_shares")
+    price: Any = body.get("share_price")
+    return {
+        **{k: _js_string(body[k]) for k in ("platform", "title", "platform_url")},
+        **{k: _js_string(body.get(k)) for k in ("description", "media_url")},
+        "shares": int(shares) if _is_number(shares) and 0 < shares <= 1e15 else 100,
+        "price": float(price) if _is_number(price) and 0 <= price < 1e15 else 0.0,
+    }
+
+
+def _js_truthy(value: Any) -> bool:
+    return value not in (None, False, "") and not (_is_number(value) and value == 0)
+
+
+def _js_string(value: Any) -> str | None:
+    return value if value is None or isinstance(value, str) else json.dumps(value)
 
 
 def _is_number(value: Any) -> bool:
@@ -203,37 +243,35 @@ class ContentRoutes:
         self.config = api.config
 
     def routes(self) -> list[Route]:
+        mock = MockMode(self.api)
+        table = (
+            ("/api/content", "GET", self.list_content, mock.list_content),
+            ("/api/content", "POST", self.create, mock.create),
+            ("/api/content/{ident}", "GET", self.get_content, mock.get_content),
+            ("/api/content/{ident}", "PUT", self.update_content, mock.update_content),
+            ("/api/content/{ident}", "DELETE", self.delete_content, mock.delete_content),
+        )
+        faults = self.config.faults
         return [
-            Route("/api/content", guarded(self.list_content), methods=["GET"]),
-            Route("/api/content", guarded(self.create), methods=["POST"]),
-            Route("/api/content/{ident}", guarded(self.get_content), methods=["GET"]),
-            Route("/api/content/{ident}", guarded(self.update_content), methods=["PUT"]),
-            Route("/api/content/{ident}", guarded(self.delete_content), methods=["DELETE"]),
+            Route(path, guarded(or_mock(real, fake, faults)), methods=[verb])
+            for path, verb, real, fake in table
         ]
 
     async def create(self, request: Request) -> Response:
         body = fields_of(await read_json(request))
-        claims = require_user(request)
-        try:
-            share_count, price = _validate_create(body)
-        except ApiError as exc:
-            if "bad_input_500" in self.config.faults:
-                raise fail(500, "Failed to create content") from None
-            raise exc
+        claims = await authenticate(request, self.api)
+        args = self._create_args(body)
         payload = {
             "creator_id": claims["sub"],
-            "title": body["title"],
-            "description": body.get("description"),
-            "media_url": body.get("media_url"),
-            "platform": body["platform"],
+            **{k: args[k] for k in ("title", "description", "media_url", "platform")},
             "status": "published",
             "posted_at": now_iso(),
             "impressions": 0,
             "clicks": 0,
             "engagements": 0,
-            "shares": share_count,
+            "shares": args["shares"],
             "conversions": 0,
-            "engagement_rate": engagement_rate_for(price),
+            "engagement_rate": engagement_rate_for(args["price"]),
         }
         try:
             resp = await self.api.rest(
@@ -244,19 +282,37 @@ class ContentRoutes:
             rows = None
         if not isinstance(rows, list) or not rows:
             raise fail(500, "Failed to create content")
-        row = rows[0]
-        self.config.platform_urls[str(row["id"])] = body["platform_url"]
-        minted = await self._mint(str(row["id"]), claims["sub"], share_count)
+        row, faults = rows[0], self.config.faults
+        cid = str(row["id"])
+        if "roundtrip_platform_url" not in faults:
+            self.config.platform_urls[cid] = args["platform_url"]
+        if "roundtrip_price" not in faults:
+            self.config.share_prices[cid] = args["price"]
+        minted = await self._mint(cid, claims["sub"], args["shares"])
+        content = await ContentBuilder(self.api).build(row)
+        # The create answer echoes the request (CONTRACT §3.4), whatever a GET reads back.
+        content.update(platform_url=args["platform_url"], share_price=args["price"])
         return json_response(
             201,
             {
                 "success": True,
-                "content": await ContentBuilder(self.api).build(row),
+                "content": content,
                 "source": "content_items",
                 "minted_shares": minted,
                 "message": "Content created successfully",
             },
         )
+
+    def _create_args(self, body: dict[str, Any]) -> dict[str, Any]:
+        faults = self.config.faults
+        try:
+            if "accepts_wrong_types" in faults:
+                return _lax_create(body)
+            return _validate_create(body)
+        except ApiError:
+            if "bad_input_500" in faults:
+                raise fail(500, "Failed to create content") from None
+            raise
 
     async def _mint(self, content_id: str, holder: str, shares: int) -> dict[str, Any]:
         faults = self.config.faults
@@ -284,10 +340,15 @@ class ContentRoutes:
         q = request.query_params
         page = _positive_int(q.get("page"), 1)
         limit = min(_positive_int(q.get("limit"), 20), 1000)
+        offset = (page - 1) * limit
+        if "list_ignores_limit" in self.config.faults:
+            # The platform adds offset and the string limit: "1" + "1" - 1 reads rows 1-10.
+            limit = int(f"{offset}{limit}") - offset
+        # id breaks ties of posted_at, so consecutive pages never overlap.
         params = {
             "select": "*",
-            "order": "posted_at.desc",
-            "offset": str((page - 1) * limit),
+            "order": "posted_at.desc,id.desc",
+            "offset": str(offset),
             "limit": str(limit),
         }
         if q.get("type"):
@@ -308,9 +369,14 @@ class ContentRoutes:
             params = {"select": "*", "id": f"eq.{ident}"}
         elif ident.isdigit() and int(ident) > 0:
             offset = str(int(ident) - 1)
-            params = {"select": "*", "order": "posted_at.desc", "offset": offset, "limit": "1"}
+            params = {
+                "select": "*",
+                "order": "posted_at.desc,id.desc",
+                "offset": offset,
+                "limit": "1",
+            }
         else:
-            raise fail(400, "Invalid content identifier")
+            raise self._bad_id("Failed to fetch content item")
         try:
             resp = await self.api.rest("GET", "content_items", params=params)
             rows = resp.json() if resp.status_code == 200 else None
@@ -324,30 +390,23 @@ class ContentRoutes:
     async def update_content(self, request: Request) -> Response:
         ident = request.path_params["ident"]
         body = fields_of(await read_json(request))
-        require_user(request)
+        claims = await authenticate(request, self.api)
         if not UUID_RE.match(ident):
-            raise fail(400, "Invalid content identifier")
+            raise self._bad_id("Failed to update content")
         changes = _update_fields(body)
-        rows: Any
-        if "update_not_persisted" in self.config.faults:
-            rows = await self._select(ident)
-            rows = [{**rows[0], **changes}] if rows else rows
-        else:
-            try:
-                resp = await self.api.rest(
-                    "PATCH",
-                    "content_items",
-                    params={"id": f"eq.{ident}"},
-                    json_body=changes,
-                    prefer="return=representation",
-                )
-                rows = resp.json() if resp.status_code == 200 else None
-            except (httpx.HTTPError, ValueError):
-                rows = None
-            if rows is None:
-                raise fail(500, "Failed to update content")
-        if not rows:
+        faults = self.config.faults
+        row = await self._owned(ident, claims)
+        if row is None and "put_missing_500" in faults:
+            # The platform's .single() makes a missing row an error, not a 404 (CONTRACT §3.7).
+            raise fail(500, "Failed to update content")
+        if row is None:
             raise fail(404, "Content not found")
+        if "update_not_persisted" in faults:
+            rows: Any = [{**row, **changes}]
+        else:
+            rows = await self._patch(ident, changes)
+            if "share_price" in body:
+                self.config.share_prices[ident] = _price_arg(body["share_price"], 0.0)
         return json_response(
             200,
             {
@@ -358,24 +417,38 @@ class ContentRoutes:
             },
         )
 
-    async def _select(self, ident: str) -> list[dict[str, Any]]:
+    async def _patch(self, ident: str, changes: dict[str, Any]) -> list[dict[str, Any]]:
         try:
-            resp = await self.api.rest("GET", "content_items", params={"id": f"eq.{ident}"})
+            resp = await self.api.rest(
+                "PATCH",
+                "content_items",
+                params={"id": f"eq.{ident}"},
+                json_body=changes,
+                prefer="return=representation",
+            )
             rows = resp.json() if resp.status_code == 200 else None
         except (httpx.HTTPError, ValueError):
             rows = None
         if not isinstance(rows, list):
-            raise fail(500, "Failed to fetch content item")
+            raise fail(500, "Failed to update content")
+        if not rows:
+            raise fail(404, "Content not found")
         return rows
 
     async def delete_content(self, request: Request) -> Response:
         ident = request.path_params["ident"]
-        require_user(request)
+        claims = await authenticate(request, self.api)
         if not UUID_RE.match(ident):
-            raise fail(400, "Invalid content identifier")
-        ok = {"success": True, "message": f"Content {ident} deleted successfully"}
-        if "delete_noop" in self.config.faults:
-            return json_response(200, ok)
+            raise self._bad_id("Failed to delete content")
+        body = {"success": True, "message": f"Content {ident} deleted successfully"}
+        faults = self.config.faults
+        if "delete_noop" in faults:
+            return json_response(200, body)
+        if await self._owned(ident, claims) is None:
+            if "delete_missing_200" in faults:
+                # PostgREST reports no error when nothing matched: the platform says 200 (§3.8).
+                return json_response(200, body)
+            raise fail(404, "Content not found")
         try:
             resp = await self.api.rest(
                 "DELETE",
@@ -391,4 +464,29 @@ class ContentRoutes:
         if not rows:
             raise fail(404, "Content not found")
         self.config.platform_urls.pop(ident, None)
-        return json_response(200, ok)
+        self.config.share_prices.pop(ident, None)
+        return json_response(200, body)
+
+    async def _owned(self, ident: str, claims: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The row (None when absent); 403 when another user created it, unless the fault
+        ``no_ownership_check`` lets anyone change anything (CONTRACT §6.11)."""
+        try:
+            resp = await self.api.rest("GET", "content_items", params={"id": f"eq.{ident}"})
+            rows = resp.json() if resp.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            rows = None
+        if not isinstance(rows, list):
+            raise fail(500, "Failed to fetch content item")
+        if not rows:
+            return None
+        row: dict[str, Any] = rows[0]
+        mine = row.get("creator_id") == claims.get("sub")
+        if not mine and "no_ownership_check" not in self.config.faults:
+            raise fail(403, "Not allowed: the content belongs to another creator")
+        return row
+
+    def _bad_id(self, failure: str) -> ApiError:
+        """400 for an id that is no UUID; the platform's 500 under ``bad_id_500`` (§6.5, §6.7)."""
+        if "bad_id_500" in self.config.faults:
+            return fail(500, failure)
+        return fail(400, "Invalid content identifier")

@@ -148,6 +148,8 @@ class Stack:
             upload_prefix=opts.upload_prefix,
             faults=list(wanted),
             pid=os.getpid(),
+            other_user_id=seed.other_id,
+            other_user_token=jwtkeys.user_token(seed.other_id, seed.other_email),
         )
         return self.state
 

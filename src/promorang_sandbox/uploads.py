@@ -26,12 +26,16 @@ from .api_common import (
     pg_message,
     read_json,
 )
-from .auth import require_user
+from .auth import authenticate
+from .mock import MockMode, or_mock
 
 if TYPE_CHECKING:
     from .api import PromorangApi
 
-__all__ = ["Uploads", "lenient_b64decode", "safe_name"]
+__all__ = ["IMAGE_TYPES", "Uploads", "lenient_b64decode", "safe_name"]
+
+# What the Create form offers (CONTRACT §7); anything else in a public bucket is a liability.
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 def lenient_b64decode(data: str) -> bytes:
@@ -60,13 +64,16 @@ class Uploads:
         self.config = api.config
 
     def routes(self) -> list[Route]:
-        return [Route("/api/content/upload-image", guarded(self.upload_image), methods=["POST"])]
+        handler = or_mock(self.upload_image, MockMode(self.api).upload_image, self.config.faults)
+        return [Route("/api/content/upload-image", guarded(handler), methods=["POST"])]
 
     async def upload_image(self, request: Request) -> Response:
         body = fields_of(await read_json(request))
-        claims = require_user(request)
+        claims = await authenticate(request, self.api)
         try:
             data, file_type, file_name = self._upload_args(body)
+            if file_type not in IMAGE_TYPES and "upload_accepts_html" not in self.config.faults:
+                raise fail(400, "Unsupported file type: upload an image (png, jpeg, gif or webp)")
         except ApiError as exc:
             if "bad_input_500" in self.config.faults:
                 raise fail(500, "Failed to upload image") from None
