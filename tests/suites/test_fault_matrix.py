@@ -62,6 +62,18 @@ FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         ),
     ),
     "bad_input_500": (CONTRACT, frozenset({"contract.upload_image", "contract.create_content"})),
+    # Contract semantics no schema can express (docs/traps.md).
+    "list_ignores_limit": (CONTRACT, frozenset({"contract.list_content"})),
+    "roundtrip_price": (CONTRACT, frozenset({"contract.get_content"})),
+    "roundtrip_platform_url": (CONTRACT, frozenset({"contract.get_content"})),
+    "delete_missing_200": (CONTRACT, frozenset({"contract.delete_content"})),
+    "put_missing_500": (CONTRACT, frozenset({"contract.update_content"})),
+    "accepts_wrong_types": (CONTRACT, frozenset({"contract.create_content"})),
+    "upload_accepts_html": (CONTRACT, frozenset({"contract.upload_image"})),
+    "bad_id_500": (
+        CONTRACT,
+        frozenset({"contract.get_content", "contract.update_content", "contract.delete_content"}),
+    ),
 }
 
 # Faults that break only what the smoke suite checks: the contract must stay green under them.
