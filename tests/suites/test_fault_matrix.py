@@ -9,6 +9,7 @@ import pytest
 
 SMOKE = ("smoke", "-m", "create_flow")
 CONTRACT = ("contract",)
+SECURITY = ("smoke", "-m", "security")
 
 # fault -> (suites run, the exact set of failed checklist items)
 FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
@@ -74,6 +75,10 @@ FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         CONTRACT,
         frozenset({"contract.get_content", "contract.update_content", "contract.delete_content"}),
     ),
+    # Who may write (checklists/security.yaml).
+    "auth_unverified": (SECURITY, frozenset({"security.unsigned_token_refused"})),
+    "auth_demo_bypass": (SECURITY, frozenset({"security.demo_bypass_refused"})),
+    "no_ownership_check": (SECURITY, frozenset({"security.ownership_enforced"})),
 }
 
 # Faults that break only what the smoke suite checks: the contract must stay green under them.
@@ -88,7 +93,9 @@ def test_matrix_names_every_sandbox_fault() -> None:
     assert set(FAULT_MATRIX) == set(FAULTS)
 
 
-@pytest.mark.parametrize("suite", [SMOKE, CONTRACT], ids=["smoke", "contract"])
+@pytest.mark.parametrize(
+    "suite", [SMOKE, CONTRACT, SECURITY], ids=["smoke", "contract", "security"]
+)
 def test_healthy_sandbox_is_allowed(sandbox: Any, run_gate: Any, suite: tuple[str, ...]) -> None:
     sandbox.set_faults([])
     run = run_gate(suite)
