@@ -67,10 +67,9 @@ def test_content_lifecycle(focus: str, contract_runner: ContractRunner, gate_led
     contract_runner.lifecycle(focus, gate_ledger)
 
 
-@pytest.mark.parametrize("label", _params(["GET /api/content"]))
-def test_list_honours_limit_and_page(
-    label: str, contract_runner: ContractRunner, gate_ledger: Any
-) -> None:
+@pytest.mark.create_flow
+@pytest.mark.checklist(ITEMS["GET /api/content"])
+def test_list_honours_limit_and_page(contract_runner: ContractRunner, gate_ledger: Any) -> None:
     """Pages hold at most `limit` items and the next page repeats none of them."""
     contract_runner.pagination(gate_ledger)
 

@@ -103,7 +103,7 @@ class ContentBuilder:
             "platform_url": platform_url,
             "title": row.get("title") or "",
             "description": row.get("description"),
-            "media_url": media if isinstance(media, str) and media else demo_media(cid),
+            "media_url": media if isinstance(media, str) else demo_media(cid),
             "total_shares": shares,
             "available_shares": shares,
             "engagement_shares_total": shares,
