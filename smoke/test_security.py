@@ -11,6 +11,7 @@ import pytest
 
 from _support import UUID_PATTERN, content_payload, env_variable, forged_token, jwt_claims
 from promorang_gate.stored import StoredState
+from promorang_gate.tags import tagged_title
 
 pytestmark = pytest.mark.security
 
@@ -37,11 +38,14 @@ def creators_item(
     content_id = str((created.json().get("content") or {}).get("id", ""))
     assert UUID_PATTERN.match(content_id), f"create returned id {content_id!r}, not a UUID"
     gate_ledger.content(content_id)
-    return {"id": content_id, "title": payload["title"]}
+    return {"id": content_id, "title": payload["title"], "run_id": gate_run_id}
 
 
 def _write(gate_api: Any, method: str, item: dict[str, str], token: str) -> Any:
-    body = {"json": {"title": "taken over"}} if method == "PUT" else {}
+    # Tagged like everything the run writes, should a broken deployment accept it.
+    body = (
+        {"json": {"title": tagged_title("taken over", item["run_id"])}} if method == "PUT" else {}
+    )
     headers = {"Authorization": f"Bearer {token}"}
     return gate_api.request(method, f"/api/content/{item['id']}", headers=headers, **body)
 
