@@ -7,6 +7,9 @@ Reading back what the deployment stored is the engine's (``gate_stored``, see
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import re
 import struct
 import uuid
@@ -107,3 +110,34 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * fraction // 1))
     return ordered[int(rank) - 1]
+
+
+def env_variable(env: str, key: str) -> str:
+    """The variable that sets ``key`` for ``env``, e.g. ``GATE_STAGING_OTHER_USER_TOKEN``."""
+    return f"GATE_{env.upper().replace('-', '_')}_{key.upper()}"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """The payload of a JWT, read without verifying it (None when it is no JWT)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def forged_token(claims: dict[str, Any], key: bytes | None = None) -> str:
+    """A JWT the platform never issued: unsigned (alg "none") or HS256 with the wrong ``key``."""
+    header = {"alg": "none" if key is None else "HS256", "typ": "JWT"}
+    signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+    if key is None:
+        return signing_input + "."
+    signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(signature)}"

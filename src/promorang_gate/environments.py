@@ -38,7 +38,13 @@ URL_OPTIONS = {
     "frontend_url": "--frontend-url",
     "supabase_url": "--supabase-url",
 }
-SECRET_KEYS = ("service_role_key", "database_url", "creator_token", "stripe_webhook_secret")
+SECRET_KEYS = (
+    "service_role_key",
+    "database_url",
+    "creator_token",
+    "stripe_webhook_secret",
+    "other_user_token",
+)
 REQUIRED_SECRETS = ("service_role_key",)
 
 # key -> (type, default); URLs have no default.
@@ -89,11 +95,18 @@ class Target:
     creator_token: str | None = field(repr=False)
     stripe_webhook_secret: str | None = field(repr=False)
     sources: Mapping[str, str]
+    # A second user's token (not the creator's), for the ownership check; optional.
+    other_user_token: str | None = field(default=None, repr=False)
     sandbox_admin_url: str | None = None
     sandbox_admin_token: str | None = field(default=None, repr=False)
     preflight: bool = True
     #: Checkout of the application being released (``app_repo.py``); None when not given.
     app_repo: str | None = None
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret this target holds, for a ``Redactor``."""
+        values = (*(getattr(self, key) for key in SECRET_KEYS), self.sandbox_admin_token)
+        return tuple(v for v in values if v)
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,7 @@ def _make_target(
         database_url=secrets.get("database_url"),
         creator_token=secrets.get("creator_token"),
         stripe_webhook_secret=secrets.get("stripe_webhook_secret"),
+        other_user_token=secrets.get("other_user_token"),
         sources=dict(sources),
         sandbox_admin_url=admin_url,
         sandbox_admin_token=admin_token,
@@ -172,8 +186,9 @@ def target_from_sandbox(settings: EnvSettings, state: Any) -> Target:
         "database_url": state.database_url,
         "creator_token": state.creator_token,
         "stripe_webhook_secret": None,
+        "other_user_token": getattr(state, "other_user_token", None) or None,
     }
-    for key in ("service_role_key", "database_url", "creator_token"):
+    for key in ("service_role_key", "database_url", "creator_token", "other_user_token"):
         sources[key] = "sandbox"
     if not values.get("app_repo"):  # an app repo given for the run wins over the sandbox's own
         values["app_repo"] = getattr(state, "app_repo", None) or None

@@ -58,13 +58,7 @@ def _redactor(config: pytest.Config, target: Target | None = None) -> Redactor:
         redactor = Redactor()
         config.stash[state.REDACTOR] = redactor
     if target is not None:
-        for secret in (
-            target.service_role_key,
-            target.database_url,
-            target.creator_token,
-            target.stripe_webhook_secret,
-            getattr(target, "sandbox_admin_token", None),
-        ):
+        for secret in target.secret_values():
             redactor.add_secret(secret)
     return redactor
 

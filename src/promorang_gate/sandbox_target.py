@@ -88,7 +88,8 @@ class SandboxProvider:
         return json.dumps(dict(vars(state)))
 
     def _register_secrets(self, state: Any) -> None:
-        for name in ("service_role_key", "anon_key", "creator_token", "admin_token"):
+        names = ("service_role_key", "anon_key", "creator_token", "admin_token", "other_user_token")
+        for name in names:
             self._redactor.add_secret(getattr(state, name, None))
         database_url = getattr(state, "database_url", None)
         if database_url:

@@ -67,6 +67,8 @@ def _print_ready(state: SandboxState, ready_s: float) -> None:
         ("service-role key", state.service_role_key),
         ("creator id", state.creator_id),
         ("creator token", state.creator_token),
+        ("other user id", state.other_user_id),
+        ("other user token", state.other_user_token),
         ("admin token", state.admin_token),
         ("faults", ", ".join(state.faults) or "none"),
         ("app repo", state.app_repo),

@@ -21,6 +21,9 @@ CREATOR_EMAIL = "creator@sandbox.promorang.test"
 CREATOR_USERNAME = "sandbox_creator"
 # Supabase's own objects (auth, storage, the ledger): applied first, never recorded.
 PLATFORM_VERSION = "00000000000000"
+# A second user, for the ownership checks: it must not change the creator's content.
+OTHER_EMAIL = "other@sandbox.promorang.test"
+OTHER_USERNAME = "sandbox_other"
 
 # Several sandboxes may start at once on one server: a role another one just created is fine.
 _CREATE_ROLE = """
@@ -38,6 +41,8 @@ $$
 class SeedInfo:
     creator_id: str
     creator_email: str
+    other_id: str = ""
+    other_email: str = OTHER_EMAIL
 
 
 def with_dbname(dsn: str, dbname: str) -> str:
@@ -149,25 +154,31 @@ def apply_migrations(dsn: str) -> list[str]:
     return applied
 
 
+def _user(conn: psycopg.Connection[tuple[object, ...]], email: str, name: str, shown: str) -> str:
+    row = conn.execute(
+        "insert into public.users (email, username, display_name, user_type)"
+        " values (%s, %s, %s, 'creator')"
+        " on conflict (email) do update set email = excluded.email returning id::text",
+        (email, name, shown),
+    ).fetchone()
+    assert row is not None
+    user_id = str(row[0])
+    conn.execute(
+        "insert into auth.users (id, email) values (%s, %s) on conflict (id) do nothing",
+        (user_id, email),
+    )
+    return user_id
+
+
 def seed(dsn: str) -> SeedInfo:
-    """Insert the test creator and the two content buckets (public and private)."""
+    """Insert the test creator, a second user and the two content buckets (public, private)."""
     with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "insert into public.users (email, username, display_name, user_type)"
-            " values (%s, %s, 'Sandbox Creator', 'creator')"
-            " on conflict (email) do update set email = excluded.email returning id::text",
-            (CREATOR_EMAIL, CREATOR_USERNAME),
-        ).fetchone()
-        assert row is not None
-        creator_id = str(row[0])
-        conn.execute(
-            "insert into auth.users (id, email) values (%s, %s) on conflict (id) do nothing",
-            (creator_id, CREATOR_EMAIL),
-        )
+        creator_id = _user(conn, CREATOR_EMAIL, CREATOR_USERNAME, "Sandbox Creator")
+        other_id = _user(conn, OTHER_EMAIL, OTHER_USERNAME, "Sandbox Other User")
         for bucket, public in ((PUBLIC_BUCKET, True), (PRIVATE_BUCKET, False)):
             conn.execute(
                 "insert into storage.buckets (id, name, public) values (%s, %s, %s)"
                 " on conflict (id) do nothing",
                 (bucket, bucket, public),
             )
-    return SeedInfo(creator_id=creator_id, creator_email=CREATOR_EMAIL)
+    return SeedInfo(creator_id=creator_id, creator_email=CREATOR_EMAIL, other_id=other_id)

@@ -196,6 +196,26 @@ _FAULT_LIST = (
         "frontend",
         "the JS bundle embeds http://localhost:3001 instead of the API URL",
     ),
+    # Contract semantics and security (CONTRACT §6; docs/traps.md).
+    Fault("list_ignores_limit", "api", "GET /api/content?page=2&limit=1 answers up to 10 items"),
+    Fault("roundtrip_price", "api", "a created item's share_price reads back as the platform's"),
+    Fault("roundtrip_platform_url", "api", "a created item's platform_url is not kept"),
+    Fault("delete_missing_200", "api", "DELETE of a missing or deleted id answers 200"),
+    Fault("put_missing_500", "api", "PUT of a missing id answers 500 instead of 404"),
+    Fault("accepts_wrong_types", "api", "create accepts wrong JSON types and bounds"),
+    Fault("upload_accepts_html", "api", "upload-image stores any fileType (text/html too)"),
+    Fault("bad_id_500", "api", "GET, PUT and DELETE of an id that is no UUID answer 500"),
+    Fault("auth_unverified", "api", "writes accept a token whose signature is not verified"),
+    Fault("auth_demo_bypass", "api", "demo-/00000000-0000- subjects pass unverified"),
+    Fault("no_ownership_check", "api", "any user may PUT or DELETE any content"),
+    Fault("mock_mode", "api", "the API runs without Supabase: fallbacks, numeric ids"),
+    Fault(
+        "uuid_default_dropped",
+        "postgres",
+        "content_items.id lost its default (uuid-ossp dropped with cascade): create fails",
+        ("alter table public.content_items alter column id drop default",),
+        ("alter table public.content_items alter column id set default gen_random_uuid()",),
+    ),
 )
 
 FAULTS: Mapping[str, Fault] = MappingProxyType({f.name: f for f in _FAULT_LIST})

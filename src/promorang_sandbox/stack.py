@@ -156,6 +156,8 @@ class Stack:
             faults=list(wanted),
             pid=os.getpid(),
             app_repo=str(self._repo),
+            other_user_id=seed.other_id,
+            other_user_token=jwtkeys.user_token(seed.other_id, seed.other_email),
         )
         return self.state
 

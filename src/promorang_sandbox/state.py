@@ -28,6 +28,9 @@ class SandboxState:
     pid: int = 0
     #: The reference application repository the sandbox runs (``app_repo.py``); "" when unknown.
     app_repo: str = ""
+    # A second seeded user (not the creator), for the ownership checks.
+    other_user_id: str = ""
+    other_user_token: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -36,7 +39,8 @@ class SandboxState:
     def from_json(cls, text: str) -> SandboxState:
         raw: dict[str, Any] = json.loads(text)
         names = {f.name for f in fields(cls)}
-        missing = names - set(raw) - {"faults", "pid", "app_repo"}
+        optional = {"faults", "pid", "app_repo", "other_user_id", "other_user_token"}
+        missing = names - set(raw) - optional
         if missing:
             raise ValueError(f"sandbox state lacks {', '.join(sorted(missing))}")
         return cls(**{k: v for k, v in raw.items() if k in names})

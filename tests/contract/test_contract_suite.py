@@ -5,11 +5,14 @@ The healthy run and the contract faults are rows of tests/suites/test_fault_matr
 
 from __future__ import annotations
 
-import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from promorang_gate.contract.spec import DocumentedPaths, load_spec, spec_operations
+from promorang_gate.tags import RUN_ID_PATTERN
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ITEMS = {
@@ -34,12 +37,7 @@ def test_read_only_env_sends_only_documented_reads(run_gate: Any, sandbox: Any) 
     sandbox.clear_requests()
     run = run_gate(["contract", "--env", "prod"], env=env)
     sent = [r for r in sandbox.requests() if r["service"] == "api"]
-    sys.path.insert(0, str(REPO_ROOT / "contract"))
-    try:
-        spec = importlib.import_module("_contract_spec")
-    finally:
-        sys.path.pop(0)
-    documented = spec.DocumentedPaths(spec.OPERATION_ITEMS)
+    documented = DocumentedPaths(spec_operations(load_spec(REPO_ROOT / "contract/openapi.yaml")))
     assert sent, run.output
     offending = [r for r in sent if not documented.allows(r["method"], r["path"])]
     assert {r["method"] for r in sent} <= {"GET", "HEAD"}, sent
@@ -71,3 +69,52 @@ def test_collection_does_not_import_schemathesis(sandbox_state_file: Path) -> No
     assert done.returncode == 0, done.stdout + done.stderr
     assert "test_contract.py::test_operation_conforms" in done.stdout
     assert "HEAVY []" in done.stdout, done.stdout
+
+
+def test_contract_drift_reasons_name_the_missing_field(run_gate: Any, sandbox: Any) -> None:
+    """The item's reason is the violation, not a summary: it names the drifted field."""
+    sandbox.set_faults(["contract_drift"])
+    try:
+        run = run_gate(["contract", "-k", "conforms or lifecycle"])
+    finally:
+        sandbox.set_faults([])
+    failed = {i: item for i, item in run.items().items() if item["status"] == "failed"}
+    assert set(failed) == {
+        "contract.list_content",
+        "contract.create_content",
+        "contract.get_content",
+        "contract.update_content",
+    }, run.output
+    for item in failed.values():
+        assert "available_shares" in item["reason"], item
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _sent_writes(sandbox: Any) -> list[tuple[str, str, str]]:
+    """The writes the API received, with run ids and item ids made comparable across runs."""
+
+    def same(text: str) -> str:
+        return UUID.sub("<uuid>", re.sub(RUN_ID_PATTERN, "<run>", text))
+
+    return [
+        (r["method"], same(r["path"]), same(r["body"]))
+        for r in sandbox.requests()
+        if r["service"] == "api" and r["method"] != "GET"
+    ]
+
+
+def test_invalid_cases_are_the_same_on_every_run(run_gate: Any, sandbox: Any) -> None:
+    sent = []
+    for _ in range(2):
+        sandbox.clear_requests()
+        run = run_gate(["contract", "-k", "test_invalid_input_is_refused"])
+        assert not run.failed_items(), run.output
+        sent.append(_sent_writes(sandbox))
+    assert sent[0] == sent[1]
+    bodies = [body for _, _, body in sent[0]]
+    assert len(bodies) > 100
+    assert any('"fileType": "text/html"' in b for b in bodies)
+    assert any('"total_shares": 1.5' in b for b in bodies)
+    assert any('"title": false' in b for b in bodies)

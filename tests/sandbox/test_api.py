@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import uuid
 from typing import Any
 
@@ -351,3 +352,64 @@ def test_admin_endpoint_needs_the_token_and_records(sandbox: SandboxHandle) -> N
     assert not any(r["path"].startswith("/__sandbox") for r in recorded)
     with pytest.raises(UnknownFault, match="valid faults"):
         sandbox.set_faults(["no_such_fault"])
+
+
+def _forged(claims: dict[str, Any]) -> str:
+    """An unsigned token (alg "none") carrying ``claims``."""
+
+    def part(data: dict[str, Any]) -> str:
+        raw = json.dumps(data, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def test_only_the_creator_changes_content(sandbox: SandboxHandle, api: httpx.Client) -> None:
+    cid = create(api)["content"]["id"]
+    other = {"Authorization": f"Bearer {sandbox.state.other_user_token}"}
+    assert sandbox.state.other_user_id not in ("", sandbox.state.creator_id)
+    put = api.put(f"/api/content/{cid}", json={"title": "taken over"}, headers=other)
+    assert put.status_code == 403, put.text
+    assert put.json()["success"] is False
+    assert api.delete(f"/api/content/{cid}", headers=other).status_code == 403
+    assert api.get(f"/api/content/{cid}").json()["content"]["title"] == PAYLOAD["title"]
+    assert api.delete(f"/api/content/{cid}").status_code == 200
+
+
+def test_unsigned_and_demo_tokens_are_refused(sandbox: SandboxHandle, api: httpx.Client) -> None:
+    cid = create(api)["content"]["id"]
+    now = int(time.time())
+    base = {"role": "authenticated", "aud": "authenticated", "iat": now, "exp": now + 600}
+    for sub in (sandbox.state.creator_id, "demo-user", "00000000-0000-4000-8000-000000000001"):
+        headers = {"Authorization": f"Bearer {_forged({**base, 'sub': sub})}"}
+        resp = api.put(f"/api/content/{cid}", json={"title": "forged"}, headers=headers)
+        assert resp.status_code == 401, (sub, resp.text)
+        assert "x-auth-mode" not in resp.headers
+    assert api.get(f"/api/content/{cid}").json()["content"]["title"] == PAYLOAD["title"]
+
+
+@pytest.mark.parametrize("file_type", ["text/html", "image/svg+xml", "application/pdf"])
+def test_upload_refuses_what_is_no_image(
+    sandbox: SandboxHandle, api: httpx.Client, file_type: str
+) -> None:
+    resp = api.post("/api/content/upload-image", json={"fileType": file_type, "fileData": PNG})
+    assert resp.status_code == 400
+    assert resp.json()["success"] is False
+
+
+def test_content_reads_back_exactly_as_written(sandbox: SandboxHandle, api: httpx.Client) -> None:
+    written = {"share_price": 0.123456789, "platform_url": "p:1", "media_url": ""}
+    cid = create(api, **written)["content"]["id"]
+    got = api.get(f"/api/content/{cid}").json()["content"]
+    assert {k: got[k] for k in written} == written
+    assert api.put(f"/api/content/{cid}", json={"share_price": 999.9999}).status_code == 200
+    assert api.get(f"/api/content/{cid}").json()["content"]["share_price"] == 999.9999
+
+
+def test_request_record_keeps_the_start_of_each_body(sandbox: SandboxHandle) -> None:
+    sandbox.clear_requests()
+    with httpx.Client(base_url=sandbox.state.api_url, timeout=10) as client:
+        client.post("/api/content", json={"probe": "x" * 2000})
+    recorded = [r for r in sandbox.requests() if r["method"] == "POST"]
+    assert recorded[0]["body"].startswith('{"probe":"xxx')
+    assert len(recorded[0]["body"]) == 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 import uuid
@@ -293,3 +294,98 @@ def test_faults_combine_and_switching_twice_is_idempotent(
     sandbox.set_faults([])
     assert _fell_back(sandbox, api) is None
     assert str(uuid.UUID(_created(api)["content"]["id"]))
+
+
+# --- contract semantics and security (docs/traps.md) ----------------------------------------
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _unsigned(sub: str) -> str:
+    def part(data: dict[str, Any]) -> str:
+        raw = json.dumps(data, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    claims = {"sub": sub, "role": "authenticated", "exp": int(time.time()) + 600}
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def list_ignores_limit(h: SandboxHandle, api: httpx.Client) -> bool:
+    platform = f"probe-{uuid.uuid4().hex[:8]}"
+    for _ in range(3):
+        assert api.post("/api/content", json={**PAYLOAD, "platform": platform}).status_code == 201
+    page = api.get("/api/content", params={"type": platform, "page": 2, "limit": 1}).json()
+    return len(page) > 1
+
+
+def roundtrip_price(h: SandboxHandle, api: httpx.Client) -> bool:
+    created = api.post("/api/content", json={**PAYLOAD, "share_price": 0.1}).json()["content"]
+    assert created["share_price"] == 0.1
+    return bool(api.get(f"/api/content/{created['id']}").json()["content"]["share_price"] == 0.5)
+
+
+def roundtrip_platform_url(h: SandboxHandle, api: httpx.Client) -> bool:
+    cid = _created(api)["content"]["id"]
+    read = api.get(f"/api/content/{cid}").json()["content"]["platform_url"]
+    return bool(read != PAYLOAD["platform_url"])
+
+
+def delete_missing_200(h: SandboxHandle, api: httpx.Client) -> bool:
+    return api.delete(f"/api/content/{uuid.uuid4()}").status_code == 200
+
+
+def put_missing_500(h: SandboxHandle, api: httpx.Client) -> bool:
+    return api.put(f"/api/content/{uuid.uuid4()}", json={"title": "x"}).status_code == 500
+
+
+def accepts_wrong_types(h: SandboxHandle, api: httpx.Client) -> bool:
+    return api.post("/api/content", json={**PAYLOAD, "title": ["x"]}).status_code == 201
+
+
+def upload_accepts_html(h: SandboxHandle, api: httpx.Client) -> bool:
+    page = base64.b64encode(b"<html><script>alert(1)</script></html>").decode()
+    resp = api.post("/api/content/upload-image", json={"fileType": "text/html", "fileData": page})
+    return resp.status_code == 201 and "fallback" not in resp.json()
+
+
+def bad_id_500(h: SandboxHandle, api: httpx.Client) -> bool:
+    statuses = {
+        api.get("/api/content/abc").status_code,
+        api.put("/api/content/abc", json={"title": "x"}).status_code,
+        api.delete("/api/content/abc").status_code,
+    }
+    return statuses == {500}
+
+
+def auth_unverified(h: SandboxHandle, api: httpx.Client) -> bool:
+    cid = _created(api)["content"]["id"]
+    forged = _bearer(_unsigned(h.state.creator_id))
+    return api.put(f"/api/content/{cid}", json={"title": "x"}, headers=forged).status_code == 200
+
+
+def auth_demo_bypass(h: SandboxHandle, api: httpx.Client) -> bool:
+    cid = _created(api)["content"]["id"]
+    demo = _bearer(_unsigned("demo-probe"))
+    resp = api.put(f"/api/content/{cid}", json={"title": "x"}, headers=demo)
+    return resp.status_code != 401 and resp.headers.get("x-auth-mode") == "demo-bypass"
+
+
+def no_ownership_check(h: SandboxHandle, api: httpx.Client) -> bool:
+    cid = _created(api)["content"]["id"]
+    other = _bearer(h.state.other_user_token)
+    return api.put(f"/api/content/{cid}", json={"title": "x"}, headers=other).status_code == 200
+
+
+def mock_mode(h: SandboxHandle, api: httpx.Client) -> bool:
+    body = api.post("/api/content", json=PAYLOAD).json()
+    mocked = isinstance(body["content"]["id"], int) and body["message"].endswith("(mock)")
+    return mocked and _fell_back(h, api) == "Supabase storage is not configured in this environment"
+
+
+def uuid_default_dropped(h: SandboxHandle, api: httpx.Client) -> bool:
+    return api.post("/api/content", json=PAYLOAD).status_code == 500
+
+
+PROBES.update({n: globals()[n] for n in FAULTS if n not in PROBES and callable(globals().get(n))})

@@ -3,16 +3,19 @@ verdict on exactly the checklist items it breaks — no more, no fewer."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-# The engineers' command: the create_flow gate (smoke and contract); and the whole default gate.
-SMOKE = ("-m", "create_flow")
-CONTRACT = SMOKE
-FULL = ()
-# The ledger faults: the Growth Hub item fails, create_flow.share_positions (which reads the
-# positions migration's ledger row) stays green.
+# Every row runs the whole default gate (`pytest`, gate full): a fault must fail exactly its
+# items and leave nothing else unverified.
+FULL: tuple[str, ...] = ()
+SMOKE = FULL
+CONTRACT = FULL
+SECURITY = FULL
 LEDGER = FULL
 
 # fault -> (suites run, the exact set of failed checklist items)
@@ -69,6 +72,37 @@ FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "bad_input_500": (CONTRACT, frozenset({"contract.upload_image", "contract.create_content"})),
     "migration_not_applied": (LEDGER, frozenset({"growth_hub.migrations_applied"})),
     "migration_drifted": (LEDGER, frozenset({"growth_hub.migrations_applied"})),
+    # Contract semantics no schema can express (docs/traps.md).
+    "list_ignores_limit": (CONTRACT, frozenset({"contract.list_content"})),
+    "roundtrip_price": (CONTRACT, frozenset({"contract.get_content"})),
+    "roundtrip_platform_url": (CONTRACT, frozenset({"contract.get_content"})),
+    "delete_missing_200": (CONTRACT, frozenset({"contract.delete_content"})),
+    "put_missing_500": (CONTRACT, frozenset({"contract.update_content"})),
+    "accepts_wrong_types": (CONTRACT, frozenset({"contract.create_content"})),
+    "upload_accepts_html": (CONTRACT, frozenset({"contract.upload_image"})),
+    "bad_id_500": (
+        CONTRACT,
+        frozenset({"contract.get_content", "contract.update_content", "contract.delete_content"}),
+    ),
+    # Who may write (checklists/security.yaml).
+    "auth_unverified": (SECURITY, frozenset({"security.unsigned_token_refused"})),
+    "auth_demo_bypass": (SECURITY, frozenset({"security.demo_bypass_refused"})),
+    "no_ownership_check": (SECURITY, frozenset({"security.ownership_enforced"})),
+    "mock_mode": (
+        SMOKE,
+        frozenset(
+            {
+                "create_flow.upload_image",
+                "create_flow.content_crud",
+                "create_flow.share_positions",
+                "slo.upload_failure_rate",
+            }
+        ),
+    ),
+    "uuid_default_dropped": (
+        SMOKE,
+        frozenset({"create_flow.content_crud", "create_flow.share_positions"}),
+    ),
 }
 
 # Faults that break only what the smoke suite checks: the contract must stay green under them.
@@ -83,7 +117,7 @@ def test_matrix_names_every_sandbox_fault() -> None:
     assert set(FAULT_MATRIX) == set(FAULTS)
 
 
-@pytest.mark.parametrize("suite", [SMOKE, FULL], ids=["create_flow", "full"])
+@pytest.mark.parametrize("suite", [FULL, ("-m", "create_flow")], ids=["full", "create_flow"])
 def test_healthy_sandbox_is_allowed(sandbox: Any, run_gate: Any, suite: tuple[str, ...]) -> None:
     sandbox.set_faults([])
     run = run_gate(suite)
@@ -132,4 +166,81 @@ def test_growth_hub_migration_check_catches_a_missing_migration(
     finally:
         sandbox.set_faults([])
     assert run.gate()["verdict"] == "block"
-    assert "growth_hub.migrations_applied" in run.failed_items(), run.output
+    assert run.failed_items() == {"growth_hub.migrations_applied"}, run.output
+
+
+# --- docs/traps.md: every trap of CONTRACT.md §6 and the fault that proves the gate catches it ---
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TRAPS_TABLE = REPO_ROOT / "docs" / "traps.md"
+
+
+@dataclass(frozen=True)
+class TrapRow:
+    section: str
+    fault: str | None
+    items: tuple[str, ...]
+    tests: tuple[str, ...]
+    state: str
+
+    @property
+    def pending(self) -> bool:
+        return self.state.startswith("pending")
+
+
+def _trap_rows() -> list[TrapRow]:
+    rows = []
+    for line in TRAPS_TABLE.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 6 or not re.fullmatch(r"6\.\d+", cells[0]):
+            continue
+        faults = re.findall(r"`([^`]+)`", cells[2])
+        rows.append(
+            TrapRow(
+                section=cells[0],
+                fault=faults[0] if faults else None,
+                items=tuple(re.findall(r"`([^`]+)`", cells[3])),
+                tests=tuple(re.findall(r"`([^`]+)`", cells[4])),
+                state=cells[5],
+            )
+        )
+    return rows
+
+
+TRAP_ROWS = _trap_rows()
+
+
+def test_traps_table_covers_every_trap_of_the_contract() -> None:
+    assert {row.section for row in TRAP_ROWS} == {f"6.{n}" for n in range(1, 21)}
+    for row in TRAP_ROWS:
+        assert row.state == "ready" or row.pending or row.state.startswith("not gated: "), row
+        if row.fault is None and not row.pending:
+            assert len(row.state) > len("not gated: ") + 20, f"§{row.section} must say why"
+
+
+@pytest.mark.parametrize(
+    "row",
+    [r for r in TRAP_ROWS if r.fault],
+    ids=[f"{r.section}-{r.fault}" for r in TRAP_ROWS if r.fault],
+)
+def test_trap_fault_blocks_on_its_item_in_the_matrix(row: TrapRow) -> None:
+    from promorang_sandbox import FAULTS
+
+    assert row.fault is not None
+    if row.pending and row.fault not in FAULTS:
+        pytest.skip(f"{row.fault} is not a sandbox fault yet (pending)")
+    assert row.fault in FAULTS, f"§{row.section}: {row.fault} is no sandbox fault"
+    assert row.fault in FAULT_MATRIX, f"§{row.section}: {row.fault} has no fault-matrix row"
+    failing = FAULT_MATRIX[row.fault][1]
+    assert set(row.items) <= failing, (
+        f"§{row.section}: under {row.fault} the matrix fails {sorted(failing)}, "
+        f"not {sorted(set(row.items) - failing)}"
+    )
+
+
+@pytest.mark.parametrize("row", [r for r in TRAP_ROWS if not r.pending], ids=lambda r: r.section)
+def test_trap_tests_exist(row: TrapRow) -> None:
+    for test in row.tests:
+        path, _, name = test.partition("::")
+        source = (REPO_ROOT / path).read_text(encoding="utf-8")
+        assert f"def {name}(" in source, f"§{row.section}: {test} does not exist"

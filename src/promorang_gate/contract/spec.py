@@ -1,7 +1,7 @@
-"""The contract's operations and their checklist items, read with pyyaml only.
+"""The contract's operations and the checklist item each verifies, read with pyyaml only.
 
-Collection imports this module; schemathesis and hypothesis stay out of it (see
-``_schemathesis_support`` for everything that sends requests).
+Each operation of the spec names its item with the extension key ``x-checklist-item``, so the
+spec, not a second mapping, says what a conforming operation proves.
 """
 
 from __future__ import annotations
@@ -16,36 +16,19 @@ import yaml
 
 __all__ = [
     "HTTP_METHODS",
-    "NEGATIVE_OPERATIONS",
-    "NOT_CREATE_FLOW",
-    "OPERATION_ITEMS",
-    "SPEC_PATH",
+    "ITEM_KEY",
     "DocumentedPaths",
     "load_spec",
+    "operation_items",
     "spec_operations",
 ]
 
-SPEC_PATH = Path(__file__).resolve().with_name("openapi.yaml")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-
-# One checklist item per documented operation: the spec and this mapping must agree exactly.
-OPERATION_ITEMS: Mapping[str, str] = {
-    "GET /api/health": "contract.get_health",
-    "POST /api/content/upload-image": "contract.upload_image",
-    "GET /api/content": "contract.list_content",
-    "POST /api/content": "contract.create_content",
-    "GET /api/content/{id}": "contract.get_content",
-    "PUT /api/content/{id}": "contract.update_content",
-    "DELETE /api/content/{id}": "contract.delete_content",
-}
-# Operations outside the Create flow (no ``create_flow`` marker).
-NOT_CREATE_FLOW = frozenset({"GET /api/health"})
-# Operations whose invalid input must be refused with 4xx (negative-data tests).
-NEGATIVE_OPERATIONS = ("POST /api/content/upload-image", "POST /api/content")
+ITEM_KEY = "x-checklist-item"
 
 
 @cache
-def load_spec(path: Path = SPEC_PATH) -> Mapping[str, Any]:
+def load_spec(path: Path) -> Mapping[str, Any]:
     """The parsed spec (cached; callers must not modify it)."""
     with path.open(encoding="utf-8") as fh:
         loaded = yaml.safe_load(fh)
@@ -54,14 +37,25 @@ def load_spec(path: Path = SPEC_PATH) -> Mapping[str, Any]:
     return loaded
 
 
+def _operations(spec: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, Any]]]:
+    for path, item in (spec.get("paths") or {}).items():
+        for method, operation in (item or {}).items():
+            if method in HTTP_METHODS:
+                yield f"{method.upper()} {path}", operation if isinstance(operation, dict) else {}
+
+
 def spec_operations(spec: Mapping[str, Any]) -> list[str]:
     """``"METHOD /path"`` labels of every operation in the spec, in document order."""
-    labels = []
-    for path, item in (spec.get("paths") or {}).items():
-        for method in item or {}:
-            if method in HTTP_METHODS:
-                labels.append(f"{method.upper()} {path}")
-    return labels
+    return [label for label, _ in _operations(spec)]
+
+
+def operation_items(spec: Mapping[str, Any]) -> dict[str, str | None]:
+    """Label -> the checklist item the operation names (None when it names none)."""
+    items: dict[str, str | None] = {}
+    for label, operation in _operations(spec):
+        item = operation.get(ITEM_KEY)
+        items[label] = item if isinstance(item, str) and item else None
+    return items
 
 
 class DocumentedPaths:

@@ -1,0 +1,135 @@
+"""The requests the contract sends besides generated ones: known-good bodies, the deterministic
+invalid cases, and the run tag on whatever a request may create."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from schemathesis import GenerationMode
+
+from promorang_gate.tags import object_tag, tagged_title
+
+__all__ = ["KNOWN_GOOD", "PNG_1X1", "invalid_cases", "known_good", "tag", "tag_invalid"]
+
+PNG_1X1 = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6300010000050001a5f645400000000049454e44ae426082"
+    )
+).decode()
+HTML = base64.b64encode(b"<!doctype html><script>alert(document.cookie)</script>").decode()
+SVG = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>').decode()
+UPLOAD = "POST /api/content/upload-image"
+CREATE = "POST /api/content"
+UPDATE = "PUT /api/content/{id}"
+JSON = "application/json"
+
+# A valid request per write, sent by the explicit phase so success answers are checked too.
+KNOWN_GOOD: Mapping[str, Mapping[str, Any]] = {
+    UPLOAD: {"fileType": "image/png", "fileData": PNG_1X1, "fileName": "contract.png"},
+    CREATE: {
+        "platform": "instagram",
+        "title": "contract probe",
+        "platform_url": "https://instagram.com/p/gate-contract",
+        "total_shares": 100,
+        "share_price": 0.1,
+    },
+}
+# Invalid input the coverage phase does not spell out (CONTRACT §6.10): a public bucket must not
+# take HTML or script-carrying SVG, and values the database cannot hold must be refused, not 500.
+EXPLICIT_INVALID: Mapping[str, tuple[tuple[str, Mapping[str, Any]], ...]] = {
+    UPLOAD: (
+        ("fileType text/html", {"fileType": "text/html", "fileData": HTML, "fileName": "p.html"}),
+        ("fileType image/svg+xml", {"fileType": "image/svg+xml", "fileData": SVG}),
+    ),
+    CREATE: (
+        ("fractional total_shares", {**KNOWN_GOOD[CREATE], "total_shares": 1.5}),
+        ("huge total_shares", {**KNOWN_GOOD[CREATE], "total_shares": 10**12}),
+        ("share_price 1000", {**KNOWN_GOOD[CREATE], "share_price": 1000}),
+        ("huge share_price", {**KNOWN_GOOD[CREATE], "share_price": 1e9}),
+    ),
+    UPDATE: (
+        ("fractional total_shares", {"total_shares": 1.5}),
+        ("share_price 1000", {"share_price": 1000}),
+    ),
+}
+# Undocumented methods: the transport refuses them before sending, so they are not sent at all.
+NOT_SENT = frozenset({"unspecified_http_method"})
+
+
+def known_good(operation: Any) -> Any | None:
+    """The known-good case of ``operation``, or None when it has none."""
+    if operation.label == "GET /api/content":
+        return operation.Case(query={})
+    body = KNOWN_GOOD.get(operation.label)
+    if body is None:
+        return None
+    return operation.Case(body=dict(body), media_type="application/json")
+
+
+def invalid_cases(schema: Any, operation: Any, target_id: str | None) -> Iterator[tuple[Any, str]]:
+    """Every invalid case of ``operation``, the same on every run: the coverage phase's negative
+    cases (wrong type in each body field, missing fields, bounds, content types) and the explicit
+    ones above. Body cases of an update are aimed at ``target_id``, an item that exists."""
+    generation = schema.config.generation_for(operation=operation)
+    for case in schema.iter_coverage_cases(
+        operation, generation_modes=[GenerationMode.NEGATIVE], generation_config=generation
+    ):
+        data = case.meta.phase.data
+        if str(getattr(data, "scenario", "")) in NOT_SENT:
+            continue
+        on_path = str(getattr(data, "parameter_location", "")).lower().endswith("path")
+        if target_id is not None and case.path_parameters and not on_path:
+            case.path_parameters = {**case.path_parameters, "id": target_id}
+        yield case, _describe(case, str(getattr(data, "description", "invalid input")))
+    for what, body in EXPLICIT_INVALID.get(operation.label, ()):
+        params = {"id": target_id} if target_id is not None and "{id}" in operation.path else {}
+        case = operation.Case(path_parameters=params, body=dict(body), media_type=JSON)
+        yield case, what
+
+
+def _describe(case: Any, description: str) -> str:
+    """The coverage description with the value that makes the case invalid."""
+    name = description.split(":", 1)[0] if ":" in description else None
+    body = case.body
+    if isinstance(body, dict) and name in body:
+        return f"{description}: {_short(body[name])}"
+    if name is None and not isinstance(body, dict):
+        return f"{description}: body {_short(body)}"
+    return description
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def tag(case: Any, run_id: str) -> None:
+    """Tag what a valid request may create, so the janitor finds it after a killed run."""
+    if not (case.method.upper() in {"POST", "PUT"} and isinstance(case.body, dict)):
+        return
+    if case.operation.label == UPLOAD:
+        name = case.body.get("fileName")
+        suffix = name if isinstance(name, str) else ""
+        case.body["fileName"] = f"{object_tag(run_id)}-{suffix}"
+        return
+    if "title" in case.body or case.operation.label == CREATE:
+        title = case.body.get("title")
+        case.body["title"] = tagged_title(title if isinstance(title, str) else "", run_id)
+
+
+def tag_invalid(case: Any, run_id: str) -> None:
+    """Tag an invalid request without making it valid: only values that are already strings."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    if case.operation.label == UPLOAD and isinstance(body.get("fileName"), str):
+        body["fileName"] = f"{object_tag(run_id)}-{body['fileName']}"
+    elif isinstance(body.get("title"), str) and body["title"]:
+        body["title"] = tagged_title(body["title"], run_id)

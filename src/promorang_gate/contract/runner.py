@@ -1,0 +1,397 @@
+"""Runs the contract against one environment: generated cases, the deterministic invalid cases
+and the scenarios (lifecycle, pagination, missing and malformed ids), through the guarded
+transport, checked by schemathesis' and the gate's checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import strategies as st
+from schemathesis.core import NOT_SET
+
+from promorang_gate.contract import cases
+from promorang_gate.contract.checks import (
+    ABSENT_ID,
+    NEGATIVE_CHECKS,
+    POSITIVE_CHECKS,
+    Scenario,
+    in_scenario,
+)
+from promorang_gate.contract.errors import ContractViolation, UndocumentedRequest
+from promorang_gate.contract.failures import combine, violation
+from promorang_gate.contract.lifecycle import Lifecycle
+from promorang_gate.contract.spec import DocumentedPaths, load_spec, spec_operations
+from promorang_gate.contract.transport import guarded_session
+from promorang_gate.http import WRITE_METHODS, guard
+from promorang_gate.redaction import Redactor
+from promorang_gate.tags import tagged_title
+
+if TYPE_CHECKING:
+    from schemathesis import CheckFunction
+    from schemathesis.core.transport import Response
+    from schemathesis.engine.recorder import ScenarioRecorder
+    from schemathesis.specs.openapi.schemas import OpenApiSchema
+
+    from promorang_gate.environments import Target
+
+__all__ = ["Budget", "ContractRunner", "Ledger", "load_schema", "open_runner"]
+
+SCHEMATHESIS_CONFIG = {
+    # Postgres text cannot hold NUL; the security header is ours to send, not to generate.
+    "generation": {"allow-x00": False, "with-security-parameters": False},
+    "reports": {"junit": {"enabled": False}, "vcr": {"enabled": False}, "har": {"enabled": False}},
+}
+LIST, CREATE, ONE = "GET /api/content", "POST /api/content", "/api/content/{id}"
+# Pages of one listing (a platform the gate's other requests do not create) checked for overlap.
+PAGES = ((1, 1), (1, 2), (1, 3), (2, 1), (2, 2))
+PAGED_PLATFORM = "linkedin"
+MALFORMED_IDS = ("abc", "0", "-1", "not-a-uuid", "0000000-0000-4000-8000-00000000beef")
+
+
+class Ledger(Protocol):
+    def content(self, content_id: str) -> None: ...
+
+    def object(self, bucket: str, path: str) -> None: ...
+
+
+@cache
+def load_schema(spec_path: Path) -> OpenApiSchema:
+    """The contract as a schemathesis schema, with the gate's generation settings."""
+    config = schemathesis.Config.from_dict(SCHEMATHESIS_CONFIG)
+    return schemathesis.openapi.from_path(spec_path, config=config)
+
+
+@dataclass
+class Budget:
+    """The wall-clock budget of one env's contract run, started by the first test that uses it."""
+
+    seconds: float
+    started: float | None = None
+
+    def start(self) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+
+    @property
+    def spent(self) -> bool:
+        return self.started is not None and time.monotonic() - self.started >= self.seconds
+
+
+@contextmanager
+def open_runner(target: Target, run_id: str, spec_path: Path) -> Iterator[ContractRunner]:
+    """A runner for ``target``; its session is closed on exit."""
+
+    def check_write(method: str, url: str) -> None:
+        guard(method, url, target.writes_allowed, target.name)
+
+    documented = DocumentedPaths(spec_operations(load_spec(spec_path)))
+    session = guarded_session(target.api_url, documented, check_write)
+    try:
+        yield ContractRunner(
+            schema=load_schema(spec_path),
+            api_url=target.api_url.rstrip("/"),
+            env=target.name,
+            bucket=target.bucket,
+            run_id=run_id,
+            creator_token=target.creator_token,
+            writes_allowed=target.writes_allowed,
+            timeout_s=target.request_timeout_s,
+            max_examples=target.contract_max_examples,
+            budget=Budget(target.contract_deadline_s),
+            session=session,
+            redact=Redactor(target.secret_values()).redact,
+            check_write=check_write,
+        )
+    finally:
+        session.close()
+
+
+@dataclass
+class ContractRunner:
+    """Sends the contract's cases for one env and validates the answers."""
+
+    schema: OpenApiSchema
+    api_url: str
+    env: str
+    bucket: str
+    run_id: str
+    creator_token: str | None
+    writes_allowed: bool
+    timeout_s: float
+    max_examples: int
+    budget: Budget
+    session: requests.Session
+    redact: Callable[[str], str]
+    check_write: Callable[[str, str], None]
+
+    # --- scenarios ----------------------------------------------------------------------------
+
+    def fuzz(self, label: str, ledger: Ledger) -> None:
+        """Valid inputs for ``label``: every answer is documented, typed and carries the headers."""
+        operation = self._begin(label)
+        if label == LIST:
+            self._seed(ledger)
+
+        def run(case: Any) -> None:
+            if self._stop(run):
+                return
+            cases.tag(case, self.run_id)
+            response = self.send(case, ledger)
+            self.validate(case, response, POSITIVE_CHECKS)
+
+        self._run(run, operation.as_strategy(), cases.known_good(operation), label)
+
+    def negative(self, label: str, ledger: Ledger) -> None:
+        """Every deterministic invalid case of ``label`` is refused with 4xx."""
+        operation = self._begin(label)
+        target = self._seed(ledger) if "{id}" in operation.path else None
+        if "{id}" in operation.path and target is None:
+            pytest.skip(f"{label} not verified: no item to aim its invalid updates at")
+        scenario = Scenario()
+        invalid = []
+        for case, what in cases.invalid_cases(self.schema, operation, target):
+            cases.tag_invalid(case, self.run_id)
+            scenario.invalid[case.id] = what
+            invalid.append(case)
+        self._each(invalid, NEGATIVE_CHECKS, scenario, ledger, f"invalid input to {label}")
+
+    def requires_token(self, label: str, ledger: Ledger) -> None:
+        """A write without ``Authorization`` is refused with the documented 401."""
+        operation = self._begin(label)
+        params = {"id": ABSENT_ID} if "{id}" in operation.path else {}
+        body: Any = {} if operation.body else NOT_SET
+        case = operation.Case(path_parameters=params, body=body, media_type="application/json")
+        response = self.send(case, ledger, authorized=False)
+        with self._violations(f"{label} without a token"):
+            self.validate(case, response, POSITIVE_CHECKS)
+        if response.status_code != 401:
+            raise ContractViolation(
+                f"{label} without a token answered {response.status_code}, expected 401",
+                f"body {self.redact(response.text[:300])!r}",
+            )
+
+    def lifecycle(self, focus: str, ledger: Ledger) -> None:
+        """create → get → update → delete → get: ``focus`` (an operation label) is fully checked."""
+        for label in (CREATE, f"PUT {ONE}", f"DELETE {ONE}"):
+            self._begin(label)
+        create_op = self.operation(CREATE)
+
+        def run(data: st.DataObject) -> None:
+            if self._stop(run):
+                return
+            create = data.draw(create_op.as_strategy(), label="create")
+            Lifecycle(self, focus, ledger).run(create, data)
+
+        # The four focused lifecycles share one operation's worth of examples.
+        examples = -(-self.max_examples // 4)
+        self._run(run, st.data(), None, f"lifecycle ({focus})", arg="data", examples=examples)
+
+    def pagination(self, ledger: Ledger) -> None:
+        """Pages of one listing hold at most ``limit`` items and do not overlap."""
+        operation = self._begin(LIST)
+        for _ in range(3):
+            self._seed(ledger, platform=PAGED_PLATFORM)
+        pages = [
+            operation.Case(query={"type": PAGED_PLATFORM, "limit": limit, "page": page})
+            for limit, page in PAGES
+        ]
+        self._each(pages, POSITIVE_CHECKS, Scenario(), ledger, "pages of GET /api/content")
+
+    def missing(self, label: str, ledger: Ledger) -> None:
+        """``label`` on an item that never existed, or was just deleted, answers 404."""
+        operation = self._begin(label)
+        scenario = Scenario(gone={ABSENT_ID: "never existed"})
+        targets = [ABSENT_ID]
+        deleted = self._created_then_deleted(ledger, scenario)
+        if deleted is not None:
+            targets.append(deleted)  # for DELETE: the repeated delete
+        probes = [self._by_id(operation, ident) for ident in targets]
+        self._each(probes, POSITIVE_CHECKS, scenario, ledger, f"{label} of missing content")
+
+    def malformed_ids(self, label: str, ledger: Ledger) -> None:
+        """``label`` with an id that is no UUID answers 400 or 404, never 5xx."""
+        operation = self._begin(label)
+        idents = MALFORMED_IDS if label.startswith("GET ") else (*MALFORMED_IDS, "123")
+        probes = [self._by_id(operation, ident) for ident in idents]
+        self._each(probes, POSITIVE_CHECKS, Scenario(), ledger, f"{label} with malformed ids")
+
+    # --- sending and checking -----------------------------------------------------------------
+
+    def operation(self, label: str) -> Any:
+        method, path = label.split(" ", 1)
+        try:
+            return self.schema[path][method]
+        except LookupError:
+            raise ContractViolation(f"{label} is missing from the contract") from None
+
+    def send(self, case: Any, ledger: Ledger, authorized: bool = True) -> Response:
+        headers = self._headers(authorized and case.method.upper() != "GET")
+        response: Response = case.call(
+            base_url=self.api_url, session=self.session, headers=headers, timeout=self.timeout_s
+        )
+        self._register(case, response, ledger)
+        return response
+
+    def validate(
+        self,
+        case: Any,
+        response: Response,
+        checks: Iterable[CheckFunction],
+        scenario: Scenario | None = None,
+        recorder: ScenarioRecorder | None = None,
+    ) -> None:
+        headers = self._headers(case.method.upper() != "GET")
+        with in_scenario(scenario or Scenario()):
+            case.validate_response(
+                response,
+                checks=list(checks),
+                headers=headers,
+                transport_kwargs={"base_url": self.api_url, "session": self.session},
+                recorder=recorder,
+            )
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _begin(self, label: str) -> Any:
+        operation = self.operation(label)
+        if self.budget.spent:
+            pytest.skip(f"contract time budget of {self.budget.seconds:g}s for {self.env} spent")
+        if operation.method.upper() in WRITE_METHODS:
+            self.check_write(operation.method.upper(), self.api_url + operation.path)
+            if not self.creator_token:
+                pytest.skip(f"no creator token for {self.env}: {label} cannot be verified")
+        self.budget.start()
+        return operation
+
+    def _stop(self, run: Any) -> bool:
+        # Stop generating once the env's budget is spent, but always run the first example.
+        ran = getattr(run, "examples_run", 0)
+        run.examples_run = ran + 1
+        return ran > 0 and self.budget.spent
+
+    def _settings(self, examples: int | None = None) -> settings:
+        return settings(
+            max_examples=max(examples or self.max_examples, 1),
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            print_blob=False,
+            report_multiple_bugs=False,
+        )
+
+    def _run(
+        self,
+        body: Callable[[Any], None],
+        strategy: Any,
+        known_good: Any | None,
+        what: str,
+        arg: str = "case",
+        examples: int | None = None,
+    ) -> None:
+        test = given(**{arg: strategy})(self._settings(examples)(body))
+        if known_good is not None:
+            test = example(**{arg: known_good})(test)
+        with self._violations(what):
+            test()
+
+    def _each(
+        self, probes: list[Any], checks: Iterable[CheckFunction], scenario: Scenario,
+        ledger: Ledger, what: str,
+    ) -> None:  # fmt: skip
+        """Send every probe (the same ones on every run); report all that fail."""
+        found: list[ContractViolation] = []
+        for number, case in enumerate(probes):
+            if number and self.budget.spent and not found:
+                pytest.skip(f"{what} not verified: time budget spent after {number} requests")
+            if number and self.budget.spent:
+                break
+            response = self.send(case, ledger)
+            try:
+                self.validate(case, response, checks, scenario)
+            except (AssertionError, BaseExceptionGroup) as exc:
+                found.append(violation(exc, f"{what} on {self.env}", self.redact))
+            scenario.observe(case, response)
+        if found:
+            raise combine(found)
+
+    @contextmanager
+    def _violations(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except (AssertionError, BaseExceptionGroup, UndocumentedRequest) as exc:
+            raise violation(exc, f"{what} on {self.env}", self.redact) from None
+
+    def _seed(self, ledger: Ledger, platform: str | None = None) -> str | None:
+        """One tagged item (when writes are allowed); its id, or None when none was created."""
+        if not (self.writes_allowed and self.creator_token):
+            return None
+        create = cases.known_good(self.operation(CREATE))
+        if create is None:
+            return None
+        if platform is not None:
+            create.body["platform"] = platform
+        cases.tag(create, self.run_id)
+        response = self.send(create, ledger)  # a failing create is the create item's finding
+        body = _json(response) if response.status_code == 201 else None
+        content = body.get("content") if isinstance(body, dict) else None
+        return str(content["id"]) if isinstance(content, dict) and "id" in content else None
+
+    def _created_then_deleted(self, ledger: Ledger, scenario: Scenario) -> str | None:
+        if not (self.writes_allowed and self.creator_token):
+            return None
+        ident = self._seed(ledger)
+        if ident is None:
+            pytest.skip("missing content not verified: setup create failed")
+        delete = self._by_id(self.operation(f"DELETE {ONE}"), ident)
+        response = self.send(delete, ledger)
+        if response.status_code != 200:
+            status = response.status_code
+            pytest.skip(f"missing content not verified: setup delete answered {status}")
+        scenario.observe(delete, response)
+        return ident
+
+    def _by_id(self, operation: Any, ident: str) -> Any:
+        body: Any = NOT_SET
+        if operation.method.upper() == "PUT":
+            body = {"title": tagged_title("contract probe (update)", self.run_id)}
+        params = {"id": ident}
+        return operation.Case(path_parameters=params, body=body, media_type="application/json")
+
+    def _headers(self, authorized: bool = True) -> dict[str, str]:
+        if authorized and self.creator_token:
+            return {"Authorization": f"Bearer {self.creator_token}"}
+        return {}
+
+    def _register(self, case: Any, response: Response, ledger: Ledger) -> None:
+        body = _json(response) if 200 <= response.status_code < 300 else None
+        if not isinstance(body, dict):
+            return
+        if case.operation.label == CREATE:
+            content = body.get("content")
+            cid = content.get("id") if isinstance(content, dict) else None
+            if isinstance(cid, str | int):
+                ledger.content(str(cid))
+        elif case.operation.label == "POST /api/content/upload-image":
+            url = body.get("imageUrl")
+            marker = f"/object/public/{self.bucket}/"
+            if isinstance(url, str) and marker in url:
+                ledger.object(self.bucket, url.split(marker, 1)[1].split("?", 1)[0])
+
+
+def _json(response: Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
