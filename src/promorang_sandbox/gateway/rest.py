@@ -328,12 +328,15 @@ def parse_prefer(headers: list[str]) -> Prefer:
 
 
 async def lookup_table(conn: AsyncConnection[Any], schema: str, name: str) -> Table:
-    """Read the table from the catalog on every request: faults may rename tables at runtime."""
+    """Read the table from the catalog on every request (one round trip): faults may rename
+    tables at runtime."""
     cur = await conn.execute(
-        "select a.attname, a.attgenerated <> '', c.oid from pg_catalog.pg_class c"
+        "select a.attname, a.attgenerated <> '', coalesce(a.attnum = any(i.indkey), false)"
+        " from pg_catalog.pg_class c"
         " join pg_catalog.pg_namespace n on n.oid = c.relnamespace"
         " join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0"
         " and not a.attisdropped"
+        " left join pg_catalog.pg_index i on i.indrelid = c.oid and i.indisprimary"
         " where n.nspname = %s and c.relname = %s and c.relkind in ('r','v','m','p','f')"
         " order by a.attnum",
         (schema, name),
@@ -345,13 +348,7 @@ async def lookup_table(conn: AsyncConnection[Any], schema: str, name: str) -> Ta
             "PGRST205",
             f"Could not find the table '{schema}.{name}' in the schema cache",
         )
-    pk = await conn.execute(
-        "select a.attname from pg_catalog.pg_index i"
-        " join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)"
-        " where i.indisprimary and i.indrelid = %s",
-        (rows[0][2],),
-    )
-    primary_key = [str(r[0]) for r in await pk.fetchall()]
+    primary_key = [str(r[0]) for r in rows if r[2]]
     return Table(schema, name, {str(r[0]): bool(r[1]) for r in rows}, primary_key)
 
 
@@ -428,10 +425,15 @@ async def _run(
     method = request.method
     try:
         async with conn.transaction():
-            if method in ("GET", "HEAD"):
-                await conn.execute("set transaction read only")
+            # Reads run read-only; the setting travels with the claims (one round trip).
+            read_only = {"transaction_read_only": "on"} if method in ("GET", "HEAD") else {}
             await set_scope(
-                conn, auth, method=method, path=request.url.path, headers=request.headers
+                conn,
+                auth,
+                method=method,
+                path=request.url.path,
+                headers=request.headers,
+                extra=read_only,
             )
             table = await lookup_table(conn, schema, request.path_params["table"])
             singular = OBJECT_ACCEPT in request.headers.get("accept", "")
