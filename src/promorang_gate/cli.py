@@ -1,7 +1,8 @@
 """``promorang-gate``: ``verdict DIR`` re-reads the gate files; ``janitor`` removes leftovers.
 
-Exit codes: ``verdict`` 0 all allow, 1 any block, 2 no/malformed gate files; ``janitor`` the
-janitor's own code; usage mistakes 2 with one line on stderr and no traceback.
+Exit codes: ``verdict`` 0 all allow, 1 any block, 2 no/malformed gate files; ``janitor`` 0 clean,
+1 something left, 2 refused or a usage mistake, 3 unreachable, 4 key rejected, 5 bucket missing,
+6 stopped midway (``janitor.EXIT_CODES``). Every error is one redacted line, no traceback.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from promorang_gate.environments import SECRET_KEYS
 from promorang_gate.errors import ConfigError
+from promorang_gate.redaction import Redactor
 
 __all__ = ["main", "parse_duration"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_MAX_AGE_S = 3650 * 86400.0
 _STATUSES = ("passed", "failed", "not_verified", "manual_signed", "manual_missing")
 
 
@@ -29,7 +33,10 @@ def parse_duration(text: str) -> float:
     match = _DURATION.match(text)
     if not match:
         raise ConfigError(f"--older-than {text!r}: expected a duration such as 30m, 2h or 3600")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > _MAX_AGE_S:
+        raise ConfigError(f"--older-than {text!r}: at most 3650d")
+    return seconds
 
 
 def _load_gate_file(path: Path) -> dict[str, Any]:
@@ -91,12 +98,9 @@ def _janitor(args: argparse.Namespace) -> int:
                 "janitor --env sandbox needs a running sandbox:"
                 " give --sandbox-state PATH or set PROMORANG_SANDBOX_STATE"
             )
-        from promorang_sandbox import SandboxState
+        from promorang_gate.sandbox_target import load_state_file
 
-        try:
-            state = SandboxState.from_file(state_file)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{state_file}: not a sandbox state file ({exc})") from None
+        state = load_state_file(state_file)
     rootdir = Path(args.rootdir)
     targets = resolve_targets(
         [args.env],
@@ -130,6 +134,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _redactor() -> Redactor:
+    """Every secret variable that is set (the janitor's target is not resolved yet)."""
+    suffixes = tuple(f"_{key.upper()}" for key in SECRET_KEYS)
+    return Redactor(
+        v for k, v in os.environ.items() if k.startswith("GATE_") and k.endswith(suffixes)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -137,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _verdict(args.directory)
         return _janitor(args)
     except ConfigError as exc:
-        print(f"promorang-gate: error: {exc}", file=sys.stderr)
+        print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)
         return 2
 
 

@@ -13,9 +13,9 @@ from promorang_gate.allure_support import attach_svg, latency_histogram_svg
 from promorang_gate.http import GateHttp
 from promorang_gate.ledger import CleanupLedger
 from promorang_gate.readiness import wait_ready
+from promorang_gate.readonly_db import ReadOnlyConnection
 from promorang_gate.redaction import Redactor
 from promorang_gate.stored import StoredState
-from promorang_gate.readonly_db import ReadOnlyConnection
 from promorang_gate.supabase_access import connect_db, connect_db_for_writes, make_supabase
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def gate_ready(request: pytest.FixtureRequest, gate_target: Target) -> ReadyWait
 
 @pytest.fixture(scope="session")
 def gate_ledger_factory(
-    request: pytest.FixtureRequest, gate_target: Target
+    request: pytest.FixtureRequest, gate_target: Target, gate_run_id: str
 ) -> Callable[[], CleanupLedger]:
     """Makes cleanup ledgers for fixtures wider than one test; their owner calls ``cleanup()``
     in a ``finally``. Tests use ``gate_ledger``."""
@@ -231,6 +231,7 @@ def gate_ledger_factory(
             lambda: connect_db_for_writes(gate_target),
             logging.getLogger("promorang_gate.ledger").info,
             redact=redactor.redact,
+            run_id=gate_run_id,
         )
 
     return make

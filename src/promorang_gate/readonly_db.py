@@ -72,6 +72,9 @@ class ReadOnlyConnection:
     """``execute``, ``cursor`` and ``close`` of a psycopg connection; every use read-only."""
 
     __slots__ = ("_conn", "_lock", "_name")
+    _conn: psycopg.Connection[tuple[Any, ...]]
+    _lock: threading.Lock
+    _name: str
 
     def __init__(self, conn: psycopg.Connection[tuple[Any, ...]], target_name: str) -> None:
         object.__setattr__(self, "_conn", conn)
@@ -89,7 +92,7 @@ class ReadOnlyConnection:
             conn.execute("BEGIN READ ONLY")
             try:
                 conn.execute("SELECT 1")  # the snapshot: read-write can no longer be set
-                cursor = conn.cursor()
+                cursor: psycopg.Cursor[tuple[Any, ...]] = conn.cursor()
                 cursor.execute(query, params, prepare=True)  # prepared: one statement only
                 return cursor
             finally:

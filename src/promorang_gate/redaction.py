@@ -18,7 +18,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-__all__ = ["MASK", "MIN_SECRET_LEN", "SENSITIVE_HEADERS", "Redactor", "secret_forms", "secret_parts"]
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LEN",
+    "SENSITIVE_HEADERS",
+    "Redactor",
+    "secret_forms",
+    "secret_parts",
+]
 
 MASK = "[REDACTED]"
 _MASK_B = MASK.encode()

@@ -38,7 +38,9 @@ def make_supabase(target: Target, http: httpx.Client) -> supabase.Client:
     return create_client(target.supabase_url, target.service_role_key, options=options)
 
 
-def connect_db(target: Target) -> psycopg.Connection[tuple[object, ...]] | ReadOnlyConnection | None:
+def connect_db(
+    target: Target,
+) -> psycopg.Connection[tuple[object, ...]] | ReadOnlyConnection | None:
     """The target's database: autocommit when writes are allowed, else read-only in a way a
     test cannot undo (``ReadOnlyConnection``); None without a database URL."""
     if not target.database_url:

@@ -8,13 +8,22 @@ here, with one line naming where it came from.
 from __future__ import annotations
 
 import math
+import os
 import re
+from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from promorang_gate.errors import ConfigError
 from promorang_gate.redaction import MIN_SECRET_LEN
 
-__all__ = ["RANGES", "check_name", "check_number", "check_secret", "check_url"]
+__all__ = [
+    "RANGES",
+    "check_name",
+    "check_number",
+    "check_output_dir",
+    "check_secret",
+    "check_url",
+]
 
 # Valid ranges of the numeric settings: key -> (low, high, low allowed).
 RANGES: dict[str, tuple[float, float, bool]] = {
@@ -125,3 +134,14 @@ def _check_dsn(value: str, var: str) -> None:
             f"the password in {var} is shorter than {MIN_SECRET_LEN} characters: it cannot be"
             " kept out of the output; use a longer one"
         )
+
+
+def check_output_dir(directory: Path, what: str) -> None:
+    """ConfigError unless files can be written in ``directory`` (which may not exist yet)."""
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{what} {directory}: {existing} is not a directory; give another path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {directory}: {existing} is not writable; give another path")
