@@ -82,7 +82,7 @@ class _GateClient(httpx.Client):
             target = response.next_request
             if _origin(target.url) != _origin(request.url):
                 response.close()
-                where = f"{target.url.scheme}://{target.url.host}"
+                where = f"{target.url.scheme}://{target.url.netloc.decode('ascii')}"
                 raise RedirectRefused(
                     f"{request.method} {request.url.path} redirected to another origin ({where}):"
                     " not followed, the request's credentials are not sent there",

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 __all__ = [
@@ -93,24 +95,43 @@ def _percent_lower(text: str) -> str:
     return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
 
 
+def _json_ascii(text: str) -> str:
+    return json.dumps(text)[1:-1]
+
+
+def _json_unicode(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def _json_slash(text: str) -> str:
+    return json.dumps(text).replace("/", "\\/")[1:-1]  # some encoders escape "/"
+
+
+def _repr_str(text: str) -> str:
+    return repr(text)[1:-1]
+
+
+def _repr_bytes(text: str) -> str:
+    return repr(text.encode())[2:-1]
+
+
+# Escapes a secret passes through on its way out: a JSON body, shown by pytest's repr, written
+# into Allure's JSON or JUnit's XML. Applied up to twice (a JSON body in an assertion message).
+_ESCAPES = (_json_ascii, _json_unicode, _json_slash, _repr_str, _repr_bytes, html.escape)
+
+
 def secret_forms(secret: str) -> set[str]:
     """Every form of ``secret`` to remove (matching is case-insensitive: hex in either case)."""
     data = secret.encode()
-    escaped = [json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]]
     # Python's and JavaScript's URL encoders differ in what they leave unencoded.
     encoded = {quote(secret, safe=safe) for safe in ("", "/", "!'()*~")}
     encoded |= {quote_plus(secret, safe=safe) for safe in ("", "/")}
-    forms = {
-        secret,
-        *encoded,
-        *(_percent_lower(e) for e in encoded),
-        *escaped,
-        *(e.replace("/", "\\/") for e in escaped),
-        repr(secret)[1:-1],
-        repr(data)[2:-1],
-        binascii.hexlify(data).decode(),
-        *_base64_cores(data),
-    }
+    encoded |= {_percent_lower(e) for e in encoded}
+    forms = {secret, *encoded, binascii.hexlify(data).decode(), *_base64_cores(data)}
+    layer = {secret, *encoded}
+    for _ in range(2):
+        layer = {escape(form) for form in layer for escape in _ESCAPES}
+        forms |= layer
     return {f for f in forms if len(f) >= MIN_SECRET_LEN}
 
 
@@ -206,12 +227,35 @@ class Redactor:
         line = next((ln.strip() for ln in redacted.splitlines() if ln.strip()), "")
         return line if len(line) <= limit else line[: limit - 1] + "…"
 
+    def redact_json(self, value: Any) -> Any:
+        """A decoded JSON document with every string (and key) redacted."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.redact_json(v) for v in value]
+        if isinstance(value, dict):
+            return {self.redact(str(k)): self.redact_json(v) for k, v in value.items()}
+        return value
+
     def redact_file(self, path: str | Path) -> bool:
-        """Rewrite ``path`` in place when it held a secret; returns whether it changed."""
+        """Rewrite ``path`` in place when it held a secret; returns whether it changed. A JSON
+        file is also redacted decoded, string by string: what its own escaping hid is found."""
         file = Path(path)
         data = file.read_bytes()
         cleaned = self.redact_bytes(data)
+        if file.suffix == ".json":
+            cleaned = self._redact_json_bytes(cleaned)
         if cleaned == data:
             return False
         file.write_bytes(cleaned)
         return True
+
+    def _redact_json_bytes(self, data: bytes) -> bytes:
+        try:
+            document = json.loads(data)
+        except ValueError:
+            return data
+        cleaned = self.redact_json(document)
+        if cleaned == document:
+            return data
+        return json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
