@@ -121,7 +121,8 @@ def _check_dsn(value: str, var: str) -> None:
         parts = _split(text)
         if parts is None or parts.scheme not in _DSN_SCHEMES:
             raise ConfigError(
-                f"{var} is not a valid PostgreSQL URL (postgresql://user:password@host:port/db)"
+                f"{var} is not a valid PostgreSQL URL"
+                " (postgresql:// with user, password, host, port, database)"
             )
         password = unquote(parts.password) if parts.password else None
     elif "=" in text:
