@@ -149,12 +149,13 @@ def _alternation(literals: Iterable[str]) -> str:
 
 
 class Redactor:
-    """Replaces secrets by ``[REDACTED]``; thread-safe, one compiled pattern rebuilt on add."""
+    """Replaces secrets by ``[REDACTED]``; thread-safe. One pattern, compiled when first needed
+    after a secret was added (compiling is the costly part: never once per add)."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
-        self._text_re = re.compile("|".join(_STATIC), _STATIC_FLAGS)
+        self._text_re: re.Pattern[str] | None = None
         self._bytes_re: re.Pattern[bytes] | None = None
         for secret in secrets:
             self.add_secret(secret)
@@ -174,20 +175,34 @@ class Redactor:
             if forms <= self._secrets:
                 return
             self._secrets |= forms
-            self._rebuild()
+            self._text_re = self._bytes_re = None
 
-    def _rebuild(self) -> None:
-        literal = _alternation(self._secrets)
-        self._text_re = re.compile("|".join([f"(?P<secret>{literal})", *_STATIC]), _STATIC_FLAGS)
-        ordered = sorted(self._secrets, key=len, reverse=True)
-        self._bytes_re = re.compile(
-            b"|".join(re.escape(s.encode()) for s in ordered), re.IGNORECASE
-        )
+    def _text_pattern(self) -> re.Pattern[str]:
+        pattern = self._text_re
+        if pattern is None:
+            with self._lock:
+                if self._text_re is None:
+                    parts = list(_STATIC)
+                    if self._secrets:
+                        parts.insert(0, f"(?P<secret>{_alternation(self._secrets)})")
+                    self._text_re = re.compile("|".join(parts), _STATIC_FLAGS)
+                pattern = self._text_re
+        return pattern
+
+    def _bytes_pattern(self) -> re.Pattern[bytes] | None:
+        pattern = self._bytes_re
+        if pattern is None and self._secrets:
+            with self._lock:
+                ordered = sorted(self._secrets, key=len, reverse=True)
+                literals = b"|".join(re.escape(s.encode()) for s in ordered)
+                self._bytes_re = pattern = re.compile(literals, re.IGNORECASE)
+        return pattern
 
     @staticmethod
     def _replace(match: re.Match[str]) -> str:
+        groups = match.groupdict()
         for keep in ("url_keep", "q_keep", "h_keep", "kv_keep"):
-            prefix = match.group(keep)
+            prefix = groups.get(keep)
             if prefix is not None:
                 return prefix + MASK
         return MASK
@@ -195,14 +210,14 @@ class Redactor:
     def redact(self, text: str) -> str:
         if not text:
             return text
-        return self._text_re.sub(self._replace, text)
+        return self._text_pattern().sub(self._replace, text)
 
     def redact_bytes(self, data: bytes) -> bytes:
         """Text is redacted fully; binary data loses every registered form found in it."""
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            pattern = self._bytes_re
+            pattern = self._bytes_pattern()
             return pattern.sub(_MASK_B, data) if pattern is not None else data
         return self.redact(text).encode("utf-8")
 

@@ -57,8 +57,13 @@ def check_number(key: str, value: float, where: str) -> None:
     if not (math.isfinite(number) and above and number <= high):
         bound = "≥" if low_allowed else ">"
         raise ConfigError(
-            f"{where}: must be a finite number {bound} {low:g} and ≤ {high:g}, got {value!r}"
+            f"{where}: must be a finite number {bound} {_shown(low)} and ≤ {_shown(high)},"
+            f" got {value!r}"
         )
+
+
+def _shown(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
 
 def check_name(key: str, value: str, where: str) -> None:

@@ -29,6 +29,10 @@ def project(
 ) -> pytest.Pytester:
     """A temp project: the repo's checklists, an empty ini, the local env's secret set."""
     shutil.copytree(repo_root / "checklists", pytester.path / "checklists")
-    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    # As in pyproject.toml: these plugins cost seconds per in-process run and no test uses them.
+    pytester.makeini(
+        "[pytest]\naddopts = -p no:cacheprovider -p no:schemathesis -p no:hypothesispytest"
+        " -p no:anyio\n"
+    )
     clean_env.setenv("GATE_LOCAL_SERVICE_ROLE_KEY", LOCAL_SECRET)
     return pytester
