@@ -41,8 +41,10 @@ def _identity(text: str) -> str:
 def _describe(exc: BaseException | None, redact: Callable[[str], str]) -> str:
     if exc is None:
         return "no error recorded"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+    # Redacted whole, then cut to its first line: a secret across the cut must not half-survive.
+    text = redact(str(exc)).strip()
+    line = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
 def wait_ready(
