@@ -45,9 +45,19 @@ def _alias_bomb(top: str) -> str:
 
 SIGNOFF = "- item: slo.storage_quota\n  by: alice\n  at: {at}\n  env: local\n"
 STATE_KEYS = (
-    "api_url frontend_url supabase_url anon_key service_role_key creator_id creator_token"
-    " database_url admin_url admin_token bucket upload_prefix"
-).split()
+    "api_url",
+    "frontend_url",
+    "supabase_url",
+    "anon_key",
+    "service_role_key",
+    "creator_id",
+    "creator_token",
+    "database_url",
+    "admin_url",
+    "admin_token",
+    "bucket",
+    "upload_prefix",
+)
 GOOD_STATE = {
     k: f"http://127.0.0.1:1/{k}" if k.endswith("url") else f"{k}-value" for k in STATE_KEYS
 }
@@ -473,5 +483,5 @@ def test_bad_input_to_the_janitor(
     assert case.fragment in lines[0], lines[0]
     assert "Traceback" not in output
     assert not any(line.startswith("removed ") for line in lines)
-    for secret in _secrets_of(env) + [FORGED]:
+    for secret in [*_secrets_of(env), FORGED]:
         assert secret not in output
