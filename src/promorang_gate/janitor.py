@@ -35,14 +35,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_CODES",
-    "PROBE_PREFIX",
     "SweepResult",
     "refusal",
     "run_janitor",
     "sweep_run",
 ]
 
-PROBE_PREFIX = "gate-probes"
 #: Exit codes of ``promorang-gate janitor`` (each failure of the whole run is one line).
 EXIT_CODES = {
     "clean": 0,  # everything found was removed (or nothing was found)

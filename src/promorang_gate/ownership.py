@@ -11,6 +11,10 @@ janitor read the stored thing and check, with the one tag grammar of ``tags.py``
   storage reports it, its ``created_at`` is not before the run started.
 
 Each function returns None when the thing is the run's, else the reason it is not.
+
+The platform's ``created_at`` defaults to ``timezone('utc', now())``, a UTC wall time read in the
+session's time zone: right under PostgREST and Supabase (UTC sessions, as in the sandbox's
+gateway); a row written by a session in another zone looks shifted by its offset.
 """
 
 from __future__ import annotations
