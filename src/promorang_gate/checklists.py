@@ -13,6 +13,7 @@ import yaml
 
 from promorang_gate.errors import ConfigError
 from promorang_gate.files import write_atomic
+from promorang_gate.safe_yaml import load_yaml_file
 
 __all__ = [
     "Catalog",
@@ -122,28 +123,30 @@ class Catalog:
         return self.items.get(item_id)
 
 
+def _shown(value: object) -> str:
+    """A value for an error message: never cut (a cut secret would escape redaction), so long
+    or nested values are described instead of shown."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 60 else f"a string of {len(value)} characters"
+    if isinstance(value, list | dict):
+        return f"a {'list' if isinstance(value, list) else 'mapping'} of {len(value)} entries"
+    return repr(value)
+
+
 def _str(data: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
     value = data.get(key)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: '{key}' must be a non-empty string, got {value!r}")
+        raise ConfigError(f"{where}: '{key}' must be a non-empty string, got {_shown(value)}")
     return value.strip()
 
 
 def _bool(data: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
     value = data.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
+        raise ConfigError(f"{where}: '{key}' must be true or false, got {_shown(value)}")
     return value
-
-
-def load_yaml_file(path: Path, what: str = "checklist") -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        problem = str(exc).replace("\n", " ")
-        raise ConfigError(f"{what} file {path}: not readable YAML: {problem}") from None
 
 
 def mapping_with(raw: Any, allowed: set[str], at: str, shape: str) -> dict[str, Any]:
@@ -157,10 +160,10 @@ def mapping_with(raw: Any, allowed: set[str], at: str, shape: str) -> dict[str, 
 
 
 def _load_checklist(path: Path) -> Checklist:
-    data = mapping_with(
-        load_yaml_file(path), _CHECKLIST_KEYS, f"checklist file {path}", "id, title, items"
-    )
     where = f"checklist file {path}"
+    data = mapping_with(
+        load_yaml_file(path, "checklist file"), _CHECKLIST_KEYS, where, "id, title, items"
+    )
     checklist_id = _str(data, "id", where)
     raw_items = data.get("items")
     if not isinstance(raw_items, list) or not raw_items:
@@ -243,20 +246,41 @@ def load_catalog(directory: Path) -> Catalog:
     return Catalog(tuple(checklists), directory)
 
 
-def _at_text(value: object, where: str) -> str:
+#: A sign-off may be dated this far ahead of the gate's clock (clocks of people differ).
+SIGNOFF_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _signed_at(value: object, where: str) -> dt.datetime:
+    """The moment of a sign-off, in UTC (a bare date counts from its start)."""
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return dt.datetime.combine(value, dt.time.min, tzinfo=dt.UTC)
     if isinstance(value, str) and value.strip():
         try:
-            dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ConfigError(f"{where}: 'at' must be an ISO date-time, got {value!r}") from None
-        return value.strip()
-    raise ConfigError(f"{where}: 'at' must be an ISO date-time, got {value!r}")
+            raise ConfigError(
+                f"{where}: 'at' must be an ISO date-time, got {_shown(value)}"
+            ) from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    raise ConfigError(f"{where}: 'at' must be an ISO date-time, got {_shown(value)}")
+
+
+def _at_text(value: object, where: str, now: dt.datetime | None = None) -> str:
+    """``value`` as text; a sign-off dated after ``now`` is refused (it cannot have happened)."""
+    signed = _signed_at(value, where)
+    current = now or dt.datetime.now(dt.UTC)
+    if signed > current + SIGNOFF_CLOCK_SKEW:
+        raise ConfigError(
+            f"{where}: 'at' {signed.isoformat()} is in the future (now {current.isoformat()}):"
+            " a sign-off records a check already made; date it when it was made"
+        )
+    if isinstance(value, dt.datetime):
+        return signed.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
 
 
 def check_signable(catalog: Catalog, item_id: str, where: str) -> None:
@@ -277,12 +301,15 @@ def signoff_path(directory: Path, env: str) -> Path:
     return directory / "signoffs" / f"{env}.yaml"
 
 
-def read_signoff_file(catalog: Catalog, env: str, path: Path) -> list[SignOff]:
-    """The sign-offs of one env's file, in file order (absent file = none)."""
+def read_signoff_file(
+    catalog: Catalog, env: str, path: Path, now: dt.datetime | None = None
+) -> list[SignOff]:
+    """The sign-offs of one env's file, in file order (absent file = none); one dated after
+    ``now`` (default: the clock) is refused."""
     if not path.is_file():
         return []
     where = f"sign-off file {path}"
-    data = load_yaml_file(path, "sign-off")
+    data = load_yaml_file(path, "sign-off file")
     if data is None:
         return []
     if not isinstance(data, list):
@@ -300,7 +327,7 @@ def read_signoff_file(catalog: Catalog, env: str, path: Path) -> list[SignOff]:
             SignOff(
                 item=item_id,
                 by=_str(raw, "by", at),
-                at=_at_text(raw.get("at"), at),
+                at=_at_text(raw.get("at"), at, now),
                 env=env,
                 note=_str(raw, "note", at, required=False),
                 deployment=_str(raw, "deployment", at, required=False),
@@ -310,12 +337,15 @@ def read_signoff_file(catalog: Catalog, env: str, path: Path) -> list[SignOff]:
     return signoffs
 
 
-def load_signoffs(catalog: Catalog, env_names: Iterable[str]) -> dict[str, dict[str, SignOff]]:
+def load_signoffs(
+    catalog: Catalog, env_names: Iterable[str], now: dt.datetime | None = None
+) -> dict[str, dict[str, SignOff]]:
     """``<checklists>/signoffs/<env>.yaml`` of every selected env; the last entry of an item
     wins."""
     return {
         env: {
-            s.item: s for s in read_signoff_file(catalog, env, signoff_path(catalog.directory, env))
+            s.item: s
+            for s in read_signoff_file(catalog, env, signoff_path(catalog.directory, env), now)
         }
         for env in env_names
     }

@@ -2,8 +2,9 @@
 manual item's sign-off, ``janitor`` removes what killed runs left.
 
 Exit codes of ``verdict``: see ``verdict_file.Exit`` (0 allow, 1 block, 2 usage, 3 missing,
-4 malformed, 5 stale, 6 other gate or criteria). Usage mistakes of every command: one line on
-stderr, exit 2, no traceback.
+4 malformed, 5 stale, 6 other gate or criteria); of ``janitor``: 0 clean, 1 something left,
+2 refused or a usage mistake, 3 unreachable, 4 key rejected, 5 bucket missing, 6 stopped midway
+(``janitor.EXIT_CODES``). Every error is one redacted line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from promorang_gate.durations import parse_duration
+from promorang_gate.environments import SECRET_KEYS
 from promorang_gate.errors import ConfigError
+from promorang_gate.redaction import Redactor
 
 __all__ = ["main"]
 
@@ -105,12 +108,9 @@ def _janitor(args: argparse.Namespace) -> int:
                 "janitor --env sandbox needs a running sandbox:"
                 " give --sandbox-state PATH or set PROMORANG_SANDBOX_STATE"
             )
-        from promorang_sandbox import SandboxState
+        from promorang_gate.sandbox_target import load_state_file
 
-        try:
-            state = SandboxState.from_file(state_file)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{state_file}: not a sandbox state file ({exc})") from None
+        state = load_state_file(state_file)
     rootdir = Path(args.rootdir)
     targets = resolve_targets(
         [args.env],
@@ -181,6 +181,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _redactor() -> Redactor:
+    """Every secret variable that is set (the janitor's target is not resolved yet)."""
+    suffixes = tuple(f"_{key.upper()}" for key in SECRET_KEYS)
+    return Redactor(
+        v for k, v in os.environ.items() if k.startswith("GATE_") and k.endswith(suffixes)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -190,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _signoff(args)
         return _janitor(args)
     except ConfigError as exc:
-        print(f"promorang-gate: error: {exc}", file=sys.stderr)
+        print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)
         return 2
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from promorang_gate.errors import ConfigError
+from promorang_gate.validation import check_name, check_number, check_secret, check_url
 
 __all__ = [
     "SECRET_KEYS",
@@ -66,8 +67,15 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "preflight": (bool, True),
     # The gate (checklists/gates.yaml) that judges this environment unless --gate picks another.
     "gate": (str, "full"),
+    # Hardening (architecture.md §1): a protected profile's writes and embedding come only from
+    # the shipped file; every request has a total deadline and a body size limit.
+    "protected": (bool, False),
+    "request_deadline_s": (float, 30.0),
+    "max_body_bytes": (int, 8 * 1024 * 1024),
 }
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
+# On a protected profile only the shipped file decides these (see _check_protection).
+_GUARDED = ("protected", "writes_allowed", "embedded")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -108,6 +116,10 @@ class Target:
         values = (*(getattr(self, key) for key in SECRET_KEYS), self.sandbox_admin_token)
         return tuple(v for v in values if v)
 
+    protected: bool = False
+    request_deadline_s: float = 30.0
+    max_body_bytes: int = 8 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -116,6 +128,8 @@ class Profile:
     name: str
     values: Mapping[str, object]
     files: Mapping[str, Path]
+    #: The values of the shipped file alone (what a project file may not weaken).
+    shipped: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -171,6 +185,9 @@ def _make_target(
         sandbox_admin_url=admin_url,
         sandbox_admin_token=admin_token,
         app_repo=str(v["app_repo"]) if v.get("app_repo") else None,
+        protected=bool(v.get("protected", False)),
+        request_deadline_s=float(v.get("request_deadline_s", 30.0)),  # type: ignore[arg-type]
+        max_body_bytes=int(v.get("max_body_bytes", 8 * 1024 * 1024)),  # type: ignore[call-overload]
     )
 
 
@@ -222,19 +239,24 @@ def _shipped_profiles() -> list[Path]:
 
 def load_profiles(project_dir: Path | None) -> dict[str, Profile]:
     """Shipped profiles, each merged with the project's file of the same name (project wins)."""
-    paths = _shipped_profiles()
+    shipped_paths = _shipped_profiles()
+    paths = list(shipped_paths)
     if project_dir is not None and project_dir.is_dir():
         paths += sorted(project_dir.glob("*.toml"))
     values: dict[str, dict[str, object]] = {}
     files: dict[str, dict[str, Path]] = {}
+    shipped: dict[str, dict[str, object]] = {}
     for path in paths:
         name = path.stem
-        for key, value in _read_profile(path).items():
+        data = _read_profile(path)
+        if path in shipped_paths:
+            shipped[name] = dict(data)
+        for key, value in data.items():
             values.setdefault(name, {})[key] = value
             files.setdefault(name, {})[key] = path
         values.setdefault(name, {})
         files.setdefault(name, {})
-    return {n: Profile(n, values[n], files[n]) for n in values}
+    return {n: Profile(n, values[n], files[n], shipped.get(n, {})) for n in values}
 
 
 def known_environments(project_dir: Path | None) -> list[str]:
@@ -299,7 +321,17 @@ def _check_type(key: str, value: object, source: str) -> object:
     )
     if not ok:
         raise ConfigError(f"{key} from {source} must be {_type_name(kind)}, got {value!r}")
-    return float(value) if kind is float else value  # type: ignore[arg-type]
+    typed = float(value) if kind is float else value  # type: ignore[arg-type]
+    return _check_value(key, typed, f"{key} from {source}")
+
+
+def _check_value(key: str, value: object, where: str) -> object:
+    """Range of a number, shape of a name (validation.py); ``where`` names the source."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        check_number(key, value, where)
+    elif key in ("bucket", "upload_prefix") and isinstance(value, str):
+        check_name(key, value, where)
+    return value
 
 
 def _type_name(kind: type) -> str:
@@ -321,26 +353,20 @@ def _parse_variable(key: str, raw: str, var: str) -> object:
                 return False
             raise ValueError(text)
         if kind is int:
-            return int(text)
+            return _check_value(key, int(text), f"{var}={raw!r}")
         if kind is float:
-            return float(text)
+            return _check_value(key, float(text), f"{var}={raw!r}")
     except ValueError:
         raise ConfigError(f"{var}={raw!r}: expected {_type_name(kind)}") from None
-    return text
-
-
-def _check_url(env: str, key: str, url: str, source: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"env '{env}': {key} {url!r} from {source} is not an http(s) URL with a host"
-        )
-    return url.rstrip("/")
+    return _check_value(key, text, f"{var}={raw!r}")
 
 
 def _is_placeholder(url: str, source: str) -> bool:
     """Profiles mark URLs still to be filled in with the reserved `.invalid` domain."""
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # not a URL at all: check_url names the problem
+        return False
     return source.startswith("profile") and (host == "invalid" or host.endswith(".invalid"))
 
 
@@ -431,7 +457,9 @@ def _resolve_one(
     name = profile.name
     prefix = f"GATE_{name.upper().replace('-', '_')}_"
     embedded = _embedded(profile, environ, prefix)
-    dotenv = {} if embedded else read_dotenv(rootdir / f".env.{name}")
+    may_protect = profile.shipped.get("protected") is True or profile.values.get("protected")
+    dotenv = {} if embedded and not may_protect else read_dotenv(rootdir / f".env.{name}")
+    protected = _check_protection(profile, environ, dotenv, prefix)
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
     for key in PROFILE_KEYS:
@@ -456,6 +484,7 @@ def _resolve_one(
                 f"env '{name}': {key} is not set:"
                 f" give it in the profile, {var} or {URL_OPTIONS[key]}"
             )
+    values["protected"] = protected
     placeholders: list[str] = []
     if not embedded:
         for key in URL_KEYS:
@@ -465,7 +494,7 @@ def _resolve_one(
                 continue
             if source == "profile":
                 source = f"profile {profile.files[key]}"
-            values[key] = _check_url(name, key, str(values[key]), source)
+            values[key] = check_url(name, key, str(values[key]), source)
     secrets: dict[str, str | None] = {}
     lacking: list[str] = []
     if not embedded:
@@ -479,7 +508,57 @@ def _resolve_one(
                     lacking.append(var)
             else:
                 sources[key] = f"env:{var}" if environ.get(var) else f"file:.env.{name}"
+                check_secret(key, value, var)
     return EnvSettings(name, embedded, values, sources, secrets), lacking, placeholders
+
+
+def _is_shipped(path: Path) -> bool:
+    return path.parent == Path(str(resources.files("promorang_gate") / "environments"))
+
+
+def _claims(
+    profile: Profile, key: str, environ: Mapping[str, str], dotenv: Mapping[str, str], prefix: str
+) -> list[tuple[str, object]]:
+    """Each source but the shipped profile that gives ``key`` a value, as (where, value)."""
+    var = prefix + key.upper()
+    found: list[tuple[str, object]] = []
+    path = profile.files.get(key)
+    if path is not None and not _is_shipped(path):
+        found.append((f"{path} sets {key} = {profile.values[key]}", profile.values[key]))
+    if var in dotenv:
+        where = f"{var}={dotenv[var]} in .env.{profile.name}"
+        found.append((where, _parse_variable(key, dotenv[var], var)))
+    if var in environ:
+        found.append((f"{var}={environ[var]}", _parse_variable(key, environ[var], var)))
+    return found
+
+
+def _check_protection(
+    profile: Profile, environ: Mapping[str, str], dotenv: Mapping[str, str], prefix: str
+) -> bool:
+    """Whether the env is protected. On a protected env only the shipped profile may enable
+    writes or embedding, and nothing may lift the protection: a variable, a .env file or a
+    project profile trying to is a usage error, before anything is sent."""
+    claims = {k: _claims(profile, k, environ, dotenv, prefix) for k in _GUARDED}
+    protected = profile.shipped.get("protected") is True or any(
+        value is True for _, value in claims["protected"]
+    )
+    if not protected:
+        return False
+    for key, found in claims.items():
+        for where, value in found:
+            if key == "protected" and value is False:
+                raise ConfigError(
+                    f"{where}: env '{profile.name}' is protected and stays protected:"
+                    " remove this setting"
+                )
+            if key != "protected" and value is True:
+                raise ConfigError(
+                    f"{where}: env '{profile.name}' is protected: {key} can be enabled only by"
+                    " its shipped profile, never by a variable, a .env file or a project"
+                    " profile; remove this setting"
+                )
+    return True
 
 
 def _embedded(profile: Profile, environ: Mapping[str, str], prefix: str) -> bool:

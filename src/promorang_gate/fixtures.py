@@ -15,9 +15,10 @@ from promorang_gate.http import GateHttp
 from promorang_gate.ledger import CleanupLedger
 from promorang_gate.migrations import Ledger, read_ledger
 from promorang_gate.readiness import wait_ready
+from promorang_gate.readonly_db import ReadOnlyConnection
 from promorang_gate.redaction import Redactor
 from promorang_gate.stored import StoredState
-from promorang_gate.supabase_access import connect_db, make_supabase
+from promorang_gate.supabase_access import connect_db, connect_db_for_writes, make_supabase
 
 if TYPE_CHECKING:
     import psycopg
@@ -113,6 +114,8 @@ def _http(config: pytest.Config, target: Target, base_url: str | None, **kw: Any
         target.request_timeout_s,
         target.writes_allowed,
         _redactor(config, target),
+        deadline_s=target.request_deadline_s,
+        max_body_bytes=target.max_body_bytes,
         **kw,
     )
 
@@ -151,8 +154,11 @@ def gate_supabase(request: pytest.FixtureRequest, gate_target: Target) -> Iterat
 
 
 @pytest.fixture(scope="session")
-def gate_db(gate_target: Target) -> Iterator[psycopg.Connection[tuple[Any, ...]] | None]:
-    """Autocommit connection (read-only without writes), or None without a database URL."""
+def gate_db(
+    gate_target: Target,
+) -> Iterator[psycopg.Connection[tuple[Any, ...]] | ReadOnlyConnection | None]:
+    """Autocommit connection; without writes a ``ReadOnlyConnection`` (every use a read-only
+    transaction, rolled back); None without a database URL."""
     conn = connect_db(gate_target)
     try:
         yield conn
@@ -163,7 +169,8 @@ def gate_db(gate_target: Target) -> Iterator[psycopg.Connection[tuple[Any, ...]]
 
 @pytest.fixture
 def gate_stored(
-    request: pytest.FixtureRequest, gate_db: psycopg.Connection[tuple[Any, ...]] | None
+    request: pytest.FixtureRequest,
+    gate_db: psycopg.Connection[tuple[Any, ...]] | ReadOnlyConnection | None,
 ) -> StoredState:
     """Read-back of what the deployment stored; the Supabase client is made only if needed."""
     return StoredState(gate_db, lambda: request.getfixturevalue("gate_supabase"))
@@ -204,7 +211,7 @@ def gate_ready(request: pytest.FixtureRequest, gate_target: Target) -> ReadyWait
 
 @pytest.fixture(scope="session")
 def gate_ledger_factory(
-    request: pytest.FixtureRequest, gate_target: Target
+    request: pytest.FixtureRequest, gate_target: Target, gate_run_id: str
 ) -> Callable[[], CleanupLedger]:
     """Makes cleanup ledgers for fixtures wider than one test; their owner calls ``cleanup()``
     in a ``finally``. Tests use ``gate_ledger``."""
@@ -220,9 +227,10 @@ def gate_ledger_factory(
         return CleanupLedger(
             gate_target,
             supabase_factory,
-            lambda: connect_db(gate_target),
+            lambda: connect_db_for_writes(gate_target),
             logging.getLogger("promorang_gate.ledger").info,
             redact=redactor.redact,
+            run_id=gate_run_id,
         )
 
     return make

@@ -71,7 +71,7 @@ def load_gates(catalog: Catalog) -> dict[str, Gate]:
     if not path.is_file():
         return {"full": Gate("full", "every checklist item", tuple(catalog.items))}
     where = f"gates file {path}"
-    data = mapping_with(load_yaml_file(path, "gates"), {"gates"}, where, "a 'gates' mapping")
+    data = mapping_with(load_yaml_file(path, "gates file"), {"gates"}, where, "a 'gates' mapping")
     raw_gates = data.get("gates")
     if not isinstance(raw_gates, dict) or not raw_gates:
         raise ConfigError(f"{where}: 'gates' must map gate names to {{description, requires}}")

@@ -13,13 +13,19 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from promorang_gate.bounded import BodyTooLarge, BoundedTransport, CoreTransport, DeadlineExceeded
 from promorang_gate.redaction import Redactor
 
 __all__ = [
+    "DEFAULT_DEADLINE_S",
+    "DEFAULT_MAX_BODY_BYTES",
     "WRITE_METHODS",
+    "BodyTooLarge",
+    "DeadlineExceeded",
     "Exchange",
     "GateHttp",
     "GuardedTransport",
+    "RedirectRefused",
     "WriteRefused",
     "guard",
 ]
@@ -27,6 +33,9 @@ __all__ = [
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODY_LIMIT = 4096
 RING_SIZE = 20
+DEFAULT_DEADLINE_S = 30.0
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_REDIRECTS = 5
 _log = logging.getLogger("promorang_gate.http")
 
 if TYPE_CHECKING:  # the public name is pytest.skip.Exception; mypy only sees the class by this path
@@ -46,6 +55,47 @@ def guard(method: str, url: str, writes_allowed: bool, target_name: str) -> None
         return
     path = urlsplit(str(url)).path or "/"
     raise WriteRefused(f"writes not allowed on {target_name}: {verb} {path} refused before sending")
+
+
+class RedirectRefused(httpx.RequestError):
+    """A redirect to another origin was not followed: its credentials stay with their host."""
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+class _GateClient(httpx.Client):
+    """Follows redirects (when asked) only within the origin of the request.
+
+    httpx drops ``Authorization`` on a cross-origin redirect but keeps every other header,
+    Supabase's ``apikey`` included; a deployment redirecting elsewhere would receive the
+    service-role key. A redirect to another origin is refused before anything is sent."""
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        follow = kwargs.pop("follow_redirects", httpx.USE_CLIENT_DEFAULT)
+        if follow is httpx.USE_CLIENT_DEFAULT:
+            follow = self.follow_redirects
+        response = super().send(request, follow_redirects=False, **kwargs)
+        hops = 0
+        while follow and response.next_request is not None:
+            target = response.next_request
+            if _origin(target.url) != _origin(request.url):
+                response.close()
+                where = f"{target.url.scheme}://{target.url.netloc.decode('ascii')}"
+                raise RedirectRefused(
+                    f"{request.method} {request.url.path} redirected to another origin ({where}):"
+                    " not followed, the request's credentials are not sent there",
+                    request=request,
+                )
+            hops += 1
+            if hops > MAX_REDIRECTS:
+                response.close()
+                raise httpx.TooManyRedirects("too many redirects", request=request)
+            response.read()
+            response.close()
+            response = super().send(target, follow_redirects=False, **kwargs)
+        return response
 
 
 class GuardedTransport(httpx.BaseTransport):
@@ -162,24 +212,32 @@ class GateHttp:
         default_headers: Mapping[str, str] | None = None,
         attach: bool = True,
         transport: httpx.BaseTransport | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
+        """``transport`` replaces the network (tests); the guard and the limits still apply."""
         self.target_name = target_name
         self.writes_allowed = writes_allowed
         self.redactor = redactor
         self._attach = attach
         self._ring: collections.deque[Exchange] = collections.deque(maxlen=RING_SIZE)
         self._lock = threading.Lock()
-        self.transport = GuardedTransport(
-            transport or httpx.HTTPTransport(),
-            target_name=target_name,
-            writes_allowed=writes_allowed,
+        bounded = BoundedTransport(
+            transport or CoreTransport(), deadline_s=deadline_s, max_body_bytes=max_body_bytes
         )
-        self.client = httpx.Client(
+        self.transport = GuardedTransport(
+            bounded, target_name=target_name, writes_allowed=writes_allowed
+        )
+        # Bodies are decoded under the size limit by BoundedTransport; ask for them plain.
+        headers = {"Accept-Encoding": "identity", **(default_headers or {})}
+        self.client = _GateClient(
             base_url=base_url or "",
             timeout=httpx.Timeout(timeout_s),
-            headers=dict(default_headers or {}),
+            headers=headers,
             transport=self.transport,
             event_hooks={"response": [self._on_response]},
+            # Proxy variables would mount transports that bypass the write guard and the limits.
+            trust_env=False,
         )
 
     def transport_guard(self, method: str, url: str) -> None:

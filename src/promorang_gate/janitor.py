@@ -1,13 +1,30 @@
-"""Removes leftovers of earlier gate runs, recognised only by their run-id tag."""
+"""Removes what gate runs left behind, recognised only by the one tag grammar (``tags.py``).
+
+- rows: ``content_items`` whose title *ends* with ``[gate <run id>]`` (a title with the tag in
+  the middle is someone's text); their share positions go with them by FK cascade, never on
+  their own;
+- objects: in every bucket the service role can list, names with a path segment *starting*
+  with ``gate-<run id>`` (after the platform's ``<uuid>-`` prefix): ``delegate-gr…png`` is not;
+- each found thing must also pass the ownership check (``ownership.py``: not created before its
+  run started), else it is reported and left alone.
+
+``run_janitor`` removes the leftovers of runs older than an age (the ``janitor`` command);
+``sweep_run`` removes everything of exactly one run (the end-of-run sweep). Protected
+environments and environments without writes are refused before anything is sent.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+import httpx
+
+from promorang_gate import tags
 from promorang_gate.http import GateHttp
+from promorang_gate.ownership import object_problem, row_problem
 from promorang_gate.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -16,55 +33,165 @@ if TYPE_CHECKING:
 
     from promorang_gate.environments import Target
 
-__all__ = ["PROBE_PREFIX", "RUN_ID_RE", "parse_run_id", "run_janitor"]
+__all__ = [
+    "EXIT_CODES",
+    "SweepResult",
+    "refusal",
+    "run_janitor",
+    "sweep_run",
+]
 
-RUN_ID_RE = re.compile(r"gr(\d{8})t(\d{6})-([0-9a-f]{6})")
-_TITLE_TAG = re.compile(r"\[gate (gr\d{8}t\d{6}-[0-9a-f]{6})\]")
-_OBJECT_TAG = re.compile(r"gate-(gr\d{8}t\d{6}-[0-9a-f]{6})")
-PROBE_PREFIX = "gate-probes"
+#: Exit codes of ``promorang-gate janitor`` (each failure of the whole run is one line).
+EXIT_CODES = {
+    "clean": 0,  # everything found was removed (or nothing was found)
+    "left": 1,  # something could not be removed, or was left alone as not the run's
+    "refused": 2,  # protected or without writes; also usage errors of the command
+    "unreachable": 3,  # the Supabase gateway did not answer
+    "denied": 4,  # the service-role key was rejected
+    "no_bucket": 5,  # the configured bucket does not exist: probably the wrong project
+    "stopped": 6,  # an unexpected answer stopped the sweep midway
+}
 _PAGE = 1000
+_BATCH = 100
 _MAX_DEPTH = 8
+DbFactory = Callable[[], "psycopg.Connection[tuple[Any, ...]] | None"]
 
 
-def parse_run_id(text: str) -> tuple[str, dt.datetime] | None:
-    """The first run id in ``text`` and the UTC time it encodes, or None."""
-    for match in RUN_ID_RE.finditer(text):
+@dataclass
+class SweepResult:
+    """What a sweep found and did; every text is one redacted line."""
+
+    env: str
+    found: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    left_alone: list[str] = field(default_factory=list)
+    error: str | None = None
+    exit_code: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.failed and not self.left_alone
+
+
+class _Stop(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def refusal(target: Target) -> str:
+    """Why the janitor does nothing on ``target``, and how to clean it by hand."""
+    kind = "a protected environment" if target.protected else "writes are not allowed"
+    return (
+        f"janitor: refused: writes are not allowed on {target.name} ({kind}); the gate deletes"
+        " nothing there. To clean it by hand, review in the Supabase dashboard (or with SQL)"
+        " the content_items whose title ends with '[gate gr…]' and the storage objects with a"
+        " path segment starting with 'gate-gr…', and delete them there (share positions go with"
+        " their content item)"
+    )
+
+
+def _status(exc: BaseException) -> int | None:
+    for name in ("status", "status_code", "code"):
+        value = getattr(exc, name, None)
         try:
-            created = dt.datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M%S")
-        except ValueError:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
             continue
-        return match.group(0), created.replace(tzinfo=dt.UTC)
     return None
 
 
-def _tagged(pattern: re.Pattern[str], text: str) -> tuple[str, dt.datetime] | None:
-    match = pattern.search(text)
-    return parse_run_id(match.group(1)) if match else None
+def _classify(exc: BaseException, target: Target, redactor: Redactor) -> _Stop:
+    host = target.supabase_url
+    if isinstance(exc, httpx.TimeoutException | httpx.NetworkError):
+        return _Stop("unreachable", f"{host} is unreachable ({type(exc).__name__})")
+    text = redactor.one_line(exc, 200)
+    if _status(exc) in (401, 403) or any(
+        word in text.lower() for word in ("invalid api key", "jwt", "signature", "unauthorized")
+    ):
+        variable = f"GATE_{target.name.upper()}_SERVICE_ROLE_KEY"
+        return _Stop("denied", f"{host} rejected the service-role key ({text}); check {variable}")
+    return _Stop("stopped", f"stopped: {type(exc).__name__}: {text}")
 
 
-def _age(created: dt.datetime, now: dt.datetime) -> str:
-    hours = (now - created).total_seconds() / 3600
-    return f"{hours:.1f}h old"
+class _Session:
+    """The client, an optional database for fallbacks, and the redactor of one sweep."""
+
+    def __init__(self, client: Any, db_factory: DbFactory | None, redactor: Redactor) -> None:
+        self.client = client
+        self.redactor = redactor
+        self._db_factory = db_factory
+        self._db: Any = None
+        self._tried = False
+
+    def db(self) -> Any:
+        if not self._tried and self._db_factory is not None:
+            self._tried = True
+            self._db = self._db_factory()
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
 
 
-def _stale_content(
-    client: supabase.Client, cutoff: dt.datetime
-) -> Iterator[tuple[str, str, tuple[str, dt.datetime]]]:
+def _buckets(session: _Session, target: Target) -> list[str]:
+    names = []
+    for bucket in session.client.storage.list_buckets():
+        name = bucket.get("id") if isinstance(bucket, dict) else getattr(bucket, "id", None)
+        names.append(str(name or getattr(bucket, "name", "")))
+    if target.bucket not in names:
+        raise _Stop(
+            "no_bucket",
+            f"bucket {target.bucket!r} does not exist on {target.supabase_url} (buckets:"
+            f" {', '.join(sorted(names)) or 'none'}): the environment may point at the wrong"
+            f" project; fix GATE_{target.name.upper()}_BUCKET or its profile. Nothing was removed",
+        )
+    return sorted(names)
+
+
+def _content_rows(session: _Session, like: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     offset = 0
     while True:
-        query = client.table("content_items").select("id,title").like("title", "%[gate gr%")
-        rows: list[Any] = query.order("id").range(offset, offset + _PAGE - 1).execute().data
-        for row in rows:
-            tag = _tagged(_TITLE_TAG, str(row.get("title") or ""))
-            if tag and tag[1] < cutoff:
-                yield str(row["id"]), str(row.get("title")), tag
-        if len(rows) < _PAGE:
-            return
+        query = session.client.table("content_items").select("id,title,created_at")
+        page = query.like("title", like).order("id").range(offset, offset + _PAGE - 1).execute()
+        rows += page.data
+        if len(page.data) < _PAGE:
+            return rows
         offset += _PAGE
 
 
-def _walk(bucket: Any, prefix: str, depth: int = 0) -> Iterator[str]:
-    """Every object name under ``prefix`` (recursively; folders have no id)."""
+def _sweep_rows(
+    session: _Session, select: Callable[[str], bool], like: str, result: SweepResult
+) -> None:
+    for row in _content_rows(session, like):
+        title = str(row.get("title") or "")
+        run_id = tags.title_run_id(title)
+        if run_id is None or not select(run_id):
+            continue  # a look-alike, or another run
+        what = f"content_items {row.get('id')} {title!r} ({run_id})"
+        result.found.append(what)
+        problem = row_problem(title, row.get("created_at"), run_id)
+        if problem:
+            result.left_alone.append(session.redactor.one_line(f"{what}: {problem}", 400))
+            continue
+        try:
+            # Only while it still has the checked title; positions go by FK cascade.
+            query = session.client.table("content_items").delete().eq("id", str(row["id"]))
+            deleted = query.eq("title", title).execute().data
+        except Exception as exc:
+            result.failed.append(session.redactor.one_line(f"{what}: {exc}", 400))
+            continue
+        if deleted:
+            result.removed.append(what)
+        else:
+            result.failed.append(f"{what}: the delete removed nothing")
+
+
+def _walk(bucket: Any, prefix: str, depth: int = 0) -> Iterator[dict[str, Any]]:
+    """Every file under ``prefix`` (recursively; folders have no id), with its full name."""
     offset = 0
     while True:
         entries: list[dict[str, Any]] = bucket.list(prefix, {"limit": _PAGE, "offset": offset})
@@ -74,27 +201,134 @@ def _walk(bucket: Any, prefix: str, depth: int = 0) -> Iterator[str]:
                 if depth < _MAX_DEPTH:
                     yield from _walk(bucket, name, depth + 1)
             else:
-                yield name
+                yield {**entry, "name": name}
         if len(entries) < _PAGE:
             return
         offset += _PAGE
 
 
-def _remove_object(
-    client: supabase.Client, get_db: Callable[[], Any], bucket: str, name: str
+def _sweep_bucket(
+    session: _Session, bucket_id: str, select: Callable[[str], bool], result: SweepResult
+) -> None:
+    bucket = session.client.storage.from_(bucket_id)
+    doomed: list[tuple[str, str]] = []
+    for entry in _walk(bucket, ""):
+        name = str(entry["name"])
+        run_id = tags.object_run_id(name)
+        if run_id is None or not select(run_id):
+            continue
+        what = f"object {bucket_id}/{name} ({run_id})"
+        result.found.append(what)
+        problem = object_problem(name, run_id, entry.get("created_at") or None)
+        if problem:
+            result.left_alone.append(session.redactor.one_line(f"{what}: {problem}", 400))
+        else:
+            doomed.append((name, what))
+    for start in range(0, len(doomed), _BATCH):
+        _remove_objects(session, bucket_id, doomed[start : start + _BATCH], result)
+
+
+def _remove_objects(
+    session: _Session, bucket_id: str, batch: list[tuple[str, str]], result: SweepResult
 ) -> None:
     try:
-        client.storage.from_(bucket).remove([name])
+        answer = session.client.storage.from_(bucket_id).remove([name for name, _ in batch])
+        gone = {str(item.get("name")) for item in answer or []}
     except Exception:
-        db = get_db()
-        if db is None:
+        gone = set()
+    for name, what in batch:
+        if name in gone:
+            result.removed.append(what)
+            continue
+        try:  # one by one, falling back to SQL when storage refuses
+            db = session.db()
+            if db is None:
+                session.client.storage.from_(bucket_id).remove([name])
+            else:
+                db.execute(
+                    "delete from storage.objects where bucket_id = %s and name = %s",
+                    (bucket_id, name),
+                )
+        except Exception as exc:
+            result.failed.append(session.redactor.one_line(f"{what}: {exc}", 400))
+            continue
+        result.removed.append(what)
+
+
+def _sweep(
+    target: Target,
+    select: Callable[[str], bool],
+    like: str,
+    client: Any,
+    db_factory: DbFactory | None,
+    redactor: Redactor | None,
+) -> SweepResult:
+    result = SweepResult(target.name)
+    if not target.writes_allowed or target.protected:
+        result.error, result.exit_code = refusal(target), EXIT_CODES["refused"]
+        return result
+    redactor = redactor or Redactor([target.service_role_key, target.database_url])
+    http = None
+    if client is None:
+        from promorang_gate.supabase_access import connect_db_for_writes, make_supabase
+
+        http = GateHttp(
+            target.name,
+            None,
+            target.request_timeout_s,
+            True,
+            redactor,
+            attach=False,
+            deadline_s=target.request_deadline_s,
+            max_body_bytes=target.max_body_bytes,
+        )
+        client = make_supabase(target, http.client)
+        if db_factory is None and target.database_url:
+            db_factory = lambda: connect_db_for_writes(target)  # noqa: E731
+    session = _Session(client, db_factory, redactor)
+    try:
+        try:
+            buckets = _buckets(session, target)
+            _sweep_rows(session, select, like, result)
+            for bucket in buckets:
+                _sweep_bucket(session, bucket, select, result)
+        except _Stop:
             raise
-        db.execute("delete from storage.objects where bucket_id = %s and name = %s", (bucket, name))
+        except Exception as exc:
+            raise _classify(exc, target, redactor) from None
+    except _Stop as stop:
+        result.error = redactor.one_line(f"janitor: {target.name}: {stop}", 600)
+        result.exit_code = EXIT_CODES[stop.kind]
+        return result
+    finally:
+        session.close()
+        if http is not None:
+            http.close()
+    result.exit_code = EXIT_CODES["left" if result.failed or result.left_alone else "clean"]
+    return result
 
 
-def _remove_content(client: supabase.Client, content_id: str) -> None:
-    client.table("content_share_positions").delete().eq("content_id", content_id).execute()
-    client.table("content_items").delete().eq("id", content_id).execute()
+def sweep_run(
+    target: Target,
+    run_id: str,
+    *,
+    client: supabase.Client | None = None,
+    db_factory: DbFactory | None = None,
+    redactor: Redactor | None = None,
+) -> SweepResult:
+    """Find and remove everything tagged with exactly ``run_id`` (rows and objects in every
+    listable bucket), each only after the ownership check; never raises for the target's
+    answers (they are in the result)."""
+    if not tags.is_run_id(run_id):
+        raise ValueError(f"{run_id!r} is not a run id")
+    like = f"%{tags.title_tag(run_id)}"
+    return _sweep(target, lambda found: found == run_id, like, client, db_factory, redactor)
+
+
+def _age(run_id: str, now: dt.datetime) -> str:
+    started = tags.run_started_at(run_id)
+    hours = (now - started).total_seconds() / 3600 if started else float("nan")
+    return f"{hours:.1f}h old"
 
 
 def run_janitor(
@@ -103,68 +337,31 @@ def run_janitor(
     out: TextIO,
     *,
     client: supabase.Client | None = None,
-    db_factory: Callable[[], psycopg.Connection[tuple[Any, ...]] | None] | None = None,
+    db_factory: DbFactory | None = None,
     now: dt.datetime | None = None,
 ) -> int:
-    """Delete tagged content and objects older than ``older_than_s``.
-
-    Returns 0 when all went, 1 when something could not be removed, 2 when refused.
-    """
-    if not target.writes_allowed:
-        out.write(
-            f"janitor: refused: writes are not allowed on {target.name}; "
-            f"set GATE_{target.name.upper()}_WRITES_ALLOWED=true for an env that allows them\n"
-        )
-        return 2
-    redactor = Redactor([target.service_role_key, target.database_url or ""])
-    http: GateHttp | None = None
-    if client is None:
-        from promorang_gate.supabase_access import make_supabase
-
-        http = GateHttp(target.name, None, target.request_timeout_s, True, redactor, attach=False)
-        client = make_supabase(target, http.client)
-    cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=older_than_s)
+    """Remove the leftovers of runs that started more than ``older_than_s`` ago; print one line
+    per thing and a summary. Returns an exit code of ``EXIT_CODES``."""
     stamp = now or dt.datetime.now(dt.UTC)
-    removed = failed = 0
-    dbs: list[Any] = []
+    cutoff = stamp - dt.timedelta(seconds=older_than_s)
 
-    def get_db() -> Any:
-        if not dbs:
-            dbs.append(db_factory() if db_factory is not None else None)
-        return dbs[0]
+    def old_enough(run_id: str) -> bool:
+        started = tags.run_started_at(run_id)
+        return started is not None and started < cutoff
 
-    try:
-        for content_id, title, (run_id, created) in list(_stale_content(client, cutoff)):
-            try:
-                _remove_content(client, content_id)
-            except Exception as exc:
-                failed += 1
-                out.write(redactor.redact(f"FAILED content_items {content_id}: {exc}") + "\n")
-                continue
-            removed += 1
-            out.write(
-                f"removed content_items {content_id} {title!r} ({run_id}, {_age(created, stamp)})\n"
-            )
-        bucket = client.storage.from_(target.bucket)
-        names: set[str] = set()
-        for prefix in dict.fromkeys((target.upload_prefix.strip("/"), PROBE_PREFIX)):
-            names.update(_walk(bucket, prefix))
-        for name in sorted(names):
-            tag = _tagged(_OBJECT_TAG, name)
-            if tag is None or tag[1] >= cutoff:
-                continue
-            try:
-                _remove_object(client, get_db, target.bucket, name)
-            except Exception as exc:
-                failed += 1
-                out.write(redactor.redact(f"FAILED object {target.bucket}/{name}: {exc}") + "\n")
-                continue
-            removed += 1
-            out.write(f"removed object {target.bucket}/{name} ({tag[0]}, {_age(tag[1], stamp)})\n")
-    finally:
-        if dbs and dbs[0] is not None:
-            dbs[0].close()
-        if http is not None:
-            http.close()
-    out.write(f"janitor: {target.name}: removed {removed}, failed {failed}\n")
-    return 1 if failed else 0
+    result = _sweep(target, old_enough, "%[gate gr%", client, db_factory, None)
+    if result.error is not None:
+        out.write(result.error + "\n")
+        return result.exit_code
+    for what in result.removed:
+        run_id = what.rsplit("(", 1)[-1].rstrip(")")
+        out.write(f"removed {what[:-1]}, {_age(run_id, stamp)})\n")
+    for line in result.left_alone:
+        out.write(f"left alone {line}\n")
+    for line in result.failed:
+        out.write(f"FAILED {line}\n")
+    out.write(
+        f"janitor: {target.name}: removed {len(result.removed)}, failed {len(result.failed)},"
+        f" left alone {len(result.left_alone)}\n"
+    )
+    return result.exit_code

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import secrets
@@ -46,7 +47,13 @@ from promorang_gate.gates import GateChoice, choose_gate, load_gates, refuse_wri
 from promorang_gate.preflight import check_reachable
 from promorang_gate.redaction import Redactor
 from promorang_gate.reports import GateReporter
-from promorang_gate.sandbox_target import SandboxProvider, TargetRegistry, state_file_from
+from promorang_gate.sandbox_target import (
+    SandboxProvider,
+    TargetRegistry,
+    load_state_file,
+    state_file_from,
+)
+from promorang_gate.validation import check_output_dir
 
 CHECKLIST_MARKER = (
     "checklist(*ids): the Operations Runbook checklist items this test verifies, e.g."
@@ -190,6 +197,9 @@ def _configure(config: pytest.Config) -> None:
         config.rootpath,
     )
     config.stash[state.RELEASE_DATE] = parse_release_date(opt.gate_release_date)
+    if not _is_worker(config):
+        reports = Path(opt.gate_reports) if opt.gate_reports else _ini_path(config, "gate_reports")
+        check_output_dir(config.rootpath / reports, "reports directory")
     if not _is_worker(config) and not opt.collectonly:
         check_reachable(env.target() for env in settings.values() if not env.embedded)
     redactor = Redactor(
@@ -197,7 +207,7 @@ def _configure(config: pytest.Config) -> None:
     )
     catalog = load_catalog(_ini_path(config, "gate_checklists"))
     gates = _choose_gates(config, catalog, settings) if catalog.checklists else {}
-    signoffs = _signoffs(config, catalog, names)
+    signoffs = _signoffs(config, catalog, names, redactor)
     provider = _sandbox_provider(config, settings, redactor)
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
     run_id = str(worker_input.get("gate_run_id") or new_run_id())
@@ -285,13 +295,20 @@ def _criteria(
 
 
 def _signoffs(
-    config: pytest.Config, catalog: Catalog, names: list[str]
+    config: pytest.Config, catalog: Catalog, names: list[str], redactor: Redactor
 ) -> dict[str, dict[str, SignOff]]:
-    signoffs = load_signoffs(catalog, names)
     now = dt.datetime.now(dt.UTC)
+    signoffs = load_signoffs(catalog, names, now)
     for signoff in parse_signoff_options(config.option.gate_signoff, catalog, names, now):
         signoffs[signoff.env][signoff.item] = signoff
-    return signoffs
+    # Their texts become item reasons, cut to a length later: redacted before that.
+    return {
+        env: {
+            item: dataclasses.replace(s, by=redactor.redact(s.by), note=redactor.redact(s.note))
+            for item, s in items.items()
+        }
+        for env, items in signoffs.items()
+    }
 
 
 def _sandbox_provider(
@@ -312,6 +329,8 @@ def _sandbox_provider(
         )
     if faults:
         _check_faults(faults)
+    if state_file and not _is_worker(config):
+        load_state_file(state_file)  # a garbage file is one usage error, not one per test
     worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
     if worker_input is not None:
         return SandboxProvider(

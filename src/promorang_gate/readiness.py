@@ -65,8 +65,10 @@ def _describe_attempt(state: RetryCallState, redact: Callable[[str], str]) -> st
         exc = outcome.exception()
         if exc is None:
             return "no error recorded"
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+        # Redacted whole, then cut to its first line: a secret across the cut must not survive.
+        text = redact(str(exc)).strip()
+        line = text.splitlines()[0] if text else ""
+        return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
     response = outcome.result()
     request = response.request
     return redact(f"{request.method} {request.url.path} answered {response.status_code}")

@@ -1,18 +1,39 @@
-"""Removal of secrets from everything the gate writes: attachments, reports, terminal, errors."""
+"""Removal of secrets from everything the gate writes: attachments, reports, terminal, errors.
+
+A registered secret is removed in every form a deployment or a library may echo it in: raw,
+URL-encoded, base64 (standard and URL-safe, at each of the three byte alignments it can have
+inside a longer encoded text), hex, JSON-escaped and repr-escaped. The parts of a secret that
+travel on their own are registered too: the password of a connection string and the signature
+of a JWT. Text is always redacted whole, before anything cuts it to a length.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import html
+import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from typing import Any
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-__all__ = ["MASK", "SENSITIVE_HEADERS", "Redactor"]
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LEN",
+    "SENSITIVE_HEADERS",
+    "Redactor",
+    "secret_forms",
+    "secret_parts",
+]
 
 MASK = "[REDACTED]"
 _MASK_B = MASK.encode()
-_MIN_SECRET_LEN = 6
+#: Shorter values cannot be removed without destroying ordinary output; configuration refuses
+#: them (environments.py), the redactor ignores them.
+MIN_SECRET_LEN = 8
 
 SENSITIVE_HEADERS = frozenset(
     {"apikey", "authorization", "proxy-authorization", "x-api-key", "cookie", "set-cookie"}
@@ -30,17 +51,111 @@ _STATIC = [
     # Header values as they appear in text: "apikey: x", 'Authorization': 'Bearer x'.
     r"(?P<h_keep>(?<![\w-])(?:apikey|authorization|proxy-authorization|x-api-key|set-cookie|cookie)"
     r"[\"']?\s*[:=]\s*[\"']?)(?P<h_val>(?!\[REDACTED\])[^\s\"'][^\r\n\"']*)",
+    # libpq key/value connection strings: password=... or password='...'.
+    r"(?P<kv_keep>\bpassword\s*=\s*)(?P<kv_val>'(?:[^'\\]|\\.)*'|[^\s'\"]+)",
 ]
 _STATIC_FLAGS = re.IGNORECASE
+_JWT = re.compile(r"^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)$")
+_KV_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
+
+
+def secret_parts(value: str) -> list[str]:
+    """``value`` and the parts of it that travel alone: a DSN's password, a JWT's signature."""
+    parts = [value]
+    text = value.strip()
+    jwt = _JWT.match(text)
+    if jwt:
+        parts.append(jwt.group(1))
+    if "://" in text:
+        try:
+            password = urlsplit(text).password
+        except ValueError:
+            password = None
+        if password:
+            parts += [password, unquote(password)]
+    for match in _KV_PASSWORD.finditer(text):
+        raw = match.group(1)
+        parts.append(raw[1:-1].replace("\\'", "'") if raw.startswith("'") else raw)
+    return [p for p in dict.fromkeys(parts) if len(p) >= MIN_SECRET_LEN]
+
+
+def _base64_cores(data: bytes) -> set[str]:
+    """The base64 characters that depend only on ``data``, at each alignment it can have."""
+    cores: set[str] = set()
+    for shift in range(3):
+        encoded = base64.b64encode(bytes(shift) + data).decode()
+        start = -(-8 * shift // 6)  # first character without bits of the filler
+        end = 8 * (shift + len(data)) // 6  # last character without bits of what follows
+        core = encoded[start:end]
+        cores |= {core, core.replace("+", "-").replace("/", "_")}
+    return cores
+
+
+def _percent_lower(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+
+
+def _json_ascii(text: str) -> str:
+    return json.dumps(text)[1:-1]
+
+
+def _json_unicode(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def _json_slash(text: str) -> str:
+    return json.dumps(text).replace("/", "\\/")[1:-1]  # some encoders escape "/"
+
+
+def _repr_str(text: str) -> str:
+    return repr(text)[1:-1]
+
+
+def _repr_bytes(text: str) -> str:
+    return repr(text.encode())[2:-1]
+
+
+# Escapes a secret passes through on its way out: a JSON body, shown by pytest's repr, written
+# into Allure's JSON or JUnit's XML. Applied up to twice (a JSON body in an assertion message).
+_ESCAPES = (_json_ascii, _json_unicode, _json_slash, _repr_str, _repr_bytes, html.escape)
+
+
+def secret_forms(secret: str) -> set[str]:
+    """Every form of ``secret`` to remove (matching is case-insensitive: hex in either case)."""
+    data = secret.encode()
+    # Python's and JavaScript's URL encoders differ in what they leave unencoded.
+    encoded = {quote(secret, safe=safe) for safe in ("", "/", "!'()*~")}
+    encoded |= {quote_plus(secret, safe=safe) for safe in ("", "/")}
+    encoded |= {_percent_lower(e) for e in encoded}
+    forms = {secret, *encoded, binascii.hexlify(data).decode(), *_base64_cores(data)}
+    layer = {secret, *encoded}
+    for _ in range(2):
+        layer = {escape(form) for form in layer for escape in _ESCAPES}
+        forms |= layer
+    return {f for f in forms if len(f) >= MIN_SECRET_LEN}
+
+
+def _alternation(literals: Iterable[str]) -> str:
+    """One regex for many literals, longest first, factored by first character so that the
+    engine tries only the literals that can start at a position."""
+    by_first: dict[str, list[str]] = {}
+    for literal in sorted(set(literals), key=len, reverse=True):
+        by_first.setdefault(literal[0].lower(), []).append(literal)
+    groups = []
+    for first, group in sorted(by_first.items()):
+        tails = "|".join(re.escape(s[1:]) for s in group)
+        groups.append(f"{re.escape(first)}(?:{tails})")
+    return "|".join(groups)
 
 
 class Redactor:
-    """Replaces secrets by ``[REDACTED]``; thread-safe, one compiled pattern rebuilt on add."""
+    """Replaces secrets by ``[REDACTED]``; thread-safe. One pattern, compiled when first needed
+    after a secret was added (compiling is the costly part: never once per add)."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
-        self._text_re = re.compile("|".join(_STATIC), _STATIC_FLAGS)
+        self._text_re: re.Pattern[str] | None = None
         self._bytes_re: re.Pattern[bytes] | None = None
         for secret in secrets:
             self.add_secret(secret)
@@ -50,27 +165,44 @@ class Redactor:
         return len(self._secrets)
 
     def add_secret(self, value: str | None) -> None:
-        """Register a secret and its URL-encoded forms; values under 6 chars are ignored."""
-        if not value or len(value) < _MIN_SECRET_LEN:
+        """Register a secret, its parts and all their forms; parts under 8 chars are ignored."""
+        if not value:
             return
+        forms: set[str] = set()
+        for part in secret_parts(value):
+            forms |= secret_forms(part)
         with self._lock:
-            forms = {value, quote(value, safe=""), quote_plus(value)}
             if forms <= self._secrets:
                 return
             self._secrets |= forms
-            self._rebuild()
+            self._text_re = self._bytes_re = None
 
-    def _rebuild(self) -> None:
-        ordered = sorted(self._secrets, key=len, reverse=True)
-        literal = "|".join(re.escape(s) for s in ordered)
-        parts = [f"(?P<secret>{literal})", *_STATIC]
-        self._text_re = re.compile("|".join(parts), _STATIC_FLAGS)
-        self._bytes_re = re.compile(b"|".join(re.escape(s.encode()) for s in ordered))
+    def _text_pattern(self) -> re.Pattern[str]:
+        pattern = self._text_re
+        if pattern is None:
+            with self._lock:
+                if self._text_re is None:
+                    parts = list(_STATIC)
+                    if self._secrets:
+                        parts.insert(0, f"(?P<secret>{_alternation(self._secrets)})")
+                    self._text_re = re.compile("|".join(parts), _STATIC_FLAGS)
+                pattern = self._text_re
+        return pattern
+
+    def _bytes_pattern(self) -> re.Pattern[bytes] | None:
+        pattern = self._bytes_re
+        if pattern is None and self._secrets:
+            with self._lock:
+                ordered = sorted(self._secrets, key=len, reverse=True)
+                literals = b"|".join(re.escape(s.encode()) for s in ordered)
+                self._bytes_re = pattern = re.compile(literals, re.IGNORECASE)
+        return pattern
 
     @staticmethod
     def _replace(match: re.Match[str]) -> str:
-        for keep in ("url_keep", "q_keep", "h_keep"):
-            prefix = match.group(keep)
+        groups = match.groupdict()
+        for keep in ("url_keep", "q_keep", "h_keep", "kv_keep"):
+            prefix = groups.get(keep)
             if prefix is not None:
                 return prefix + MASK
         return MASK
@@ -78,14 +210,14 @@ class Redactor:
     def redact(self, text: str) -> str:
         if not text:
             return text
-        return self._text_re.sub(self._replace, text)
+        return self._text_pattern().sub(self._replace, text)
 
     def redact_bytes(self, data: bytes) -> bytes:
-        """Text is redacted fully; binary data only loses registered secrets found verbatim."""
+        """Text is redacted fully; binary data loses every registered form found in it."""
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            pattern = self._bytes_re
+            pattern = self._bytes_pattern()
             return pattern.sub(_MASK_B, data) if pattern is not None else data
         return self.redact(text).encode("utf-8")
 
@@ -104,12 +236,41 @@ class Redactor:
     def redact_url(self, url: object) -> str:
         return self.redact(str(url))
 
+    def one_line(self, text: object, limit: int = 300) -> str:
+        """Redacted first line of ``text``, then cut to ``limit`` characters (in that order)."""
+        redacted = self.redact(str(text))
+        line = next((ln.strip() for ln in redacted.splitlines() if ln.strip()), "")
+        return line if len(line) <= limit else line[: limit - 1] + "…"
+
+    def redact_json(self, value: Any) -> Any:
+        """A decoded JSON document with every string (and key) redacted."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.redact_json(v) for v in value]
+        if isinstance(value, dict):
+            return {self.redact(str(k)): self.redact_json(v) for k, v in value.items()}
+        return value
+
     def redact_file(self, path: str | Path) -> bool:
-        """Rewrite ``path`` in place when it held a secret; returns whether it changed."""
+        """Rewrite ``path`` in place when it held a secret; returns whether it changed. A JSON
+        file is also redacted decoded, string by string: what its own escaping hid is found."""
         file = Path(path)
         data = file.read_bytes()
         cleaned = self.redact_bytes(data)
+        if file.suffix == ".json":
+            cleaned = self._redact_json_bytes(cleaned)
         if cleaned == data:
             return False
         file.write_bytes(cleaned)
         return True
+
+    def _redact_json_bytes(self, data: bytes) -> bytes:
+        try:
+            document = json.loads(data)
+        except ValueError:
+            return data
+        cleaned = self.redact_json(document)
+        if cleaned == document:
+            return data
+        return json.dumps(cleaned, ensure_ascii=False).encode("utf-8")

@@ -17,7 +17,7 @@ from promorang_gate.environments import EnvSettings, Target, target_from_sandbox
 from promorang_gate.errors import ConfigError, GateError
 from promorang_gate.redaction import Redactor
 
-__all__ = ["SandboxProvider", "SandboxUnavailable", "TargetRegistry"]
+__all__ = ["SandboxProvider", "SandboxUnavailable", "TargetRegistry", "load_state_file"]
 
 STATE_ENV_VAR = "PROMORANG_SANDBOX_STATE"
 
@@ -152,3 +152,64 @@ def state_file_from(option: str | None, environ: Mapping[str, str]) -> str | Non
         source = "--sandbox-state" if option else STATE_ENV_VAR
         raise ConfigError(f"{source} {path}: no such sandbox state file")
     return path
+
+
+_STATE_STRINGS = (
+    "api_url",
+    "frontend_url",
+    "supabase_url",
+    "anon_key",
+    "service_role_key",
+    "creator_id",
+    "creator_token",
+    "database_url",
+    "admin_url",
+    "admin_token",
+    "bucket",
+    "upload_prefix",
+)
+_URLS = ("api_url", "frontend_url", "supabase_url", "admin_url")
+_MAX_STATE_BYTES = 64 * 1024
+
+
+def load_state_file(path: str) -> Any:
+    """The ``SandboxState`` in ``path``, or one ConfigError line saying what is wrong with it
+    (checked at configuration: a garbage file must not become an error in every test)."""
+    where = f"sandbox state file {path}"
+    try:
+        if Path(path).stat().st_size > _MAX_STATE_BYTES:
+            raise ConfigError(f"{where}: larger than {_MAX_STATE_BYTES} bytes, not a state file")
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{where}: not readable ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, ValueError):
+        raise ConfigError(
+            f"{where}: not JSON; give the file `promorang-sandbox up --state-file` wrote"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a JSON object of URLs and keys")
+    bad = [key for key in _STATE_STRINGS if not isinstance(raw.get(key), str) or not raw[key]]
+    if bad:
+        raise ConfigError(f"{where}: missing or not text: {', '.join(bad)}")
+    for key in _URLS:
+        if not _is_http_url(raw[key]):
+            raise ConfigError(f"{where}: {key} is not an http(s) URL")
+    faults, pid = raw.get("faults", []), raw.get("pid", 0)
+    if not (isinstance(faults, list) and all(isinstance(f, str) for f in faults)):
+        raise ConfigError(f"{where}: faults is not a list of fault names")
+    if not isinstance(pid, int) or isinstance(pid, bool):
+        raise ConfigError(f"{where}: pid is not a number")
+    from promorang_sandbox import SandboxState
+
+    try:
+        return SandboxState.from_json(json.dumps(raw))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _is_http_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port out of range, unbalanced IPv6 brackets
+        return False

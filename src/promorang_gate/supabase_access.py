@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from promorang_gate.readonly_db import ReadOnlyConnection
+
 if TYPE_CHECKING:
     import psycopg
     import supabase
 
     from promorang_gate.environments import Target
 
-__all__ = ["connect_db", "make_supabase"]
+__all__ = ["connect_db", "connect_db_for_writes", "make_supabase"]
 
 
 def make_supabase(target: Target, http: httpx.Client) -> supabase.Client:
@@ -36,21 +38,39 @@ def make_supabase(target: Target, http: httpx.Client) -> supabase.Client:
     return create_client(target.supabase_url, target.service_role_key, options=options)
 
 
-def connect_db(target: Target) -> psycopg.Connection[tuple[object, ...]] | None:
-    """Autocommit connection to the target's database, read-only unless writes are allowed."""
+def connect_db(
+    target: Target,
+) -> psycopg.Connection[tuple[object, ...]] | ReadOnlyConnection | None:
+    """The target's database: autocommit when writes are allowed, else read-only in a way a
+    test cannot undo (``ReadOnlyConnection``); None without a database URL."""
     if not target.database_url:
         return None
+    if target.writes_allowed and not target.protected:
+        return connect_db_for_writes(target)
     import psycopg
 
-    timeout = max(1, math.ceil(target.request_timeout_s))
-    if target.writes_allowed:
-        return psycopg.connect(target.database_url, autocommit=True, connect_timeout=timeout)
-    # Enforced by the server too: autocommit statements never see psycopg's read-only BEGIN.
+    # The server refuses writes too, for whatever reaches the session outside the wrapper.
     conn = psycopg.connect(
         target.database_url,
         autocommit=True,
-        connect_timeout=timeout,
+        connect_timeout=_connect_timeout(target),
         options="-c default_transaction_read_only=on",
     )
-    conn.read_only = True
-    return conn
+    return ReadOnlyConnection(conn, target.name)
+
+
+def connect_db_for_writes(target: Target) -> psycopg.Connection[tuple[object, ...]] | None:
+    """Autocommit connection for the cleanup of an environment that allows writes."""
+    if not target.database_url:
+        return None
+    if not target.writes_allowed or target.protected:
+        raise RuntimeError(f"no writes on {target.name}: no writable database connection")
+    import psycopg
+
+    return psycopg.connect(
+        target.database_url, autocommit=True, connect_timeout=_connect_timeout(target)
+    )
+
+
+def _connect_timeout(target: Target) -> int:
+    return max(1, math.ceil(min(target.request_timeout_s, target.request_deadline_s)))

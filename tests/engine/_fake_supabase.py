@@ -95,7 +95,12 @@ class _Bucket:
             head, sep, _ = rest.partition("/")
             if not head.lower().startswith(search.lower()):
                 continue
-            entries[head] = {"name": head, "id": None if sep else f"id-{head}"}
+            created = None if sep else self.fake.created.get(name)
+            entries[head] = {
+                "name": head,
+                "id": None if sep else f"id-{head}",
+                "created_at": created,
+            }
         items = list(entries.values())
         offset = (options or {}).get("offset", 0)
         limit = (options or {}).get("limit", 100)
@@ -105,6 +110,13 @@ class _Bucket:
 class _Storage:
     def __init__(self, fake: FakeSupabase) -> None:
         self.fake = fake
+
+    def list_buckets(self) -> list[dict[str, Any]]:
+        self.fake.calls.append(("list_buckets",))
+        if self.fake.list_error is not None:
+            raise self.fake.list_error
+        names = sorted({*self.fake.objects, *self.fake.buckets})
+        return [{"id": name, "name": name} for name in names]
 
     def from_(self, bucket: str) -> _Bucket:
         return _Bucket(self.fake, bucket)
@@ -118,6 +130,11 @@ class FakeSupabase:
     noop_delete_tables: set[str] = field(default_factory=set)
     fail_remove: bool = False
     calls: list[tuple[Any, ...]] = field(default_factory=list)
+    #: object name -> created_at (ISO) as storage lists it; absent: no created_at given.
+    created: dict[str, str] = field(default_factory=dict)
+    #: buckets without objects
+    buckets: set[str] = field(default_factory=set)
+    list_error: Exception | None = None
 
     def table(self, name: str) -> _Query:
         return _Query(self, name)
@@ -128,11 +145,14 @@ class FakeSupabase:
 
 
 class _Cursor:
-    def __init__(self, row: tuple[int] | None) -> None:
-        self.row = row
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
 
-    def fetchone(self) -> tuple[int] | None:
-        return self.row
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
 
 
 class FakeDb:
@@ -152,15 +172,20 @@ class FakeDb:
             present = name in names
             if text.startswith("delete"):
                 names.discard(name)
-            return _Cursor((1,) if present else None)
-        match = re.match(r'(delete from|select 1 from) "(\w+)" where "(\w+)" = %s', text)
-        assert match, text
-        verb, table, col = match.groups()
+            return _Cursor([(self.fake.created.get(name),)] if present else [])
+        select = re.match(r'select "(\w+)", created_at from "(\w+)" where "(\w+)" = %s$', text)
+        if select:
+            title_col, table, col = select.groups()
+            rows = self.fake.tables.setdefault(table, [])
+            hit = [r for r in rows if str(r.get(col)) == str(params[0])]
+            return _Cursor([(r.get(title_col), r.get("created_at")) for r in hit])
+        delete = re.match(r'delete from "(\w+)" where "(\w+)" = %s and "(\w+)" = %s$', text)
+        assert delete, text
+        table, col, title_col = delete.groups()
         rows = self.fake.tables.setdefault(table, [])
-        hit = [r for r in rows if str(r.get(col)) == str(params[0])]
-        if verb == "delete from":
-            self.fake.tables[table] = [r for r in rows if r not in hit]
-        return _Cursor((1,) if hit else None)
+        hit = [r for r in rows if str(r.get(col)) == params[0] and r.get(title_col) == params[1]]
+        self.fake.tables[table] = [r for r in rows if r not in hit]
+        return _Cursor([])
 
     def close(self) -> None:
         self.closed = True

@@ -51,6 +51,10 @@ def project(
     (target / "gates.yaml").write_text(ENGINE_GATES, encoding="utf-8")
     (pytester.path / "environments").mkdir()
     (pytester.path / "environments" / "local.toml").write_text('gate = "health"\n')
-    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    # As in pyproject.toml: these plugins cost seconds per in-process run and no test uses them.
+    pytester.makeini(
+        "[pytest]\naddopts = -p no:cacheprovider -p no:schemathesis -p no:hypothesispytest"
+        " -p no:anyio\n"
+    )
     clean_env.setenv("GATE_LOCAL_SERVICE_ROLE_KEY", LOCAL_SECRET)
     return pytester

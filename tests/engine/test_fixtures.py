@@ -174,11 +174,18 @@ def test_gate_ledger_cleanup_failure_is_a_teardown_error(pytester: pytest.Pytest
         from _fake_supabase import FakeSupabase
         from test_ledger import make_target
 
-        FAKE = FakeSupabase(fail_remove=True)
+        RUN = "gr20261125t164700-3fa2c1"
+        FAKE = FakeSupabase(
+            fail_remove=True, objects={"content-media": {f"gate-probes/gate-{RUN}-x.png"}}
+        )
 
         @pytest.fixture(scope="session")
         def gate_target():
             return make_target(True)
+
+        @pytest.fixture(scope="session")
+        def gate_run_id():
+            return RUN
 
         @pytest.fixture(scope="session")
         def gate_supabase():
@@ -187,8 +194,8 @@ def test_gate_ledger_cleanup_failure_is_a_teardown_error(pytester: pytest.Pytest
     )
     pytester.makepyfile(
         """
-        def test_passes_but_leaves_litter(gate_ledger):
-            gate_ledger.object("content-media", "gate-probes/x.png")
+        def test_passes_but_leaves_litter(gate_ledger, gate_run_id):
+            gate_ledger.object("content-media", f"gate-probes/gate-{gate_run_id}-x.png")
         """
     )
     result = pytester.runpytest("-p", "no:promorang_gate", "-p", "promorang_gate.fixtures")

@@ -1,50 +1,43 @@
-"""Janitor: only tagged leftovers older than the age go; read-only envs are refused."""
+"""Janitor and end-of-run sweep: only tagged leftovers (anchored grammar, ownership checked) go,
+in every bucket; look-alikes survive; refusals and failures are one line with an exit code."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
+import httpx
 import pytest
 from _fake_supabase import FakeDb, FakeSupabase
 from test_ledger import make_target
 
-from promorang_gate.janitor import parse_run_id, run_janitor
+from promorang_gate.janitor import EXIT_CODES, run_janitor, sweep_run
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 OLD = "gr20261125t164700-3fa2c1"  # ~19 h before NOW
 NEW = "gr20261126t115500-00beef"  # 5 min before NOW
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (f"[gate {OLD}] create", (OLD, dt.datetime(2026, 11, 25, 16, 47, tzinfo=dt.UTC))),
-        (
-            f"uploads/u/gate-{OLD}-probe.png",
-            (OLD, dt.datetime(2026, 11, 25, 16, 47, tzinfo=dt.UTC)),
-        ),
-        ("gr20261399t250000-abcdef", None),  # not a date
-        ("gr2026112t164700-3fa2c1", None),
-        ("no tag at all", None),
-    ],
-)
-def test_parse_run_id(text: str, expected: tuple[str, dt.datetime] | None) -> None:
-    assert parse_run_id(text) == expected
+OLD_AT = "2026-11-25T16:48:00+00:00"
+NEW_AT = "2026-11-26T11:55:30+00:00"
+UUID = "3f1c2a9e-1b2c-4d3e-8f90-0123456789ab"
 
 
 def seeded() -> FakeSupabase:
     return FakeSupabase(
         tables={
             "content_items": [
-                {"id": "a", "title": f"[gate {OLD}] old"},
-                {"id": "b", "title": f"[gate {NEW}] new"},
-                {"id": "c", "title": "real creator content"},
-                {"id": "d", "title": "[gate gr2026-broken] odd"},
+                {"id": "a", "title": f"old [gate {OLD}]", "created_at": OLD_AT},
+                {"id": "b", "title": f"new [gate {NEW}]", "created_at": NEW_AT},
+                {"id": "c", "title": "real creator content", "created_at": OLD_AT},
+                {"id": "d", "title": "[gate gr2026-broken] odd", "created_at": OLD_AT},
+                # Look-alike: the tag inside a user's title.
+                {"id": "e", "title": f"Investigate [gate {OLD}] regression", "created_at": OLD_AT},
+                # Renamed foreign row: tagged, but created long before the run.
+                {"id": "f", "title": f"renamed [gate {OLD}]", "created_at": "2025-01-01T00:00:00Z"},
             ],
             "content_share_positions": [
                 {"id": "p", "content_id": "a"},
-                {"id": "q", "content_id": "c"},
+                {"id": "q", "content_id": "e"},
             ],
         },
         objects={
@@ -52,39 +45,84 @@ def seeded() -> FakeSupabase:
                 f"gate-probes/gate-{OLD}-probe.png",
                 f"gate-probes/gate-{OLD}/nested/x.png",
                 f"gate-probes/gate-{NEW}-probe.png",
-                f"uploads/mock-user-id/2026/11/25/1234-gate-{OLD}-upload.png",
+                f"uploads/mock-user-id/2026/11/25/{UUID}-gate-{OLD}-upload.png",
                 "uploads/mock-user-id/2026/11/25/1234-holiday.png",
+                f"uploads/mock-user-id/2026/11/25/delegate-{OLD}.png",  # look-alike
                 f"elsewhere/gate-{OLD}-x.png",
-            }
+            },
+            # A bucket other than the configured one: the API stored there.
+            "avatars": {f"u/{UUID}-gate-{OLD}-avatar.png", "u/face.png"},
         },
     )
 
 
-def test_removes_only_old_tagged_things() -> None:
+def test_removes_only_old_tagged_things_in_every_bucket() -> None:
     fake = seeded()
     out = io.StringIO()
     code = run_janitor(make_target(True), 3600, out, client=fake, now=NOW)  # type: ignore[arg-type]
-    assert code == 0
-    assert [r["id"] for r in fake.tables["content_items"]] == ["b", "c", "d"]
-    assert fake.tables["content_share_positions"] == [{"id": "q", "content_id": "c"}]
+    assert [r["id"] for r in fake.tables["content_items"]] == ["b", "c", "d", "e", "f"]
+    # Positions are never deleted on their own (in a database they cascade with "a").
+    assert [p["id"] for p in fake.tables["content_share_positions"]] == ["p", "q"]
     assert fake.objects["content-media"] == {
         f"gate-probes/gate-{NEW}-probe.png",
         "uploads/mock-user-id/2026/11/25/1234-holiday.png",
-        f"elsewhere/gate-{OLD}-x.png",  # outside the walked prefixes
+        f"uploads/mock-user-id/2026/11/25/delegate-{OLD}.png",
     }
+    assert fake.objects["avatars"] == {"u/face.png"}
     lines = out.getvalue().splitlines()
-    assert lines[0] == f"removed content_items a '[gate {OLD}] old' ({OLD}, 19.2h old)"
-    assert sum(line.startswith("removed object content-media/") for line in lines) == 3
-    assert lines[-1] == "janitor: local: removed 4, failed 0"
+    assert lines[0] == f"removed content_items a 'old [gate {OLD}]' ({OLD}, 19.2h old)"
+    assert sum(line.startswith("removed object content-media/") for line in lines) == 4
+    assert f"removed object avatars/u/{UUID}-gate-{OLD}-avatar.png ({OLD}, 19.2h old)" in lines
+    assert any(line.startswith("left alone content_items f ") for line in lines)
+    assert lines[-1] == "janitor: local: removed 6, failed 0, left alone 1"
+    assert code == EXIT_CODES["left"]  # the renamed row is reported, not removed
+    deletes = [c for c in fake.calls if c[0] == "delete"]
+    assert deletes == [
+        ("delete", "content_items", (("eq", "id", "a"), ("eq", "title", f"old [gate {OLD}]")))
+    ]
 
 
-def test_refuses_on_env_without_writes() -> None:
+def test_sweep_run_removes_exactly_one_run() -> None:
+    fake = seeded()
+    result = sweep_run(make_target(True), NEW, client=fake)  # type: ignore[arg-type]
+    assert result.ok
+    assert result.exit_code == 0
+    assert result.removed == [
+        f"content_items b 'new [gate {NEW}]' ({NEW})",
+        f"object content-media/gate-probes/gate-{NEW}-probe.png ({NEW})",
+    ]
+    assert result.found == result.removed
+    assert [r["id"] for r in fake.tables["content_items"]] == ["a", "c", "d", "e", "f"]
+    assert ("like", "title", f"%[gate {NEW}]") in next(c for c in fake.calls if c[0] == "select")[2]
+
+
+def test_sweep_run_reports_what_is_not_the_runs() -> None:
+    fake = seeded()
+    result = sweep_run(make_target(True), OLD, client=fake)  # type: ignore[arg-type]
+    assert len(result.removed) == 6
+    assert result.left_alone == [
+        f"content_items f 'renamed [gate {OLD}]' ({OLD}): it was created at"
+        f" 2025-01-01T00:00:00+00:00, before run {OLD} started (2026-11-25T16:47:00+00:00)"
+    ]
+    assert not result.ok
+    assert result.exit_code == EXIT_CODES["left"]
+    with pytest.raises(ValueError, match="not a run id"):
+        sweep_run(make_target(True), "gate-x", client=fake)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("overrides", [{"writes_allowed": False}, {"protected": True}])
+def test_refuses_and_says_how_to_clean_by_hand(overrides: dict[str, Any]) -> None:
     fake = seeded()
     out = io.StringIO()
-    code = run_janitor(make_target(False), 0, out, client=fake, now=NOW)  # type: ignore[arg-type]
-    assert code == 2
-    assert "refused: writes are not allowed on local" in out.getvalue()
+    code = run_janitor(make_target(**overrides), 0, out, client=fake, now=NOW)  # type: ignore[arg-type]
+    assert code == EXIT_CODES["refused"]
+    text = out.getvalue()
+    assert text.count("\n") == 1
+    assert text.startswith("janitor: refused: writes are not allowed on local")
+    assert "To clean it by hand" in text
+    assert "WRITES_ALLOWED" not in text  # never how to unlock
     assert fake.calls == []
+    assert sweep_run(make_target(**overrides), OLD, client=fake).exit_code == 2  # type: ignore[arg-type]
 
 
 def test_storage_failure_falls_back_to_sql_then_reports() -> None:
@@ -100,7 +138,7 @@ def test_storage_failure_falls_back_to_sql_then_reports() -> None:
         db_factory=lambda: db,  # type: ignore[arg-type,return-value]
         now=NOW,
     )
-    assert code == 0
+    assert code == EXIT_CODES["left"]  # the renamed row is still reported
     assert len(fake.objects["content-media"]) == 3
     assert db.closed
 
@@ -108,5 +146,37 @@ def test_storage_failure_falls_back_to_sql_then_reports() -> None:
     fake.fail_remove = True
     out = io.StringIO()
     assert run_janitor(make_target(True), 3600, out, client=fake, now=NOW) == 1  # type: ignore[arg-type]
-    assert "FAILED object content-media/gate-probes/" in out.getvalue()
-    assert out.getvalue().splitlines()[-1] == "janitor: local: removed 1, failed 3"
+    failed = [line for line in out.getvalue().splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 5
+    assert all("storage remove failed in fake" in line for line in failed)
+    assert out.getvalue().splitlines()[-1] == "janitor: local: removed 1, failed 5, left alone 1"
+
+
+class _Rejected(Exception):
+    def __init__(self) -> None:
+        super().__init__("{'statusCode': 403, 'error': Unauthorized, 'message': invalid signature}")
+        self.status = 403
+
+
+@pytest.mark.parametrize(
+    ("error", "bucket", "kind", "fragment"),
+    [
+        (httpx.ConnectError("refused"), None, "unreachable", "is unreachable (ConnectError)"),
+        (_Rejected(), None, "denied", "rejected the service-role key"),
+        (None, "no-such-bucket", "no_bucket", "bucket 'no-such-bucket' does not exist"),
+        (RuntimeError("boom\nsecond line"), None, "stopped", "stopped: RuntimeError: boom"),
+    ],
+)
+def test_whole_run_failures_are_one_line_with_their_exit_code(
+    error: Exception | None, bucket: str | None, kind: str, fragment: str
+) -> None:
+    fake = seeded()
+    fake.list_error = error
+    target = make_target(True, bucket=bucket or "content-media", service_role_key="sk-canary-jan")
+    out = io.StringIO()
+    code = run_janitor(target, 0, out, client=fake, now=NOW)  # type: ignore[arg-type]
+    assert code == EXIT_CODES[kind]
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    assert fragment in lines[0]
+    assert [c for c in fake.calls if c[0] in ("delete", "remove")] == []

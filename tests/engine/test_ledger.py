@@ -14,7 +14,14 @@ from promorang_gate.environments import Target
 from promorang_gate.ledger import CleanupError, CleanupLedger
 
 CONTENT_ID = "7d9a0c1e-0000-4000-8000-000000000001"
-OBJECT = "gate-probes/gate-gr20261125t164700-3fa2c1-probe.png"
+FOREIGN_ID = "7d9a0c1e-0000-4000-8000-0000000000ff"
+RUN = "gr20261125t164700-3fa2c1"
+OTHER_RUN = "gr20261125t164700-00beef"
+AFTER = "2026-11-25T16:47:30.5+00:00"  # just after RUN started
+BEFORE = "2026-11-20T09:00:00+00:00"  # days before
+TITLE = f"Smoke Test Content [gate {RUN}]"
+OBJECT = f"gate-probes/gate-{RUN}-probe.png"
+UPLOAD = f"uploads/u/2026/11/25/3f1c2a9e-1b2c-4d3e-8f90-0123456789ab-gate-{RUN}-upload.png"
 
 
 def make_target(writes: bool = True, **overrides: Any) -> Target:
@@ -50,30 +57,40 @@ def seeded() -> FakeSupabase:
     return FakeSupabase(
         tables={
             # Share positions go by FK cascade in a real database; the fake has none.
-            "content_items": [{"id": CONTENT_ID, "title": "t"}, {"id": "other", "title": "keep"}],
+            "content_items": [
+                {"id": CONTENT_ID, "title": TITLE, "created_at": AFTER},
+                {"id": "other", "title": "keep", "created_at": BEFORE},
+            ],
         },
-        objects={"content-media": {OBJECT, "uploads/keep.png"}},
+        objects={"content-media": {OBJECT, UPLOAD, "uploads/keep.png"}},
     )
 
 
-def ledger_for(fake: FakeSupabase, db: FakeDb | None = None, writes: bool = True) -> CleanupLedger:
-    return CleanupLedger(make_target(writes), lambda: fake, lambda: db, lambda _: None)
+def ledger_for(
+    fake: FakeSupabase, db: FakeDb | None = None, writes: bool = True, **target: Any
+) -> CleanupLedger:
+    return CleanupLedger(
+        make_target(writes, **target), lambda: fake, lambda: db, lambda _: None, run_id=RUN
+    )
 
 
 def test_cleanup_removes_everything_in_reverse_order_and_verifies() -> None:
     fake = seeded()
     ledger = ledger_for(fake)
     ledger.object("content-media", OBJECT)
+    ledger.object("content-media", UPLOAD)
     ledger.content(CONTENT_ID)
     ledger.cleanup()
-    assert fake.tables["content_items"] == [{"id": "other", "title": "keep"}]
+    assert fake.tables["content_items"] == [{"id": "other", "title": "keep", "created_at": BEFORE}]
     assert fake.objects["content-media"] == {"uploads/keep.png"}
     writes = [c for c in fake.calls if c[0] in {"delete", "remove"}]
     assert writes == [
-        ("delete", "content_items", (("eq", "id", CONTENT_ID),)),
-        ("remove", "content-media", (OBJECT,)),
+        ("delete", "content_items", (("eq", "id", CONTENT_ID), ("eq", "title", TITLE))),
+        ("remove", "content-media", (UPLOAD, OBJECT)),
     ]
-    assert ("list", "content-media", "gate-probes") in fake.calls  # verified
+    # Read before the delete (ownership), listed before and after the removal.
+    assert fake.calls.index(("select", "content_items", (("eq", "id", CONTENT_ID),))) < 2
+    assert fake.calls.count(("list", "content-media", "gate-probes")) == 2
     assert ledger.entries == []
 
 
@@ -86,12 +103,13 @@ def test_sql_fallback_when_rest_fails() -> None:
     ledger.object("content-media", OBJECT)
     ledger.content(CONTENT_ID)
     ledger.cleanup()
-    assert fake.tables["content_items"] == [{"id": "other", "title": "keep"}]
+    assert fake.tables["content_items"] == [{"id": "other", "title": "keep", "created_at": BEFORE}]
     assert OBJECT not in fake.objects["content-media"]
     assert [s[0] for s in db.statements] == [
-        'delete from "content_items" where "id" = %s',
+        'delete from "content_items" where "id" = %s and "title" = %s',
         "delete from storage.objects where bucket_id = %s and name = %s",
     ]
+    assert db.statements[0][1] == (CONTENT_ID, TITLE)
     assert db.closed
 
 
@@ -109,14 +127,112 @@ def test_failures_are_collected_into_one_cleanup_error() -> None:
         f"object content-media/{OBJECT}: delete failed (RuntimeError: storage remove failed in "
         "fake); no database URL for a fallback",
     ]
-    assert "cleanup on local left 2 thing(s) behind" in str(info.value)
+    assert info.value.foreign == []
+    assert str(info.value).splitlines()[0] == "cleanup on local left 2 thing(s) behind:"
 
 
-def test_read_only_env_sends_nothing() -> None:
+def test_foreign_ids_and_urls_are_left_alone_and_reported() -> None:
+    """The deployment answered the id of a row and the URL of an object it did not create."""
+    fake = seeded()
+    fake.tables["content_items"].append(
+        {"id": FOREIGN_ID, "title": "Holiday plans", "created_at": BEFORE}
+    )
+    fake.objects["content-media"].add("uploads/u/holiday.png")
+    ledger = ledger_for(fake)
+    ledger.content(CONTENT_ID)
+    ledger.content(FOREIGN_ID)
+    ledger.object("content-media", OBJECT)
+    ledger.object("content-media", "uploads/u/holiday.png")
+    with pytest.raises(CleanupError) as info:
+        ledger.cleanup()
+    assert [r["id"] for r in fake.tables["content_items"]] == ["other", FOREIGN_ID]
+    assert fake.objects["content-media"] == {UPLOAD, "uploads/keep.png", "uploads/u/holiday.png"}
+    assert info.value.failures == []
+    assert info.value.foreign == [
+        "object content-media/uploads/u/holiday.png: not ours, left alone: its stored name does"
+        f" not carry gate-{RUN} at the start of a path segment",
+        f"row content_items.id={FOREIGN_ID}: not ours, left alone: its stored title does not end"
+        f" with [gate {RUN}]",
+    ]
+    assert str(info.value).startswith(
+        "cleanup on local: 2 registered thing(s) were not created by this run and were left alone"
+    )
+    deletes = [c for c in fake.calls if c[0] in {"delete", "remove"}]
+    assert all(FOREIGN_ID not in str(c) and "holiday" not in str(c) for c in deletes)
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ({"title": f"Investigate [gate {RUN}] regression", "created_at": AFTER}, "does not end"),
+        ({"title": f"x [gate {OTHER_RUN}]", "created_at": AFTER}, "does not end"),
+        ({"title": TITLE, "created_at": BEFORE}, "before run"),  # a foreign row renamed
+        ({"title": TITLE}, "no readable created_at"),
+        ({"title": None, "created_at": AFTER}, "does not end"),
+    ],
+)
+def test_rows_that_fail_the_ownership_check_survive(row: dict[str, Any], reason: str) -> None:
+    fake = FakeSupabase(tables={"content_items": [{"id": FOREIGN_ID, **row}]})
+    ledger = ledger_for(fake)
+    ledger.content(FOREIGN_ID)
+    with pytest.raises(CleanupError) as info:
+        ledger.cleanup()
+    assert len(fake.tables["content_items"]) == 1
+    assert reason in info.value.foreign[0]
+    assert not [c for c in fake.calls if c[0] == "delete"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        f"uploads/u/delegate-{RUN}.png",
+        f"uploads/u/x-gate-{RUN}.png",
+        f"uploads/u/gate-{OTHER_RUN}-a.png",
+        f"uploads/gate-{RUN}x/a.png",
+    ],
+)
+def test_look_alike_object_names_survive(name: str) -> None:
+    fake = FakeSupabase(objects={"content-media": {name}})
+    ledger = ledger_for(fake)
+    ledger.object("content-media", name)
+    with pytest.raises(CleanupError) as info:
+        ledger.cleanup()
+    assert fake.objects["content-media"] == {name}
+    assert "not ours, left alone" in info.value.foreign[0]
+    assert fake.calls == []  # refused on the name alone: nothing was even listed
+
+
+def test_object_stored_before_the_run_survives() -> None:
+    fake = FakeSupabase(objects={"content-media": {OBJECT}}, created={OBJECT: BEFORE})
+    ledger = ledger_for(fake)
+    ledger.object("content-media", OBJECT)
+    with pytest.raises(CleanupError, match="before run"):
+        ledger.cleanup()
+    assert fake.objects["content-media"] == {OBJECT}
+
+
+def test_already_gone_is_fine() -> None:
+    fake = FakeSupabase(tables={"content_items": []}, objects={"content-media": set()})
+    lines: list[str] = []
+    ledger = CleanupLedger(make_target(), lambda: fake, lambda: None, lines.append, run_id=RUN)
+    ledger.content(CONTENT_ID)
+    ledger.object("content-media", OBJECT)
+    ledger.cleanup()
+    assert [c for c in fake.calls if c[0] in {"delete", "remove"}] == []
+    assert lines == [
+        f"cleanup on local: object content-media/{OBJECT}: already gone",
+        f"cleanup on local: row content_items.id={CONTENT_ID}: already gone",
+    ]
+
+
+@pytest.mark.parametrize("overrides", [{"writes": False}, {"protected": True}])
+def test_env_without_writes_sends_nothing(overrides: dict[str, Any]) -> None:
     def no_client() -> Any:
         raise AssertionError("must not be called")
 
-    ledger = CleanupLedger(make_target(False), no_client, no_client, lambda _: None)
+    writes = overrides.pop("writes", True)
+    target = make_target(writes, **overrides)
+    ledger = CleanupLedger(target, no_client, no_client, lambda _: None, run_id=RUN)
     ledger.content(CONTENT_ID)
     ledger.cleanup()
 
@@ -125,7 +241,12 @@ def test_empty_ledger_does_not_build_a_client() -> None:
     def no_client() -> Any:
         raise AssertionError("must not be called")
 
-    CleanupLedger(make_target(True), no_client, no_client, lambda _: None).cleanup()
+    CleanupLedger(make_target(True), no_client, no_client, lambda _: None, run_id=RUN).cleanup()
+
+
+def test_a_ledger_needs_a_run_id() -> None:
+    with pytest.raises(ValueError, match="not a run id"):
+        CleanupLedger(make_target(), lambda: None, lambda: None, print, run_id="gate-x")  # type: ignore[arg-type,return-value]
 
 
 INNER_CONFTEST = """
@@ -135,13 +256,18 @@ from _fake_supabase import FakeSupabase
 from test_ledger_support import make_target
 
 FAKE = FakeSupabase(
-    tables={"content_items": [{"id": "c1", "title": "x"}]},
+    tables={"content_items": [{"id": "c1", "title": "x [gate gr20261125t164700-3fa2c1]",
+                               "created_at": "2026-11-25T16:48:00Z"}]},
     objects={"content-media": {"gate-probes/gate-gr20261125t164700-3fa2c1-a.png"}},
 )
 
 @pytest.fixture(scope="session")
 def gate_target():
     return make_target(True)
+
+@pytest.fixture(scope="session")
+def gate_run_id():
+    return "gr20261125t164700-3fa2c1"
 
 @pytest.fixture(scope="session")
 def gate_supabase():
@@ -176,44 +302,49 @@ def test_ledger_cleans_up_after_a_failing_test(pytester: pytest.Pytester) -> Non
     }
 
 
-def test_ledger_against_the_sandbox() -> None:
-    sandbox = pytest.importorskip("promorang_sandbox", reason="promorang_sandbox not importable")
+def test_ledger_against_the_sandbox(sandbox: Any) -> None:
+    """A real gateway and database: the run's row and object go, a foreign row stays."""
     import psycopg
 
     from promorang_gate.http import GateHttp
+    from promorang_gate.plugin import new_run_id
     from promorang_gate.redaction import Redactor
     from promorang_gate.supabase_access import connect_db, make_supabase
+    from promorang_gate.tags import object_tag, tagged_title
 
-    try:
-        handle = sandbox.start_sandbox(ready_timeout_s=30.0)
-    except sandbox.PostgresUnavailable as exc:
-        pytest.skip(f"sandbox cannot start here (no PostgreSQL): {exc}")
-    try:
-        st = handle.state
-        target = make_target(
-            True,
-            supabase_url=st.supabase_url,
-            service_role_key=st.service_role_key,
-            bucket=st.bucket,
-            database_url=st.database_url,
-        )
-        http = GateHttp("sandbox", None, 10.0, True, Redactor([st.service_role_key]), attach=False)
+    st = sandbox.state
+    run_id = new_run_id()
+    target = make_target(
+        True,
+        supabase_url=st.supabase_url,
+        service_role_key=st.service_role_key,
+        bucket=st.bucket,
+        database_url=st.database_url,
+    )
+    path = f"gate-probes/{object_tag(run_id)}-ledger.png"
+    with GateHttp(
+        "sandbox", None, 10.0, True, Redactor([st.service_role_key]), attach=False
+    ) as http:
         client = make_supabase(target, http.client)
-        title = "[gate gr20261125t164700-3fa2c1] ledger"
-        inserted = client.table("content_items").insert({"title": title})
-        content_id = inserted.execute().data[0]["id"]
-        client.storage.from_(st.bucket).upload(OBJECT, b"\x89PNG", {"content-type": "image/png"})
-        ledger = CleanupLedger(target, lambda: client, lambda: None, lambda _: None)
-        ledger.object(st.bucket, OBJECT)
-        ledger.content(content_id)
-        ledger.cleanup()
-        assert not client.table("content_items").select("id").eq("id", content_id).execute().data
+        rows = client.table("content_items")
+        own = rows.insert({"title": tagged_title("ledger", run_id)}).execute().data[0]["id"]
+        foreign = rows.insert({"title": "someone's content"}).execute().data[0]["id"]
+        client.storage.from_(st.bucket).upload(path, b"\x89PNG", {"content-type": "image/png"})
+        ledger = CleanupLedger(target, lambda: client, lambda: None, lambda _: None, run_id=run_id)
+        ledger.object(st.bucket, path)
+        ledger.content(own)
+        ledger.content(foreign)
+        with pytest.raises(CleanupError) as info:
+            ledger.cleanup()
+        assert [line.split(":")[0] for line in info.value.foreign] == [
+            f"row content_items.id={foreign}"
+        ]
+        assert not rows.select("id").eq("id", own).execute().data
+        assert rows.select("id").eq("id", foreign).execute().data
         names = [o["name"] for o in client.storage.from_(st.bucket).list("gate-probes")]
-        assert OBJECT.rsplit("/", 1)[1] not in names
-        http.close()
-        read_only = connect_db(make_target(False, database_url=st.database_url))
-        assert read_only is not None
-        with read_only, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-            read_only.execute("delete from content_items where false")
-    finally:
-        handle.stop()
+        assert path.rsplit("/", 1)[1] not in names
+        rows.delete().eq("id", foreign).execute()
+    read_only = connect_db(make_target(False, database_url=st.database_url))
+    assert read_only is not None
+    with read_only, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        read_only.execute("delete from content_items where false")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,9 +28,79 @@ def test_registered_secret_and_its_url_encoded_form_are_removed() -> None:
 
 
 def test_short_values_are_not_registered() -> None:
-    redactor = Redactor(["abc12", ""])
-    assert redactor.redact("abc12 stays") == "abc12 stays"
+    redactor = Redactor(["abc1234", "", None])
+    assert redactor.redact("abc1234 stays") == "abc1234 stays"
     assert redactor.secrets_count == 0
+
+
+ODD = 'sk-odd/"q\\+\u00e9 7c1d5e9a'  # quote, backslash, slash, plus, non-ASCII, space
+
+
+def _encodings(secret: str) -> dict[str, str]:
+    """The forms a target may echo, computed here independently of the redactor."""
+    data = secret.encode()
+    forms = {
+        "raw": secret,
+        "url": urllib.parse.quote(secret, safe=""),
+        "url_plus": urllib.parse.quote_plus(secret),
+        "url_js": urllib.parse.quote(secret, safe="!'()*~"),
+        "hex": data.hex(),
+        "HEX": data.hex().upper(),
+        "json": json.dumps(secret)[1:-1],
+        "json_unicode": json.dumps(secret, ensure_ascii=False)[1:-1],
+        "repr": repr(secret)[1:-1],
+        "repr_bytes": repr(data)[2:-1],
+        "xml": html.escape(secret),
+        "repr_of_json": repr(json.dumps(secret))[2:-2],
+        "json_of_json": json.dumps(json.dumps(secret))[3:-3],
+    }
+    for shift in range(3):
+        blob = bytes(range(65, 65 + shift)) + data + b"tail"
+        forms[f"b64_{shift}"] = base64.b64encode(blob).decode()
+        forms[f"b64url_{shift}"] = base64.urlsafe_b64encode(blob).decode()
+    return forms
+
+
+@pytest.mark.parametrize("form", sorted(_encodings(ODD)))
+def test_every_encoding_of_a_secret_is_removed(form: str) -> None:
+    encoded = _encodings(ODD)[form]
+    text = f"<{encoded}>"
+    out = Redactor([ODD]).redact(text)
+    assert MASK in out
+    # What is left of a base64 text holds a few bits of the secret at most, never 6 characters.
+    core = encoded if not form.startswith("b64") else encoded[3:-6]
+    assert core not in out
+
+
+def test_parts_of_secrets_are_registered() -> None:
+    dsn = "postgresql://gate:pw-canary%2F%C3%A9x@db.example:5432/gate"
+    kv = "host=db.example password='kv-canary 9z' dbname=gate"
+    token = JWT
+    redactor = Redactor([dsn, kv, token])
+    text = "pw-canary/éx | pw-canary%2F%C3%A9x | kv-canary 9z | c2lnbmF0dXJlLWNhbmFyeQ"
+    assert redactor.redact(text) == f"{MASK} | {MASK} | {MASK} | {MASK}"
+
+
+def test_one_line_redacts_before_cutting() -> None:
+    """A secret straddling the cut must not leave its first characters behind."""
+    redactor = Redactor([PLAIN])
+    text = "x" * 290 + PLAIN + "\nsecond line"
+    line = redactor.one_line(text, 300)
+    assert "sk-canary" not in line
+    assert "sk-" not in line[-12:]
+    assert line == "x" * 290 + MASK
+    assert redactor.one_line("\n\n  first  \nsecond") == "first"
+
+
+def test_json_files_are_redacted_decoded(tmp_path: Path) -> None:
+    """Allure writes messages JSON-encoded: an escaped secret inside one is still found."""
+    message = f"AssertionError: assert {json.dumps({'k': ODD})!r} == ''"  # pytest's repr
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps({"statusDetails": {"message": message}}), encoding="utf-8")
+    assert Redactor([ODD]).redact_file(path)
+    text = path.read_text(encoding="utf-8")
+    assert "sk-odd" not in text
+    assert MASK in json.loads(text)["statusDetails"]["message"]
 
 
 def test_add_secret_rebuilds_the_pattern() -> None:

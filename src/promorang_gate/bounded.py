@@ -1,0 +1,352 @@
+"""Bounded HTTP: a total deadline and a body size limit on every request of ``GateHttp``.
+
+httpx's timeouts bound each read; a server that trickles one byte just inside the read timeout
+holds a request forever. Here every socket operation of a request (connect, TLS, write, each
+read of headers and body) waits at most until the request's deadline, so a request ends within
+its deadline whatever the server does. Bodies are counted as they arrive (after decompression,
+which happens here): a body over the limit fails at once, without being buffered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+
+__all__ = ["BodyTooLarge", "BoundedTransport", "CoreTransport", "DeadlineExceeded"]
+
+_local = threading.local()
+_DECODED = {"gzip", "x-gzip", "deflate"}
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """No complete response within the request's total deadline."""
+
+
+class BodyTooLarge(httpx.TransportError):
+    """The response body is larger than the gate reads (``max_body_bytes``)."""
+
+
+def _what(request: httpx.Request) -> str:
+    return f"{request.method} {urlsplit(str(request.url)).path or '/'}"
+
+
+# -- the deadline of the request running in this thread ------------------------------------------
+
+
+@contextlib.contextmanager
+def _deadline_scope(deadline: float) -> Iterator[None]:
+    previous = getattr(_local, "deadline", None)
+    _local.deadline = deadline
+    try:
+        yield
+    finally:
+        _local.deadline = previous
+
+
+def _clamp(timeout: float | None, expired: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of the running request's deadline."""
+    deadline: float | None = getattr(_local, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("the request deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(
+            ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _clamp(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        timeout = _clamp(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+# -- httpcore under httpx ------------------------------------------------------------------------
+
+_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextlib.contextmanager
+def _mapped() -> Iterator[None]:
+    """httpcore's exceptions as httpx's (what ``httpx.HTTPTransport`` does)."""
+    try:
+        yield
+    except httpcore.TimeoutException as exc:
+        raise _map(exc) from exc
+    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
+        raise _map(exc) from exc
+
+
+def _map(exc: Exception) -> httpx.HTTPError:
+    for core, mapped in _ERRORS:
+        if isinstance(exc, core):
+            return mapped(str(exc))
+    return httpx.TransportError(str(exc))
+
+
+class _CoreStream(httpx.SyncByteStream):
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _mapped():
+            yield from self._inner
+
+    def close(self) -> None:
+        with _mapped():
+            self._inner.close()
+
+
+class CoreTransport(httpx.BaseTransport):
+    """``httpx.HTTPTransport`` on a network backend that honours the request deadline."""
+
+    def __init__(self) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(), network_backend=_DeadlineBackend()
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _mapped():
+            response = self._pool.handle_request(core)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_CoreStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+# -- the limits ----------------------------------------------------------------------------------
+
+
+class _BoundedStream(httpx.SyncByteStream):
+    """The body as it arrives: within the deadline, decoded here, counted against the limit."""
+
+    def __init__(
+        self,
+        inner: httpx.SyncByteStream,
+        request: httpx.Request,
+        deadline: float,
+        limits: tuple[float, int],
+        encoding: str | None,
+    ) -> None:
+        self._inner = inner
+        self._request = request
+        self._deadline = deadline
+        self._deadline_s, self._max_bytes = limits
+        # 47: zlib detects the gzip or zlib header itself (servers differ on "deflate").
+        self._decoder = zlib.decompressobj(47) if encoding else None
+
+    def _too_large(self) -> BodyTooLarge:
+        return BodyTooLarge(
+            f"{_what(self._request)}: the response body exceeds {self._max_bytes} bytes"
+            " (max_body_bytes); the deployment answered more than the check reads",
+            request=self._request,
+        )
+
+    def _decode(self, chunk: bytes | None, room: int) -> bytes:
+        """``chunk`` decoded (None: the end), at most ``room + 1`` bytes of it."""
+        if self._decoder is None:
+            return chunk or b""
+        try:
+            if chunk is None:
+                return self._decoder.flush(room + 1)
+            out = self._decoder.decompress(chunk, room + 1)
+        except zlib.error as exc:
+            raise httpx.DecodingError(
+                f"{_what(self._request)}: the compressed body is corrupt ({exc})",
+                request=self._request,
+            ) from None
+        if self._decoder.unconsumed_tail:  # more than the limit inflates from this chunk
+            raise self._too_large()
+        return out
+
+    def _next(self, iterator: Iterator[bytes]) -> bytes | None:
+        try:
+            with _deadline_scope(self._deadline):
+                return next(iterator)
+        except StopIteration:
+            return None
+        except httpx.TimeoutException as exc:
+            if time.monotonic() >= self._deadline - 0.01:
+                raise self._late() from exc
+            raise
+
+    def _late(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"{_what(self._request)}: no complete response within the request deadline of"
+            f" {self._deadline_s:g}s",
+            request=self._request,
+        )
+
+    def __iter__(self) -> Iterator[bytes]:
+        received = 0
+        iterator = iter(self._inner)
+        while True:
+            chunk = self._next(iterator)
+            data = self._decode(chunk, self._max_bytes - received)
+            received += len(data)
+            if received > self._max_bytes:
+                raise self._too_large()
+            if chunk is not None and time.monotonic() > self._deadline:
+                raise self._late()
+            if data:
+                yield data
+            if chunk is None:
+                return
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class BoundedTransport(httpx.BaseTransport):
+    """Wraps a transport: a total deadline per request and a maximum (decoded) body size.
+
+    The deadline cuts every socket wait only with ``CoreTransport`` underneath; any other
+    transport still gets the checks between chunks."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, deadline_s: float, max_body_bytes: int):
+        self._inner = inner
+        self.deadline_s = deadline_s
+        self.max_body_bytes = max_body_bytes
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = time.monotonic() + self.deadline_s
+        try:
+            with _deadline_scope(deadline):
+                response = self._inner.handle_request(request)
+        except httpx.TimeoutException as exc:
+            if time.monotonic() >= deadline - 0.01:
+                raise DeadlineExceeded(
+                    f"{_what(request)}: no response within the request deadline of"
+                    f" {self.deadline_s:g}s",
+                    request=request,
+                ) from exc
+            raise
+        return self._bounded(request, response, deadline)
+
+    def _bounded(
+        self, request: httpx.Request, response: httpx.Response, deadline: float
+    ) -> httpx.Response:
+        declared = response.headers.get("content-length", "")
+        has_body = request.method != "HEAD" and response.status_code not in (204, 304)
+        if has_body and declared.isdigit() and int(declared) > self.max_body_bytes:
+            response.close()
+            raise BodyTooLarge(
+                f"{_what(request)}: the response body of {int(declared)} bytes exceeds"
+                f" {self.max_body_bytes} bytes (max_body_bytes); it was not read",
+                request=request,
+            )
+        headers = httpx.Headers(response.headers)
+        encoding = headers.get("content-encoding", "").strip().lower() or None
+        if encoding in ("identity", None):
+            encoding = None
+        elif encoding in _DECODED:
+            # Decoded here, under the limit: a small compressed body must not inflate unseen.
+            del headers["content-encoding"]
+            headers.pop("content-length", None)
+        else:
+            response.close()
+            raise httpx.DecodingError(
+                f"{_what(request)}: the response is {encoding}-encoded although the gate asked"
+                " for identity; it cannot be read within the body limit",
+                request=request,
+            )
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        stream = _BoundedStream(
+            response.stream, request, deadline, (self.deadline_s, self.max_body_bytes), encoding
+        )
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=headers,
+            stream=stream,
+            extensions=response.extensions,
+            request=request,
+        )
+
+    def close(self) -> None:
+        self._inner.close()
