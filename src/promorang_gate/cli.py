@@ -62,12 +62,14 @@ def _verdict(args: argparse.Namespace) -> int:
         print(f"CRITERIA {args.env}: {flag}")
     for item in gate_file.blockers:
         print(f"BLOCKER {item['id']}: {item['status'].replace('_', ' ')}: {item.get('reason')}")
+    for leftover in gate_file.not_removed:
+        print(f"LEFTOVER not removed: {leftover}")
     counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in (data.get("counts") or {}).items())
     print(
         f"GATE {args.env}: {data['verdict'].upper()} (gate {gate}: {counts})"
         f" run {data.get('run_id')} finished {data.get('finished_at')}"
     )
-    return 0 if data["verdict"] == "allow" else 1
+    return 0 if data["verdict"] == "allow" and not gate_file.not_removed else 1
 
 
 def _signoff(args: argparse.Namespace) -> int:

@@ -275,6 +275,7 @@ class GateReporter:
         self.collector = OutcomeCollector()
         self.started_at = utc_now()
         self.verdicts: list[EnvVerdict] = []
+        self.sweeps: dict[str, Any] = {}
         self.written: list[Path] = []
         self._markers: list[Path] = []
         self._created_dir = False
@@ -347,11 +348,15 @@ class GateReporter:
             if exitstatus == pytest.ExitCode.USAGE_ERROR:
                 self._remove_markers(no_verdict=True)
             return
+        from promorang_gate.leftovers import sweep_leftovers, unremoved
+
+        self.sweeps = sweep_leftovers(self.targets, self.env_names, self.run_id, self.redactor)
         self.verdicts = self.compute(stopped_early=stopped_early)
         self._write(self.verdicts)
         self._remove_markers()
         self._write_allure()
         blocked = any(v.verdict == "block" for v in self.verdicts)
+        blocked = blocked or any(unremoved(r) for r in self.sweeps.values())
         if blocked and session.exitstatus in (pytest.ExitCode.OK, _NONE_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         elif stopped_early and exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -371,7 +376,12 @@ class GateReporter:
             target = self.targets.resolved(env)
             criteria = self.criteria[env]
             gate = self.reports_dir / f"gate-{env}.json"
-            text = render_json(verdict, meta, target, self.gates[env], criteria)
+            extra = {}
+            if env in self.sweeps:
+                from promorang_gate.leftovers import leftovers_json
+
+                extra["leftovers"] = leftovers_json(self.sweeps[env])
+            text = render_json(verdict, meta, target, self.gates[env], criteria, extra)
             write_atomic(gate, self.redactor.redact(text))
             md = self.reports_dir / f"checklist-{env}.md"
             write_atomic(md, self.redactor.redact(render_markdown(verdict, meta, criteria)))
@@ -398,6 +408,11 @@ class GateReporter:
                 terminalreporter.write_line(
                     self.redactor.redact(f"CRITERIA {verdict.environment}: {flag}"), yellow=True
                 )
+            if verdict.environment in self.sweeps:
+                from promorang_gate.leftovers import leftover_lines
+
+                for line in leftover_lines(verdict.environment, self.sweeps[verdict.environment]):
+                    terminalreporter.write_line(self.redactor.redact(line), yellow=True)
             if verdict.out_of_scope:
                 names = ", ".join(i.id for i in verdict.out_of_scope)
                 terminalreporter.write_line(

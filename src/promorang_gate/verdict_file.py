@@ -57,6 +57,12 @@ class GateFile:
             if i.get("gating", True) and i["status"] not in ("passed", "manual_signed")
         ]
 
+    @property
+    def not_removed(self) -> list[str]:
+        """What the run created and could not remove: the run failed, whatever its verdict."""
+        leftovers = self.data.get("leftovers") or {}
+        return [str(x) for x in leftovers.get("not_removed") or []]
+
 
 def _parse_time(value: object) -> dt.datetime | None:
     if not isinstance(value, str):

@@ -116,6 +116,11 @@ _FAULT_LIST = (
         "objects go to the private bucket content-media-private; the returned public URL 404s",
     ),
     Fault(
+        "upload_path_mismatch",
+        "api",
+        "the 201 answers the upload's name under another uuid than it was stored (a 404)",
+    ),
+    Fault(
         "bucket_missing",
         "postgres",
         "bucket content-media renamed away (storage.buckets.id, FK cascades)",

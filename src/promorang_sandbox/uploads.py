@@ -103,6 +103,8 @@ class Uploads:
             return self._fallback(file_name or file_type, reason)
         if resp.status_code >= 400:
             return self._fallback(file_name or file_type, pg_message(resp, "Storage unavailable"))
+        if "upload_path_mismatch" in faults:  # answers the same name under another uuid
+            key = key.replace(name, f"{uuid.uuid4()}-{safe_name(file_name)}")
         base = self.config.supabase_url.rstrip("/")
         url = f"{base}/storage/v1/object/public/{self.config.bucket}/{key}"
         return json_response(201, {"success": True, "imageUrl": url})

@@ -107,7 +107,7 @@ def test_foreign_ids_and_urls_survive_and_the_tests_own_are_removed(
         clean_env.setenv("GATE_LOCAL_DATABASE_URL", st.database_url)  # the SQL fallback too
         clean_env.setenv("GATE_LOCAL_BUCKET", st.bucket)
         project.makepyfile(SUITE)
-        result = project.runpytest("--env", "local", "-p", "no:cacheprovider")
+        result = project.runpytest("--env", "local", "--gate", "full", "-p", "no:cacheprovider")
     finally:
         api.stop()
     result.assert_outcomes(passed=2, errors=2)

@@ -204,21 +204,22 @@ def test_each_check_fails_with_a_clear_reason(
     )
     project.makepyfile(SUITE)
     started = time.monotonic()
-    result = project.runpytest_subprocess("--env", "local", "-p", "no:cacheprovider")
+    result = project.runpytest_subprocess(
+        "--env", "local", "--gate", "full", "-p", "no:cacheprovider"
+    )
     assert time.monotonic() - started < 60
     result.assert_outcomes(failed=3)
     statuses = item_status(gate_file(project))
     assert statuses["health.api"] == (
         "failed",
-        "promorang_gate.bounded.DeadlineExceeded: GET /trickle: no complete response within the"
-        " request deadline of 1s",
+        "DeadlineExceeded: GET /trickle: no complete response within the request deadline of 1s",
     )
     assert statuses["health.frontend"][1] == (
-        "promorang_gate.bounded.BodyTooLarge: GET /huge: the response body of 1610612736 bytes"
+        "BodyTooLarge: GET /huge: the response body of 1610612736 bytes"
         " exceeds 65536 bytes (max_body_bytes); it was not read"
     )
     assert statuses["create_flow.bucket_exists"][1] == (
-        f"promorang_gate.http.RedirectRefused: GET /redirect redirected to another origin"
+        f"RedirectRefused: GET /redirect redirected to another origin"
         f" ({elsewhere.url}): not followed, the request's credentials are not sent there"
     )
     assert elsewhere.received == []

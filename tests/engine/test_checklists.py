@@ -21,6 +21,7 @@ def test_shipped_checklists_load(repo_root: Path) -> None:
         "health",
         "migrations",
         "monitoring",
+        "security",
     ]
     assert catalog.items["slo.storage_quota"].manual is True
     assert catalog.items["slo.storage_quota"].checklist_id == "monitoring"

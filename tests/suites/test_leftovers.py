@@ -1,0 +1,48 @@
+"""Nothing left behind, never silently: what the cleanup ledger missed is found by the
+end-of-run sweep, reported and removed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _tagged(database_url: str, run_id: str) -> tuple[int, int]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select count(*) from public.content_items where title like %s", [f"%[gate {run_id}]"]
+        ).fetchone()
+        objects = conn.execute(
+            "select count(*) from storage.objects where name like %s", [f"%gate-{run_id}%"]
+        ).fetchone()
+    assert rows is not None
+    assert objects is not None
+    return rows[0], objects[0]
+
+
+def test_an_upload_stored_elsewhere_is_reported_and_removed(sandbox: Any, run_gate: Any) -> None:
+    sandbox.set_faults(["upload_path_mismatch"])
+    try:
+        run = run_gate(("-m", "create_flow"))
+    finally:
+        sandbox.set_faults([])
+    data = run.gate()
+    leftovers = data["leftovers"]
+    assert leftovers["not_removed"] == []
+    assert leftovers["removed"], run.output
+    assert all(f"gate-{data['run_id']}" in what for what in leftovers["removed"])
+    assert leftovers["found"] == leftovers["removed"]
+    assert "the cleanup ledger missed" in run.output
+    assert _tagged(sandbox.state.database_url, data["run_id"]) == (0, 0)
+    assert run.failed_items() == {"create_flow.upload_image"}
+
+
+def test_a_healthy_run_leaves_nothing_for_the_sweep(sandbox: Any, run_gate: Any) -> None:
+    sandbox.set_faults([])
+    run = run_gate(("-m", "create_flow"))
+    assert run.returncode == 0, run.output
+    assert run.gate()["leftovers"] == {"found": [], "removed": [], "not_removed": []}
