@@ -760,6 +760,8 @@ async def _error_handler(request: Request, exc: Exception) -> Response:
 
 def create_api_app(config: ApiConfig) -> tuple[ASGIApp, PromorangApi]:
     """The API as an ASGI app (platform middleware outermost) and its state (close it)."""
+    from .growth import growth_routes  # growth.py imports this module
+
     api = PromorangApi(config)
     any_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     routes = [
@@ -770,6 +772,7 @@ def create_api_app(config: ApiConfig) -> tuple[ASGIApp, PromorangApi]:
         Route("/api/content/{ident}", _guard(api.get_content), methods=["GET"]),
         Route("/api/content/{ident}", _guard(api.update_content), methods=["PUT"]),
         Route("/api/content/{ident}", _guard(api.delete_content), methods=["DELETE"]),
+        *growth_routes(api),
         Route("/__sandbox/faults", _guard(api.admin_faults), methods=["GET", "PUT"]),
         Route("/__sandbox/requests", _guard(api.admin_requests), methods=["GET", "DELETE"]),
         Route("/{path:path}", _guard(api.not_found), methods=any_method),

@@ -149,6 +149,26 @@ _FAULT_LIST = (
         "frontend",
         "the JS bundle embeds http://localhost:3001 instead of the API URL",
     ),
+    Fault(
+        "frontend_reads_wrong_id",
+        "frontend",
+        "the Create form reads result.contentId and navigates to /content/undefined",
+    ),
+    Fault(
+        "frontend_price_override",
+        "frontend",
+        "the Create form sends share_price 0 whatever price was typed",
+    ),
+    Fault(
+        "growth_hub_api_missing",
+        "api",
+        "GET /api/growth/* -> 404 (router not mounted); the Growth Hub page shows demo data",
+    ),
+    Fault(
+        "frontend_api_unrouted",
+        "frontend",
+        "the frontend host has no /api rewrite: GET /api/* -> the app's HTML, writes -> 404",
+    ),
 )
 
 FAULTS: Mapping[str, Fault] = MappingProxyType({f.name: f for f in _FAULT_LIST})

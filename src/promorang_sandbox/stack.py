@@ -18,7 +18,7 @@ import uvicorn
 from . import database, jwtkeys
 from .api import ApiConfig, PromorangApi, create_api_app
 from .faults import FaultSet, validate
-from .frontend import create_frontend_app
+from .frontend import FrontendMode, create_frontend_app
 from .postgres import PostgresServer, acquire_server
 from .recorder import RecordingMiddleware, RequestRecorder
 from .state import SandboxState
@@ -37,6 +37,8 @@ class StackOptions:
     bucket: str = "content-media"
     upload_prefix: str = "uploads"
     log: Log | None = None
+    # "absolute": the bundle calls the API's URL; "relative": /api/... through the frontend host.
+    frontend_mode: FrontendMode = "absolute"
 
 
 def bind(port: int) -> socket.socket:
@@ -124,7 +126,7 @@ class Stack:
                 upload_prefix=opts.upload_prefix,
             )
         )
-        frontend = create_frontend_app(api_url, self.faults)
+        frontend = create_frontend_app(api_url, self.faults, opts.frontend_mode)
         apps: list[Any] = [
             gateway,
             RecordingMiddleware(api_app, self.recorder, "api"),
@@ -148,6 +150,7 @@ class Stack:
             upload_prefix=opts.upload_prefix,
             faults=list(wanted),
             pid=os.getpid(),
+            frontend_mode=opts.frontend_mode,
         )
         return self.state
 

@@ -26,6 +26,7 @@ class SandboxState:
     upload_prefix: str
     faults: list[str] = field(default_factory=list)
     pid: int = 0
+    frontend_mode: str = "absolute"  # or "relative" (promorang_sandbox.frontend)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -34,7 +35,7 @@ class SandboxState:
     def from_json(cls, text: str) -> SandboxState:
         raw: dict[str, Any] = json.loads(text)
         names = {f.name for f in fields(cls)}
-        missing = names - set(raw) - {"faults", "pid"}
+        missing = names - set(raw) - {"faults", "pid", "frontend_mode"}
         if missing:
             raise ValueError(f"sandbox state lacks {', '.join(sorted(missing))}")
         return cls(**{k: v for k, v in raw.items() if k in names})
