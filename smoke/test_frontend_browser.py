@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from _support import UUID_PATTERN, new_upload, object_path_of
-from promorang_gate.browser import PageWatch, session_state
+from promorang_gate.browser import PageWatch, sign_in_script
 from promorang_gate.stored import StoredState
 from promorang_gate.tags import tagged_title
 
@@ -65,7 +65,8 @@ def creator_page(gate_target: Any, new_context: Any) -> tuple[Page, PageWatch]:
     if not token:
         variable = f"GATE_{gate_target.name.upper()}_CREATOR_TOKEN"
         pytest.skip(f"the browser checks sign in as the test creator: set {variable}")
-    context = new_context(storage_state=session_state(gate_target.frontend_url, token))
+    context = new_context()
+    context.add_init_script(script=sign_in_script(gate_target.frontend_url, token))
     context.set_default_timeout(gate_target.request_timeout_s * 1000)
     watch = PageWatch(gate_target)
     watch.attach(context)

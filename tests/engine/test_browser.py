@@ -20,7 +20,7 @@ from promorang_gate.browser import (
     find_chromium,
     launch_args,
     redact_zip,
-    session_state,
+    sign_in_script,
 )
 from promorang_gate.browser import launch as launch_module
 from promorang_gate.errors import ConfigError
@@ -82,17 +82,12 @@ def test_no_chromium_skips_naming_the_package(monkeypatch: pytest.MonkeyPatch) -
     assert str(skipped.value) == NO_CHROMIUM
 
 
-def test_the_session_is_the_frontends_local_storage() -> None:
-    state = session_state("https://App.example.com/some/path", TOKEN)
-    assert state == {
-        "cookies": [],
-        "origins": [
-            {
-                "origin": "https://app.example.com",
-                "localStorage": [{"name": "authToken", "value": TOKEN}],
-            }
-        ],
-    }
+def test_the_session_is_set_on_the_frontends_origin_only() -> None:
+    script = sign_in_script("https://App.example.com/some/path", TOKEN)
+    assert script == (
+        'if (location.origin === "https://app.example.com") '
+        f"localStorage.setItem('authToken', \"{TOKEN}\");"
+    )
 
 
 def _response(status: int, content_type: str = "application/json") -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from promorang_gate.browser import find_chromium, launch_args, session_state
+from promorang_gate.browser import find_chromium, launch_args, sign_in_script
 from promorang_sandbox import SandboxHandle
 from promorang_sandbox.frontend import BUILD_PATCHES, WRONG_API, build_for
 
@@ -127,9 +127,8 @@ def test_create_page_shows_a_usable_labelled_form(sandbox: SandboxHandle, tmp_pa
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**options)
         try:
-            context = browser.new_context(
-                storage_state=session_state(state.frontend_url, state.creator_token)
-            )
+            context = browser.new_context()
+            context.add_init_script(script=sign_in_script(state.frontend_url, state.creator_token))
             page = context.new_page()
             page.goto(f"{state.frontend_url}/create")
             for label in FORM_LABELS:

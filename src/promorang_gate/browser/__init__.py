@@ -20,7 +20,7 @@ from promorang_gate.browser.launch import (
     find_chromium,
     launch_args,
 )
-from promorang_gate.browser.watch import ApiCall, PageWatch, session_state
+from promorang_gate.browser.watch import ApiCall, PageWatch, sign_in_script
 
 __all__ = [
     "CHROMIUM_ENV",
@@ -33,5 +33,5 @@ __all__ = [
     "find_chromium",
     "launch_args",
     "redact_zip",
-    "session_state",
+    "sign_in_script",
 ]

@@ -6,6 +6,7 @@ writes, the browser's writes are refused before they leave it, like every other 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from promorang_gate.environments import Target
 
-__all__ = ["ApiCall", "PageWatch", "origin_of", "session_state"]
+__all__ = ["ApiCall", "PageWatch", "origin_of", "sign_in_script"]
 
 API_PREFIX = "/api/"
 # A 1x1 transparent PNG: the answer to an image outside the environment (a stock photo).
@@ -39,11 +40,12 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def session_state(frontend_url: str, token: str) -> dict[str, Any]:
-    """A storage state whose frontend holds the creator's session in ``localStorage.authToken``,
-    where the platform's frontend keeps it after sign-in."""
-    item = {"name": "authToken", "value": token}
-    return {"cookies": [], "origins": [{"origin": origin_of(frontend_url), "localStorage": [item]}]}
+def sign_in_script(frontend_url: str, token: str) -> str:
+    """An init script putting the creator's session where the platform's frontend keeps it after
+    sign-in (``localStorage.authToken``), on the frontend's origin only, before its code runs.
+    (A ``storage_state`` does the same but opens a page per origin: ten times slower.)"""
+    origin, value = json.dumps(origin_of(frontend_url)), json.dumps(token)
+    return f"if (location.origin === {origin}) localStorage.setItem('authToken', {value});"
 
 
 @dataclass
