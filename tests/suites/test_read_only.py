@@ -39,6 +39,10 @@ def test_prod_profile_sends_no_write(sandbox: Any, run_gate: Any) -> None:
     assert run.returncode != 0
     for read_only_item in ("health.api", "health.frontend", "create_flow.bucket_exists"):
         assert items[read_only_item]["status"] == "passed", items[read_only_item]
-    for write_item in ("create_flow.upload_image", "create_flow.content_crud"):
+    for write_item in (
+        "create_flow.upload_image",
+        "create_flow.content_crud",
+        "create_flow.frontend_wired",  # the browser's Create form writes
+    ):
         assert items[write_item]["status"] == "not_verified", items[write_item]
         assert "writes not allowed on prod" in (items[write_item]["reason"] or "")
