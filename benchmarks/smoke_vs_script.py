@@ -48,6 +48,9 @@ def main() -> None:
             "--gate-reports",
             f"{tmp}/reports",
             f"--alluredir={tmp}/allure",
+            # The script makes no browser requests; benchmarks/browser_check.py measures those.
+            "--deselect",
+            "smoke/test_frontend_browser.py",
         ]
         script = [sys.executable, str(REPO / "benchmarks" / "_minimal_create_flow.py"), str(state)]
         collect = [

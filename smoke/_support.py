@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 from promorang_gate.tags import object_tag, tagged_title
 
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-LOCAL_ADDRESS = re.compile(
-    r"(?:https?:)?//(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[::1\])[:/\"'`]"
-)
+# A local address with a port is a dev server baked into a build; a bare "http://localhost" is
+# what libraries carry (URL parsers, dev warnings), not a call target.
+LOCAL_ADDRESS = re.compile(r"(?:https?:)?//(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[::1\]):\d+")
 
 
 def png_bytes(marker: str) -> bytes:
@@ -92,7 +92,7 @@ def same_host(url: str, other: str) -> bool:
 
 
 def local_addresses(text: str, allowed: Sequence[str]) -> list[str]:
-    """Loopback addresses in `text` other than the allowed base URLs."""
+    """Loopback host:port addresses in `text` other than the allowed base URLs."""
     for base in allowed:
         text = text.replace(base.rstrip("/"), "")
     return sorted({m.group(0) for m in LOCAL_ADDRESS.finditer(text)})

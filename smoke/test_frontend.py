@@ -1,8 +1,12 @@
-"""Frontend Create form wired to the environment's API: the built bundle targets it, and the
-API lets the frontend's origin call it."""
+"""Frontend Create form wired to the environment's API, the cheap checks: the pages boot the
+app, the built bundle reaches this API (its URL built in and CORS letting the frontend call it,
+or relative `/api` calls that the frontend's host forwards to it, as the production host's
+rewrite does), it points at no stray local dev server, and no source map is served.
+The form itself is tested end to end in a browser (test_frontend_browser.py)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urljoin
 
@@ -13,32 +17,53 @@ from _support import local_addresses, module_script_src
 pytestmark = pytest.mark.create_flow
 
 
-@pytest.mark.checklist("create_flow.frontend_wired")
-def test_bundle_targets_the_environment_api(gate_target: Any, gate_http: Any) -> None:
+def _bundle(gate_target: Any, gate_http: Any) -> tuple[str, str]:
+    """(URL, code) of the module script the Create page loads."""
     page_url = f"{gate_target.frontend_url}/create"
     page = gate_http.get(page_url)
     assert page.status_code == 200, f"GET {page_url} answered {page.status_code}"
     src = module_script_src(page.text)
     assert src, "the Create page loads no module script"
-    bundle = gate_http.get(urljoin(page_url, src))
+    url = urljoin(page_url, src)
+    bundle = gate_http.get(url)
     assert bundle.status_code == 200, f"GET bundle {src} answered {bundle.status_code}"
-    code = bundle.text
-    assert gate_target.api_url in code, f"the bundle does not reference {gate_target.api_url}"
-    assert "/api/content/upload-image" in code, "the bundle has no upload call"
-    strays = local_addresses(code, allowed=[gate_target.api_url, gate_target.frontend_url])
-    assert not strays, f"the bundle points at local addresses {strays}"
+    return url, str(bundle.text)
 
 
 @pytest.mark.checklist("create_flow.frontend_wired")
-def test_api_allows_exactly_the_frontend_origin(gate_target: Any, gate_api: Any) -> None:
-    origin = gate_target.frontend_url
+def test_pages_boot_the_app(gate_target: Any, gate_http: Any) -> None:
+    # A deep link to a created item must boot the app too: the form lands there.
+    for path in ("/create", f"/content/{uuid.uuid4()}"):
+        url = f"{gate_target.frontend_url}{path}"
+        page = gate_http.get(url)
+        assert page.status_code == 200, f"GET {url} answered {page.status_code}"
+        content_type = page.headers.get("content-type", "")
+        assert content_type.startswith("text/html"), f"GET {url} answered {content_type!r}"
+        assert 'id="root"' in page.text, f"{url} has no app root element"
+        assert module_script_src(page.text), f"{url} loads no module script"
+
+
+@pytest.mark.checklist("create_flow.frontend_wired")
+def test_bundle_reaches_the_environment_api(
+    gate_target: Any, gate_http: Any, gate_api: Any
+) -> None:
+    _, code = _bundle(gate_target, gate_http)
+    assert "/api/content/upload-image" in code, "the bundle has no upload call"
+    strays = local_addresses(code, allowed=[gate_target.api_url, gate_target.frontend_url])
+    assert not strays, f"the bundle points at local dev servers {strays}"
+    if gate_target.api_url in code:
+        _assert_api_allows_origin(gate_api, gate_target.frontend_url)
+    else:
+        _assert_frontend_forwards_api(gate_target, gate_http, gate_api)
+
+
+def _assert_api_allows_origin(gate_api: Any, origin: str) -> None:
+    """The bundle calls the API across origins: the API must let exactly the frontend in."""
     # Not /api/health: a health fault must not show up as a wiring fault.
     simple = gate_api.get("/api/content", params={"limit": 1}, headers={"Origin": origin})
     assert simple.status_code == 200
-    assert simple.headers.get("access-control-allow-origin") == origin, (
-        f"GET with Origin {origin} got Access-Control-Allow-Origin "
-        f"{simple.headers.get('access-control-allow-origin')!r}"
-    )
+    allowed = simple.headers.get("access-control-allow-origin")
+    assert allowed == origin, f"GET with Origin {origin} got Allow-Origin {allowed!r}"
     preflight = gate_api.options(
         "/api/content",
         headers={
@@ -51,3 +76,42 @@ def test_api_allows_exactly_the_frontend_origin(gate_target: Any, gate_api: Any)
     assert preflight.headers.get("access-control-allow-origin") == origin
     methods = preflight.headers.get("access-control-allow-methods", "").upper()
     assert "POST" in methods, f"preflight allows methods {methods!r}"
+
+
+def _assert_frontend_forwards_api(gate_target: Any, gate_http: Any, gate_api: Any) -> None:
+    """The bundle calls relative /api: the frontend's host must forward them to this API."""
+    url = f"{gate_target.frontend_url}/api/health"
+    forwarded, direct = gate_http.get(url), gate_api.get("/api/health")
+    content_type = forwarded.headers.get("content-type", "")
+    assert content_type.startswith("application/json"), (
+        f"GET {url} answered {forwarded.status_code} {content_type!r}: the frontend's host "
+        "does not forward /api to the API (the bundle calls relative /api)"
+    )
+    assert forwarded.status_code == direct.status_code, (
+        f"GET {url} answered {forwarded.status_code}, the API's /api/health {direct.status_code}"
+    )
+    assert _stable(forwarded.json()) == _stable(direct.json()), (
+        f"GET {url} answered {forwarded.text!r}, not this API's health ({direct.text!r})"
+    )
+
+
+def _stable(body: Any) -> Any:
+    """A health body without its clock fields, which differ between two calls."""
+    if not isinstance(body, dict):
+        return body
+    return {k: v for k, v in body.items() if "time" not in k.lower()}
+
+
+@pytest.mark.checklist("create_flow.frontend_wired")
+def test_source_maps_are_not_served(gate_target: Any, gate_http: Any) -> None:
+    url, code = _bundle(gate_target, gate_http)
+    candidates = {url + ".map"}
+    marker = "sourceMappingURL="
+    if marker in code:
+        reference = code.rsplit(marker, 1)[1].split()[0]
+        assert not reference.startswith("data:"), "the bundle carries its source map inline"
+        candidates.add(urljoin(url, reference))
+    for map_url in sorted(candidates):
+        answer = gate_http.get(map_url)
+        served = answer.status_code == 200 and '"mappings"' in answer.text
+        assert not served, f"GET {map_url} serves the source map"

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,29 @@ class GateRun:
 def sandbox(promorang_sandbox: Any) -> Any:
     """The session's one sandbox; proofs that switch faults switch them back in `finally`."""
     return promorang_sandbox
+
+
+@pytest.fixture(scope="session")
+def relative_sandbox() -> Iterator[Any]:
+    """A second sandbox whose frontend calls relative /api, forwarded by its host to the API
+    (``--frontend-mode relative``, the production host's rewrite); the shared one is absolute."""
+    from promorang_sandbox import start_sandbox
+
+    handle = start_sandbox(ready_timeout_s=60, extra_args=["--frontend-mode", "relative"])
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(scope="session")
+def relative_sandbox_env(
+    relative_sandbox: Any, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """``run_gate(..., env=relative_sandbox_env)`` runs the gate against the relative sandbox."""
+    path = tmp_path_factory.mktemp("relative-sandbox") / "state.json"
+    path.write_text(relative_sandbox.state.to_json())
+    return {"PROMORANG_SANDBOX_STATE": str(path)}
 
 
 @pytest.fixture(scope="session")

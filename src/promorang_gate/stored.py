@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["POSITIONS_COLUMNS", "POSITIONS_TABLE", "StoredState"]
+__all__ = ["CONTENT_VALUES", "POSITIONS_COLUMNS", "POSITIONS_TABLE", "StoredState"]
 
 POSITIONS_TABLE = "content_share_positions"
+# The content_items columns the Create form fills (the API stores share_price / 10 as the rate).
+CONTENT_VALUES = ("title", "description", "platform", "media_url", "shares", "engagement_rate")
 POSITIONS_COLUMNS = (
     "id",
     "content_id",
@@ -54,6 +56,23 @@ class StoredState:
             .execute()
         )
         return result.data[0] if result.data else None
+
+    def content_values(self, content_id: str) -> dict[str, Any] | None:
+        """The stored values of ``CONTENT_VALUES`` of one item, or None when it is not stored."""
+        if self._db is not None:
+            columns = ", ".join(CONTENT_VALUES)
+            rows = self._sql(
+                f"select {columns} from public.content_items where id = %s", [content_id]
+            )
+            return dict(zip(CONTENT_VALUES, rows[0], strict=True)) if rows else None
+        result = (
+            self._supabase()
+            .table("content_items")
+            .select(",".join(CONTENT_VALUES))
+            .eq("id", content_id)
+            .execute()
+        )
+        return dict(result.data[0]) if result.data else None
 
     def positions(self, content_id: str) -> list[dict[str, Any]]:
         if self._db is not None:

@@ -23,6 +23,7 @@ from .admin import Admin
 from .api_common import ERROR_BODY, ApiError, guarded, json_response, now_iso
 from .content import ContentRoutes
 from .faults import FaultSet
+from .growth import growth_routes
 from .middleware import PlatformMiddleware
 from .recorder import RequestRecorder
 from .uploads import Uploads
@@ -104,12 +105,14 @@ async def _error_handler(request: Request, exc: Exception) -> Response:
 
 def create_api_app(config: ApiConfig) -> tuple[ASGIApp, PromorangApi]:
     """The API as an ASGI app (platform middleware outermost) and its state (close it)."""
+
     api = PromorangApi(config)
     # One block per resource; a new resource adds its routes here, before the catch-all.
     routes = [
         Route("/api/health", guarded(api.health), methods=["GET"]),
         *Uploads(api).routes(),
         *ContentRoutes(api).routes(),
+        *growth_routes(api),
         *Admin(config).routes(),
         Route("/{path:path}", guarded(api.not_found), methods=ANY_METHOD),
     ]

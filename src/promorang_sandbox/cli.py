@@ -16,6 +16,7 @@ import psycopg
 
 from .errors import SandboxError
 from .faults import FAULTS
+from .frontend import FRONTEND_MODES
 from .stack import Stack, StackOptions
 from .state import SandboxState
 
@@ -40,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=_port, default=0, metavar="N", help="API port [ephemeral]")
     up.add_argument("--gateway-port", type=_port, default=0, metavar="N", help="gateway port")
     up.add_argument("--frontend-port", type=_port, default=0, metavar="N", help="frontend port")
+    up.add_argument(
+        "--frontend-mode",
+        choices=FRONTEND_MODES,
+        default="absolute",
+        help="absolute: the bundle calls the API's URL; relative: it calls /api/... on the"
+        " frontend's host, which forwards them to the API [absolute]",
+    )
     up.add_argument("--state-file", type=Path, metavar="PATH", help="write the state JSON here")
     up.add_argument(
         "--ready-timeout", type=float, default=60.0, metavar="S", help="start-up budget [60]"
@@ -70,6 +78,7 @@ def _print_ready(state: SandboxState, ready_s: float) -> None:
         ("other user id", state.other_user_id),
         ("other user token", state.other_user_token),
         ("admin token", state.admin_token),
+        ("frontend mode", state.frontend_mode),
         ("faults", ", ".join(state.faults) or "none"),
         ("app repo", state.app_repo),
         ("ready in", f"{ready_s:.2f} s"),
@@ -111,6 +120,7 @@ async def _up(args: argparse.Namespace) -> int:
         gateway_port=args.gateway_port,
         frontend_port=args.frontend_port,
         log=_log,
+        frontend_mode=args.frontend_mode,
     )
     stack = Stack(options)
     started = time.monotonic()

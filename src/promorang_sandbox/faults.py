@@ -221,6 +221,27 @@ _FAULT_LIST = (
         ("alter table public.content_items alter column id drop default",),
         ("alter table public.content_items alter column id set default gen_random_uuid()",),
     ),
+    # The frontend, seen in a browser (CONTRACT §7).
+    Fault(
+        "frontend_reads_wrong_id",
+        "frontend",
+        "the Create form reads result.contentId and navigates to /content/undefined",
+    ),
+    Fault(
+        "frontend_price_override",
+        "frontend",
+        "the Create form sends share_price 0 whatever price was typed",
+    ),
+    Fault(
+        "growth_hub_api_missing",
+        "api",
+        "GET /api/growth/* -> 404 (router not mounted); the Growth Hub page shows demo data",
+    ),
+    Fault(
+        "frontend_api_unrouted",
+        "frontend",
+        "the frontend host has no /api rewrite: GET /api/* -> the app's HTML, writes -> 404",
+    ),
 )
 
 FAULTS: Mapping[str, Fault] = MappingProxyType({f.name: f for f in _FAULT_LIST})

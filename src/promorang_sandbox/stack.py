@@ -22,7 +22,7 @@ from . import database, jwtkeys
 from .api import ApiConfig, PromorangApi, create_api_app
 from .app_repo import served_routes, write_reference_repo
 from .faults import FaultSet, validate
-from .frontend import create_frontend_app
+from .frontend import FrontendMode, create_frontend_app
 from .postgres import PostgresServer, acquire_server
 from .recorder import RecordingMiddleware, RequestRecorder
 from .state import SandboxState
@@ -41,6 +41,8 @@ class StackOptions:
     bucket: str = "content-media"
     upload_prefix: str = "uploads"
     log: Log | None = None
+    # "absolute": the bundle calls the API's URL; "relative": /api/... through the frontend host.
+    frontend_mode: FrontendMode = "absolute"
 
 
 def bind(port: int) -> socket.socket:
@@ -131,7 +133,7 @@ class Stack:
         )
         self._repo = Path(tempfile.mkdtemp(prefix="promorang-app-repo-"))
         await asyncio.to_thread(write_reference_repo, self._repo, api_url, served_routes(api_app))
-        frontend = create_frontend_app(api_url, self.faults)
+        frontend = create_frontend_app(api_url, self.faults, opts.frontend_mode)
         apps: list[Any] = [
             gateway,
             RecordingMiddleware(api_app, self.recorder, "api"),
@@ -158,6 +160,7 @@ class Stack:
             app_repo=str(self._repo),
             other_user_id=seed.other_id,
             other_user_token=jwtkeys.user_token(seed.other_id, seed.other_email),
+            frontend_mode=opts.frontend_mode,
         )
         return self.state
 

@@ -31,6 +31,7 @@ class SandboxState:
     # A second seeded user (not the creator), for the ownership checks.
     other_user_id: str = ""
     other_user_token: str = ""
+    frontend_mode: str = "absolute"  # or "relative" (promorang_sandbox.frontend)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -40,7 +41,7 @@ class SandboxState:
         raw: dict[str, Any] = json.loads(text)
         names = {f.name for f in fields(cls)}
         optional = {"faults", "pid", "app_repo", "other_user_id", "other_user_token"}
-        missing = names - set(raw) - optional
+        missing = names - set(raw) - optional - {"frontend_mode"}
         if missing:
             raise ValueError(f"sandbox state lacks {', '.join(sorted(missing))}")
         return cls(**{k: v for k, v in raw.items() if k in names})

@@ -323,7 +323,7 @@ def test_frontend_shell_and_bundle(sandbox: SandboxHandle) -> None:
         assert src is not None
         bundle = client.get(src.group(1))
         assert bundle.status_code == 200
-        assert f'const API_BASE_URL="{state.api_url}"' in bundle.text
+        assert f'const API_BASE_URL = "{state.api_url}";' in bundle.text
         assert "/api/content/upload-image" in bundle.text
         assert "localhost:3001" not in bundle.text
         assert client.get("/assets/index-deadbeef.js").status_code == 404

@@ -261,6 +261,33 @@ def frontend_wrong_api(h: SandboxHandle, api: httpx.Client) -> bool:
     return "http://localhost:3001" in bundle and h.state.api_url not in bundle
 
 
+def _bundle(h: SandboxHandle) -> str:
+    html = httpx.get(h.state.frontend_url + "/create", timeout=10).text
+    src = re.search(r'src="(/assets/index-[0-9a-f]{8}\.js)"', html)
+    assert src is not None
+    return httpx.get(h.state.frontend_url + src.group(1), timeout=10).text
+
+
+def frontend_reads_wrong_id(h: SandboxHandle, api: httpx.Client) -> bool:
+    return "result.contentId" in _bundle(h)
+
+
+def frontend_price_override(h: SandboxHandle, api: httpx.Client) -> bool:
+    bundle = _bundle(h)
+    return "share_price: 0," in bundle and "share_price: sharePrice," not in bundle
+
+
+def growth_hub_api_missing(h: SandboxHandle, api: httpx.Client) -> bool:
+    resp = api.get("/api/growth/channels")
+    return resp.status_code == 404 and api.get("/api/users/me").status_code == 200
+
+
+def frontend_api_unrouted(h: SandboxHandle, api: httpx.Client) -> bool:
+    health = httpx.get(h.state.frontend_url + "/api/health", timeout=10)
+    upload = httpx.post(h.state.frontend_url + "/api/content/upload-image", json={}, timeout=10)
+    return health.headers["content-type"].startswith("text/html") and upload.status_code == 404
+
+
 PROBES: dict[str, Probe] = {n: globals()[n] for n in FAULTS if callable(globals().get(n))}
 
 

@@ -182,4 +182,4 @@ def test_public_api_is_what_it_should_be() -> None:
         "UnknownFault",
         "start_sandbox",
     }
-    assert len(FAULTS) == 37
+    assert len(FAULTS) == 41

@@ -23,7 +23,13 @@ FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "health_down": (SMOKE, frozenset({"health.api"})),
     "health_slow": (SMOKE, frozenset({"health.api"})),
     "upload_fallback": (SMOKE, frozenset({"create_flow.upload_image", "slo.upload_failure_rate"})),
-    "upload_500": (SMOKE, frozenset({"create_flow.upload_image", "slo.upload_failure_rate"})),
+    # The Create form's upload answers 500 in the browser too: the user cannot create.
+    "upload_500": (
+        SMOKE,
+        frozenset(
+            {"create_flow.upload_image", "slo.upload_failure_rate", "create_flow.frontend_wired"}
+        ),
+    ),
     "upload_slow": (SMOKE, frozenset({"slo.upload_latency_p95"})),
     "upload_private_url": (SMOKE, frozenset({"create_flow.upload_image"})),
     "bucket_missing": (
@@ -55,9 +61,13 @@ FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "positions_table_missing": (SMOKE, frozenset({"create_flow.share_positions"})),
     "update_not_persisted": (SMOKE, frozenset({"create_flow.content_crud"})),
     "delete_noop": (SMOKE, frozenset({"create_flow.content_crud"})),
-    "cors_missing": (SMOKE, frozenset({"create_flow.frontend_wired"})),
+    # The Growth Hub calls the API with the same bundle: it cannot load its data either.
+    "cors_missing": (SMOKE, frozenset({"create_flow.frontend_wired", "health.frontend"})),
     "frontend_down": (SMOKE, frozenset({"health.frontend", "create_flow.frontend_wired"})),
-    "frontend_wrong_api": (SMOKE, frozenset({"create_flow.frontend_wired"})),
+    "frontend_wrong_api": (SMOKE, frozenset({"create_flow.frontend_wired", "health.frontend"})),
+    "frontend_reads_wrong_id": (SMOKE, frozenset({"create_flow.frontend_wired"})),
+    "frontend_price_override": (SMOKE, frozenset({"create_flow.frontend_wired"})),
+    "growth_hub_api_missing": (SMOKE, frozenset({"health.frontend"})),
     "contract_drift": (
         CONTRACT,
         frozenset(
@@ -105,6 +115,12 @@ FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     ),
 }
 
+# Faults of a frontend that calls relative /api, proved against a sandbox in that mode
+# (`relative_sandbox`); under them the shared, absolute-mode sandbox stays green.
+RELATIVE_FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "frontend_api_unrouted": (SMOKE, frozenset({"create_flow.frontend_wired", "health.frontend"})),
+}
+
 # Faults that break only what the smoke suite checks: the contract must stay green under them.
 CONTRACT_HOLDS_UNDER = ("mint_skipped", "frontend_wrong_api", "cors_missing", "bucket_private")
 
@@ -114,7 +130,7 @@ pytestmark = pytest.mark.slow
 def test_matrix_names_every_sandbox_fault() -> None:
     from promorang_sandbox import FAULTS
 
-    assert set(FAULT_MATRIX) == set(FAULTS)
+    assert set(FAULT_MATRIX) | set(RELATIVE_FAULT_MATRIX) == set(FAULTS)
 
 
 @pytest.mark.parametrize("suite", [FULL, ("-m", "create_flow")], ids=["full", "create_flow"])
@@ -244,3 +260,37 @@ def test_trap_tests_exist(row: TrapRow) -> None:
         path, _, name = test.partition("::")
         source = (REPO_ROOT / path).read_text(encoding="utf-8")
         assert f"def {name}(" in source, f"§{row.section}: {test} does not exist"
+
+
+def test_healthy_relative_sandbox_is_allowed(run_gate: Any, relative_sandbox_env: Any) -> None:
+    """The frontend calling relative /api through its host passes, browser check included."""
+    run = run_gate(SMOKE, env=relative_sandbox_env)
+    assert run.returncode == 0, run.output
+    assert run.gate()["verdict"] == "allow", run.output
+    assert run.items()["create_flow.frontend_wired"]["status"] == "passed"
+
+
+@pytest.mark.parametrize("fault", sorted(RELATIVE_FAULT_MATRIX))
+def test_relative_fault_blocks_on_exactly_its_items(
+    relative_sandbox: Any, relative_sandbox_env: Any, run_gate: Any, fault: str
+) -> None:
+    suites, expected = RELATIVE_FAULT_MATRIX[fault]
+    relative_sandbox.set_faults([fault])
+    try:
+        run = run_gate(suites, env=relative_sandbox_env)
+    finally:
+        relative_sandbox.set_faults([])
+    assert run.gate()["verdict"] == "block", run.output
+    assert run.failed_items() == expected, run.output
+
+
+def test_relative_frontend_needs_no_cors(
+    relative_sandbox: Any, relative_sandbox_env: Any, run_gate: Any
+) -> None:
+    """Same-origin calls through the host's rewrite: an API without CORS is no defect then."""
+    relative_sandbox.set_faults(["cors_missing"])
+    try:
+        run = run_gate(SMOKE, env=relative_sandbox_env)
+    finally:
+        relative_sandbox.set_faults([])
+    assert run.gate()["verdict"] == "allow", run.output

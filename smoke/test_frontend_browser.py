@@ -1,0 +1,199 @@
+"""The Create form tested end to end, and the Growth Hub page, in a real browser (pytest-playwright
+on the system's Chromium, signed in as the test creator): what a user sees at once and a text
+search of the bundle cannot (CONTRACT §6.15-6.17) — a redirect to /content/undefined, a share
+price the form replaced, API calls that fail behind the Growth Hub's demo data."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from _support import UUID_PATTERN, new_upload, object_path_of
+from promorang_gate.browser import PageWatch, sign_in_script
+from promorang_gate.stored import StoredState
+from promorang_gate.tags import tagged_title
+
+pytestmark = pytest.mark.create_flow
+
+CONTENT_PATH = re.compile(r"^/content/([^/]+)$")
+# The form is done when it has left /create for the item, or shows an error.
+SETTLED = (
+    "() => location.pathname.startsWith('/content/') || !!document.querySelector('[role=alert]')"
+)
+IMAGES_LOADED = "() => Array.from(document.images).every((image) => image.complete)"
+DEMO_USER = "growth@promorang.com"  # the Growth Hub's built-in demo user (CONTRACT §7)
+
+
+@dataclass(frozen=True)
+class Typed:
+    """What the check types into the Create form."""
+
+    title: str
+    platform: str
+    platform_url: str
+    description: str
+    total_shares: int
+    share_price: float
+
+
+def typed_for(run_id: str) -> Typed:
+    rng = random.Random()
+    # Neither the form's defaults (100, 0.1) nor what an overridden price reads back as (0.5).
+    price_cents = rng.choice([c for c in range(11, 100) if c != 50])
+    return Typed(
+        title=tagged_title("Browser Create check", run_id),
+        platform="tiktok",
+        platform_url=f"https://www.tiktok.com/@promorang-gate/video/{rng.randrange(10**9)}",
+        description="Typed into the Create form by the promorang-gate browser check.",
+        total_shares=rng.randrange(101, 1000),
+        share_price=price_cents / 100,
+    )
+
+
+@pytest.fixture
+def creator_page(gate_target: Any, new_context: Any) -> tuple[Page, PageWatch]:
+    """A page signed in as the test creator, watched from before it loads."""
+    token = gate_target.creator_token
+    if not token:
+        variable = f"GATE_{gate_target.name.upper()}_CREATOR_TOKEN"
+        pytest.skip(f"the browser checks sign in as the test creator: set {variable}")
+    context = new_context()
+    context.add_init_script(script=sign_in_script(gate_target.frontend_url, token))
+    context.set_default_timeout(gate_target.request_timeout_s * 1000)
+    watch = PageWatch(gate_target)
+    watch.attach(context)
+    return context.new_page(), watch
+
+
+def _fill_create_form(page: Page, typed: Typed, image: Path) -> None:
+    page.get_by_label("Image", exact=True).set_input_files(image)
+    page.get_by_label("Title", exact=True).fill(typed.title)
+    page.get_by_label("Platform", exact=True).select_option(typed.platform)
+    page.get_by_label("Platform URL", exact=True).fill(typed.platform_url)
+    page.get_by_label("Description", exact=True).fill(typed.description)
+    page.get_by_label("Total Shares", exact=True).fill(str(typed.total_shares))
+    page.get_by_label("Share Price", exact=True).fill(str(typed.share_price))
+
+
+def _register_created(watch: PageWatch, ledger: Any, target: Any) -> None:
+    """Everything the form created goes to the ledger, whatever the page did next."""
+    for upload in watch.calls_to("POST", "/api/content/upload-image"):
+        image_url = str((upload.answer_json() or {}).get("imageUrl", ""))
+        path = object_path_of(image_url, target.supabase_url, target.bucket)
+        if path is not None:
+            ledger.object(target.bucket, path)
+    for create in watch.calls_to("POST", "/api/content"):
+        content_id = str(((create.answer_json() or {}).get("content") or {}).get("id", ""))
+        if UUID_PATTERN.match(content_id):
+            ledger.content(content_id)
+
+
+def _submit(page: Page, watch: PageWatch, ledger: Any, target: Any) -> None:
+    page.get_by_role("button", name="Create Content").click()
+    try:
+        page.wait_for_function(SETTLED)
+    except PlaywrightTimeout:
+        raise AssertionError(
+            f"the Create form neither left /create nor showed an error within "
+            f"{target.request_timeout_s:g} s; its API calls:\n{watch.describe()}"
+        ) from None
+    finally:
+        _register_created(watch, ledger, target)
+
+
+def _failed_calls(what: str, problems: list[str]) -> str:
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"API calls of {what} failed: {problems[0]}{more}\n" + "\n".join(problems)
+
+
+@pytest.mark.checklist("create_flow.frontend_wired")
+def test_create_form_creates_the_typed_item(
+    gate_target: Any,
+    gate_http: Any,
+    gate_ledger: Any,
+    gate_run_id: str,
+    gate_stored: StoredState,
+    creator_page: tuple[Page, PageWatch],
+    tmp_path: Path,
+) -> None:
+    # The form writes: on an environment without writes this is not verified, nothing is sent.
+    gate_http.transport_guard("POST", f"{gate_target.api_url}/api/content")
+    page, watch = creator_page
+    typed = typed_for(gate_run_id)
+    upload = new_upload(gate_run_id, "browser")
+    image = tmp_path / upload.file_name
+    image.write_bytes(upload.data)
+
+    page.goto(f"{gate_target.frontend_url}/create")
+    _fill_create_form(page, typed, image)
+    _submit(page, watch, gate_ledger, gate_target)
+
+    path = urlsplit(page.url).path
+    landed = CONTENT_PATH.match(path)
+    content_id = landed.group(1) if landed else ""
+    alerts = page.get_by_role("alert").all_inner_texts()
+    assert UUID_PATTERN.match(content_id), (
+        f"the Create form landed on {path}, not on /content/<id of the new item>"
+        f"{f' showing {alerts}' if alerts else ''}; its API calls:\n{watch.describe()}"
+    )
+    expect(page.get_by_role("heading", name=typed.title)).to_be_visible()
+    page.wait_for_function(IMAGES_LOADED)
+
+    problems = watch.api_problems()
+    assert not problems, _failed_calls("the Create flow", problems)
+    uploads = watch.calls_to("POST", "/api/content/upload-image")
+    creates = watch.calls_to("POST", "/api/content")
+    assert len(uploads) == 1, f"the form sent {len(uploads)} uploads for one chosen image"
+    assert len(creates) == 1, f"the form sent {len(creates)} create requests"
+    expected = asdict(typed)
+    sent = creates[0].sent_json() or {}
+    differs = {k: (sent.get(k), v) for k, v in expected.items() if sent.get(k) != v}
+    assert not differs, f"the form sent other values than were typed, (sent, typed): {differs}"
+
+    row = gate_stored.content_values(content_id)
+    assert row is not None, f"item {content_id} is not stored ({gate_stored.through})"
+    stored = {
+        "title": row["title"],
+        "platform": row["platform"],
+        "description": row["description"],
+        "total_shares": int(row["shares"]),
+        # The API stores the price as engagement_rate = share_price / 10.
+        "share_price": round(float(row["engagement_rate"] or 0) * 10, 4),
+    }
+    differs = {k: (v, expected[k]) for k, v in stored.items() if v != expected[k]}
+    assert not differs, f"the stored item differs from what was typed, (stored, typed): {differs}"
+    image_url = (uploads[0].answer_json() or {}).get("imageUrl")
+    assert row["media_url"] == image_url, (
+        f"the stored item shows {row['media_url']!r}, not the uploaded image {image_url!r}"
+    )
+    assert not watch.console_errors, "the console logged errors:\n" + "\n".join(
+        watch.console_errors
+    )
+
+
+@pytest.mark.health
+@pytest.mark.checklist("health.frontend")
+def test_growth_hub_loads_its_data_from_the_api(
+    gate_target: Any, creator_page: tuple[Page, PageWatch]
+) -> None:
+    page, watch = creator_page
+    page.goto(f"{gate_target.frontend_url}/growth-hub")
+    expect(page.get_by_role("heading", name="Growth Hub", exact=True).first).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    watch.raise_if_writes_refused()
+
+    assert watch.calls, "the Growth Hub made no API call: all it shows is built in"
+    problems = watch.api_problems()
+    assert not problems, _failed_calls("the Growth Hub (it shows demo data instead)", problems)
+    assert DEMO_USER not in page.content(), "the Growth Hub shows its built-in demo data"
+    assert not watch.console_errors, "the console logged errors:\n" + "\n".join(
+        watch.console_errors
+    )
