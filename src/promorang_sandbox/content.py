@@ -442,13 +442,13 @@ class ContentRoutes:
             raise self._bad_id("Failed to delete content")
         body = {"success": True, "message": f"Content {ident} deleted successfully"}
         faults = self.config.faults
-        if "delete_noop" in faults:
-            return json_response(200, body)
         if await self._owned(ident, claims) is None:
             if "delete_missing_200" in faults:
                 # PostgREST reports no error when nothing matched: the platform says 200 (§3.8).
                 return json_response(200, body)
             raise fail(404, "Content not found")
+        if "delete_noop" in faults:  # the creator's own item: answered, not deleted
+            return json_response(200, body)
         try:
             resp = await self.api.rest(
                 "DELETE",

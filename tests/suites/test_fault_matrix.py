@@ -10,115 +10,94 @@ from typing import Any
 
 import pytest
 
-# Every row runs the whole default gate (`pytest`, gate full): a fault must fail exactly its
-# items and leave nothing else unverified.
+# Every row runs the whole default gate (`pytest`: gate full, every check) against the sandbox
+# with one fault: it must fail exactly these items, and leave unverified exactly the second set
+# (almost always none).
 FULL: tuple[str, ...] = ()
-SMOKE = FULL
-CONTRACT = FULL
-SECURITY = FULL
-LEDGER = FULL
-
-# fault -> (suites run, the exact set of failed checklist items)
-FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
-    "health_down": (SMOKE, frozenset({"health.api"})),
-    "health_slow": (SMOKE, frozenset({"health.api"})),
-    "upload_fallback": (SMOKE, frozenset({"create_flow.upload_image", "slo.upload_failure_rate"})),
-    # The Create form's upload answers 500 in the browser too: the user cannot create.
+UPLOAD_FAILS = {"create_flow.upload_image", "slo.upload_failure_rate"}
+FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
+    "health_down": ({"health.api", "contract.get_health"}, set()),
+    "health_slow": ({"health.api", "contract.get_health"}, set()),
+    "upload_fallback": (UPLOAD_FAILS, set()),
     "upload_500": (
-        SMOKE,
-        frozenset(
-            {"create_flow.upload_image", "slo.upload_failure_rate", "create_flow.frontend_wired"}
-        ),
+        {*UPLOAD_FAILS, "contract.upload_image", "create_flow.frontend_wired"},
+        set(),
     ),
-    "upload_slow": (SMOKE, frozenset({"slo.upload_latency_p95"})),
-    "upload_private_url": (SMOKE, frozenset({"create_flow.upload_image"})),
+    "upload_slow": ({"slo.upload_latency_p95"}, set()),
+    "upload_private_url": ({"create_flow.upload_image"}, set()),
+    "upload_path_mismatch": ({"create_flow.upload_image"}, set()),
     "bucket_missing": (
-        SMOKE,
-        frozenset(
-            {
-                "create_flow.bucket_exists",
-                "create_flow.service_role_storage",
-                "create_flow.upload_image",
-                "slo.upload_failure_rate",
-            }
-        ),
+        {*UPLOAD_FAILS, "create_flow.bucket_exists", "create_flow.service_role_storage"},
+        set(),
     ),
-    "bucket_private": (SMOKE, frozenset({"create_flow.bucket_exists", "create_flow.upload_image"})),
-    "storage_insert_denied": (
-        SMOKE,
-        frozenset(
-            {
-                "create_flow.service_role_storage",
-                "create_flow.upload_image",
-                "slo.upload_failure_rate",
-            }
-        ),
+    "bucket_private": ({"create_flow.bucket_exists", "create_flow.upload_image"}, set()),
+    "storage_insert_denied": ({*UPLOAD_FAILS, "create_flow.service_role_storage"}, set()),
+    "storage_read_denied": ({"create_flow.service_role_storage"}, set()),
+    "mint_skipped": ({"create_flow.share_positions"}, set()),
+    "mint_wrong_shares": ({"create_flow.share_positions"}, set()),
+    "mint_duplicated": ({"create_flow.share_positions"}, set()),
+    "positions_table_missing": (
+        {"create_flow.share_positions", "growth_hub.migrations_applied"},
+        set(),
     ),
-    "storage_read_denied": (SMOKE, frozenset({"create_flow.service_role_storage"})),
-    "mint_skipped": (SMOKE, frozenset({"create_flow.share_positions"})),
-    "mint_wrong_shares": (SMOKE, frozenset({"create_flow.share_positions"})),
-    "mint_duplicated": (SMOKE, frozenset({"create_flow.share_positions"})),
-    "positions_table_missing": (SMOKE, frozenset({"create_flow.share_positions"})),
-    "update_not_persisted": (SMOKE, frozenset({"create_flow.content_crud"})),
-    "delete_noop": (SMOKE, frozenset({"create_flow.content_crud"})),
-    # The Growth Hub calls the API with the same bundle: it cannot load its data either.
-    "cors_missing": (SMOKE, frozenset({"create_flow.frontend_wired", "health.frontend"})),
-    "frontend_down": (SMOKE, frozenset({"health.frontend", "create_flow.frontend_wired"})),
-    "frontend_wrong_api": (SMOKE, frozenset({"create_flow.frontend_wired", "health.frontend"})),
-    "frontend_reads_wrong_id": (SMOKE, frozenset({"create_flow.frontend_wired"})),
-    "frontend_price_override": (SMOKE, frozenset({"create_flow.frontend_wired"})),
-    "growth_hub_api_missing": (SMOKE, frozenset({"health.frontend"})),
+    "migration_not_applied": ({"growth_hub.migrations_applied"}, set()),
+    "migration_drifted": ({"growth_hub.migrations_applied"}, set()),
+    "update_not_persisted": ({"create_flow.content_crud", "contract.update_content"}, set()),
+    "delete_noop": (
+        {
+            "create_flow.content_crud",
+            "contract.delete_content",
+            "contract.get_content",
+            "contract.update_content",
+        },
+        set(),
+    ),
+    "cors_missing": ({"create_flow.frontend_wired", "health.frontend"}, set()),
+    "frontend_down": ({"create_flow.frontend_wired", "health.frontend"}, set()),
+    "frontend_wrong_api": ({"create_flow.frontend_wired", "health.frontend"}, set()),
+    "frontend_reads_wrong_id": ({"create_flow.frontend_wired"}, set()),
+    "frontend_price_override": ({"create_flow.frontend_wired"}, set()),
+    "growth_hub_api_missing": ({"health.frontend"}, set()),
     "contract_drift": (
-        CONTRACT,
-        frozenset(
-            {
-                "contract.create_content",
-                "contract.get_content",
-                "contract.update_content",
-                "contract.list_content",
-            }
-        ),
+        {"contract.create_content", "contract.get_content", "contract.update_content"}
+        | {"contract.list_content"},
+        set(),
     ),
-    "bad_input_500": (CONTRACT, frozenset({"contract.upload_image", "contract.create_content"})),
-    "migration_not_applied": (LEDGER, frozenset({"growth_hub.migrations_applied"})),
-    "migration_drifted": (LEDGER, frozenset({"growth_hub.migrations_applied"})),
+    "bad_input_500": ({"contract.upload_image", "contract.create_content"}, set()),
     # Contract semantics no schema can express (docs/traps.md).
-    "list_ignores_limit": (CONTRACT, frozenset({"contract.list_content"})),
-    "roundtrip_price": (CONTRACT, frozenset({"contract.get_content"})),
-    "roundtrip_platform_url": (CONTRACT, frozenset({"contract.get_content"})),
-    "delete_missing_200": (CONTRACT, frozenset({"contract.delete_content"})),
-    "put_missing_500": (CONTRACT, frozenset({"contract.update_content"})),
-    "accepts_wrong_types": (CONTRACT, frozenset({"contract.create_content"})),
-    "upload_accepts_html": (CONTRACT, frozenset({"contract.upload_image"})),
+    "list_ignores_limit": ({"contract.list_content"}, set()),
+    "roundtrip_price": ({"contract.get_content"}, set()),
+    "roundtrip_platform_url": ({"contract.get_content"}, set()),
+    "delete_missing_200": ({"contract.delete_content"}, set()),
+    "put_missing_500": ({"contract.update_content"}, set()),
+    "accepts_wrong_types": ({"contract.create_content"}, set()),
+    "upload_accepts_html": ({"contract.upload_image"}, set()),
     "bad_id_500": (
-        CONTRACT,
-        frozenset({"contract.get_content", "contract.update_content", "contract.delete_content"}),
+        {"contract.get_content", "contract.update_content", "contract.delete_content"},
+        set(),
     ),
     # Who may write (checklists/security.yaml).
-    "auth_unverified": (SECURITY, frozenset({"security.unsigned_token_refused"})),
-    "auth_demo_bypass": (SECURITY, frozenset({"security.demo_bypass_refused"})),
-    "no_ownership_check": (SECURITY, frozenset({"security.ownership_enforced"})),
+    "auth_unverified": ({"security.unsigned_token_refused"}, set()),
+    "auth_demo_bypass": ({"security.demo_bypass_refused"}, set()),
+    "no_ownership_check": ({"security.ownership_enforced"}, set()),
+    # The API without its Supabase variables (§6.1): nearly everything that writes breaks,
+    # authentication included (mock auth lets any token through).
     "mock_mode": (
-        SMOKE,
-        frozenset(
-            {
-                "create_flow.upload_image",
-                "create_flow.content_crud",
-                "create_flow.share_positions",
-                "slo.upload_failure_rate",
-            }
-        ),
+        {*UPLOAD_FAILS, "create_flow.content_crud", "create_flow.share_positions"}
+        | {"create_flow.frontend_wired"}
+        | {f"contract.{op}" for op in ("upload_image", "list_content", "create_content")}
+        | {f"contract.{op}" for op in ("get_content", "update_content", "delete_content")}
+        | {"security.unsigned_token_refused", "security.demo_bypass_refused"}
+        | {"security.ownership_enforced"},
+        set(),
     ),
-    "uuid_default_dropped": (
-        SMOKE,
-        frozenset({"create_flow.content_crud", "create_flow.share_positions"}),
-    ),
+    "uuid_default_dropped": ({"create_flow.content_crud", "create_flow.share_positions"}, set()),
 }
 
 # Faults of a frontend that calls relative /api, proved against a sandbox in that mode
 # (`relative_sandbox`); under them the shared, absolute-mode sandbox stays green.
-RELATIVE_FAULT_MATRIX: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
-    "frontend_api_unrouted": (SMOKE, frozenset({"create_flow.frontend_wired", "health.frontend"})),
+RELATIVE_FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
+    "frontend_api_unrouted": ({"create_flow.frontend_wired", "health.frontend"}, set()),
 }
 
 # Faults that break only what the smoke suite checks: the contract must stay green under them.
@@ -144,19 +123,22 @@ def test_healthy_sandbox_is_allowed(sandbox: Any, run_gate: Any, suite: tuple[st
     assert statuses <= {"passed", "manual_signed"}, statuses
 
 
+def _assert_blocks_exactly(run: Any, fault: str, failed: set[str], unverified: set[str]) -> None:
+    assert run.returncode != 0, run.output
+    assert run.gate()["verdict"] == "block", run.output
+    assert run.failed_items() == failed, f"under {fault}:\n{run.output}"
+    left = {i for i, it in run.items().items() if it["status"] == "not_verified"}
+    assert left == unverified, f"items left unverified under {fault}: {left}\n{run.output}"
+
+
 @pytest.mark.parametrize("fault", sorted(FAULT_MATRIX))
 def test_fault_blocks_on_exactly_its_items(sandbox: Any, run_gate: Any, fault: str) -> None:
-    suites, expected = FAULT_MATRIX[fault]
     sandbox.set_faults([fault])
     try:
-        run = run_gate(suites)
+        run = run_gate(FULL)
     finally:
         sandbox.set_faults([])
-    assert run.returncode != 0, run.output
-    assert run.gate()["verdict"] == "block"
-    assert run.failed_items() == expected, run.output
-    not_verified = {i for i, it in run.items().items() if it["status"] == "not_verified"}
-    assert not not_verified, f"items left unverified under {fault}: {not_verified}"
+    _assert_blocks_exactly(run, fault, *FAULT_MATRIX[fault])
 
 
 @pytest.mark.parametrize("fault", CONTRACT_HOLDS_UNDER)
@@ -172,23 +154,45 @@ def test_contract_stays_green_under_smoke_only_faults(
     assert {it["status"] for it in contract.values()} == {"passed"}, run.output
 
 
-def test_growth_hub_migration_check_catches_a_missing_migration(
-    sandbox: Any, run_gate: Any
+def test_healthy_relative_sandbox_is_allowed(run_gate: Any, relative_sandbox_env: Any) -> None:
+    """The frontend calling relative /api through its host passes, browser check included."""
+    run = run_gate(FULL, env=relative_sandbox_env)
+    assert run.returncode == 0, run.output
+    assert run.gate()["verdict"] == "allow", run.output
+    assert run.items()["create_flow.frontend_wired"]["status"] == "passed"
+
+
+@pytest.mark.parametrize("fault", sorted(RELATIVE_FAULT_MATRIX))
+def test_relative_fault_blocks_on_exactly_its_items(
+    relative_sandbox: Any, relative_sandbox_env: Any, run_gate: Any, fault: str
 ) -> None:
-    """The Growth Hub migration item: the positions migration missing from the history."""
-    sandbox.set_faults(["positions_table_missing"])
+    relative_sandbox.set_faults([fault])
     try:
-        run = run_gate(FULL)
+        run = run_gate(FULL, env=relative_sandbox_env)
     finally:
-        sandbox.set_faults([])
-    assert run.gate()["verdict"] == "block"
-    assert run.failed_items() == {"growth_hub.migrations_applied"}, run.output
+        relative_sandbox.set_faults([])
+    _assert_blocks_exactly(run, fault, *RELATIVE_FAULT_MATRIX[fault])
+
+
+def test_relative_frontend_needs_no_cors(
+    relative_sandbox: Any, relative_sandbox_env: Any, run_gate: Any
+) -> None:
+    """Same-origin calls through the host's rewrite: an API without CORS is no defect then."""
+    relative_sandbox.set_faults(["cors_missing"])
+    try:
+        run = run_gate(FULL, env=relative_sandbox_env)
+    finally:
+        relative_sandbox.set_faults([])
+    assert run.gate()["verdict"] == "allow", run.output
 
 
 # --- docs/traps.md: every trap of CONTRACT.md §6 and the fault that proves the gate catches it ---
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAPS_TABLE = REPO_ROOT / "docs" / "traps.md"
+
+
+STATES = ("ready", "ready (repository)", "ready (relative frontend)")
 
 
 @dataclass(frozen=True)
@@ -198,10 +202,6 @@ class TrapRow:
     items: tuple[str, ...]
     tests: tuple[str, ...]
     state: str
-
-    @property
-    def pending(self) -> bool:
-        return self.state.startswith("pending")
 
 
 def _trap_rows() -> list[TrapRow]:
@@ -229,9 +229,14 @@ TRAP_ROWS = _trap_rows()
 def test_traps_table_covers_every_trap_of_the_contract() -> None:
     assert {row.section for row in TRAP_ROWS} == {f"6.{n}" for n in range(1, 21)}
     for row in TRAP_ROWS:
-        assert row.state == "ready" or row.pending or row.state.startswith("not gated: "), row
-        if row.fault is None and not row.pending:
+        if row.state.startswith("not gated: "):
             assert len(row.state) > len("not gated: ") + 20, f"§{row.section} must say why"
+            continue
+        assert row.state in STATES, row
+        assert row.items, f"§{row.section}: which item goes red"
+        assert row.tests, f"§{row.section}: which test"
+        repository = row.state == "ready (repository)"
+        assert (row.fault is None) == repository, f"§{row.section}: fault or repository proof"
 
 
 @pytest.mark.parametrize(
@@ -242,55 +247,19 @@ def test_traps_table_covers_every_trap_of_the_contract() -> None:
 def test_trap_fault_blocks_on_its_item_in_the_matrix(row: TrapRow) -> None:
     from promorang_sandbox import FAULTS
 
-    assert row.fault is not None
-    if row.pending and row.fault not in FAULTS:
-        pytest.skip(f"{row.fault} is not a sandbox fault yet (pending)")
     assert row.fault in FAULTS, f"§{row.section}: {row.fault} is no sandbox fault"
-    assert row.fault in FAULT_MATRIX, f"§{row.section}: {row.fault} has no fault-matrix row"
-    failing = FAULT_MATRIX[row.fault][1]
+    matrix = RELATIVE_FAULT_MATRIX if row.state == "ready (relative frontend)" else FAULT_MATRIX
+    assert row.fault in matrix, f"§{row.section}: {row.fault} has no fault-matrix row"
+    failing = matrix[row.fault][0]
     assert set(row.items) <= failing, (
         f"§{row.section}: under {row.fault} the matrix fails {sorted(failing)}, "
         f"not {sorted(set(row.items) - failing)}"
     )
 
 
-@pytest.mark.parametrize("row", [r for r in TRAP_ROWS if not r.pending], ids=lambda r: r.section)
+@pytest.mark.parametrize("row", TRAP_ROWS, ids=lambda r: r.section)
 def test_trap_tests_exist(row: TrapRow) -> None:
     for test in row.tests:
         path, _, name = test.partition("::")
         source = (REPO_ROOT / path).read_text(encoding="utf-8")
         assert f"def {name}(" in source, f"§{row.section}: {test} does not exist"
-
-
-def test_healthy_relative_sandbox_is_allowed(run_gate: Any, relative_sandbox_env: Any) -> None:
-    """The frontend calling relative /api through its host passes, browser check included."""
-    run = run_gate(SMOKE, env=relative_sandbox_env)
-    assert run.returncode == 0, run.output
-    assert run.gate()["verdict"] == "allow", run.output
-    assert run.items()["create_flow.frontend_wired"]["status"] == "passed"
-
-
-@pytest.mark.parametrize("fault", sorted(RELATIVE_FAULT_MATRIX))
-def test_relative_fault_blocks_on_exactly_its_items(
-    relative_sandbox: Any, relative_sandbox_env: Any, run_gate: Any, fault: str
-) -> None:
-    suites, expected = RELATIVE_FAULT_MATRIX[fault]
-    relative_sandbox.set_faults([fault])
-    try:
-        run = run_gate(suites, env=relative_sandbox_env)
-    finally:
-        relative_sandbox.set_faults([])
-    assert run.gate()["verdict"] == "block", run.output
-    assert run.failed_items() == expected, run.output
-
-
-def test_relative_frontend_needs_no_cors(
-    relative_sandbox: Any, relative_sandbox_env: Any, run_gate: Any
-) -> None:
-    """Same-origin calls through the host's rewrite: an API without CORS is no defect then."""
-    relative_sandbox.set_faults(["cors_missing"])
-    try:
-        run = run_gate(SMOKE, env=relative_sandbox_env)
-    finally:
-        relative_sandbox.set_faults([])
-    assert run.gate()["verdict"] == "allow", run.output

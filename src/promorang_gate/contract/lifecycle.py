@@ -29,6 +29,9 @@ CREATE, GET, PUT, DELETE = (
     "PUT /api/content/{id}",
     "DELETE /api/content/{id}",
 )
+# The last step each focus needs: what follows it only tidies up (the ledger removes the item
+# anyway), so a defect there belongs to another operation's item, not to this focus.
+LAST_STEP = {CREATE: "create", GET: "gone", PUT: "read update", DELETE: "gone"}
 
 
 class Lifecycle:
@@ -40,39 +43,43 @@ class Lifecycle:
         self.ledger = ledger
         self.recorder = ScenarioRecorder(label="lifecycle")
         self.scenario = Scenario()
+        self._done = False  # the focus's last step is behind: the rest only tidies up
 
     def run(self, create: Any, data: st.DataObject) -> None:
         r = self.runner
         cases.tag(create, r.run_id)
-        created = self._step(create, None, (CREATE,), expect=201)
+        created = self._step("create", create, None, (CREATE,), expect=201)
         cid = self._link_target(created)
         get_op, put_op = r.operation(GET), r.operation(PUT)
         # GET right after create reads back what the create wrote (contract.get_content).
         read = get_op.Case(path_parameters={"id": cid})
-        self._step(read, create, (GET,), 200, extra=(ensure_resource_availability,))
+        self._step("read", read, create, (GET,), 200, extra=(ensure_resource_availability,))
         if self.focus == PUT:
             update = data.draw(put_op.as_strategy(path_parameters={"id": cid}), label="update")
             if not isinstance(update.body, dict):
                 update.body = {}
             update.body["title"] = "updated"
             cases.tag(update, r.run_id)
-            self._step(update, create, (PUT,), expect=200)
+            self._step("update", update, create, (PUT,), expect=200)
             # The update reads back likewise: only what it wrote (contract.update_content).
-            self._step(get_op.Case(path_parameters={"id": cid}), update, (PUT,), expect=200)
+            reread = get_op.Case(path_parameters={"id": cid})
+            self._step("read update", reread, update, (PUT,), expect=200)
         delete = r.operation(DELETE).Case(path_parameters={"id": cid})
-        self._step(delete, create, (DELETE,), expect=200)
+        self._step("delete", delete, create, (DELETE,), expect=200)
         gone = get_op.Case(path_parameters={"id": cid})
-        self._step(gone, delete, (GET, DELETE), expect=404, extra=(use_after_free,))
+        self._step("gone", gone, delete, (GET, DELETE), expect=404, extra=(use_after_free,))
 
     def _step(
         self,
+        name: str,
         case: Any,
         parent: Any | None,
         owners: tuple[str, ...],
         expect: int,
         extra: tuple[CheckFunction, ...] = (),
     ) -> Response:
-        """Send ``case``; fully checked when the focus owns the step, else it must just work."""
+        """Send ``case``; fully checked when the focus owns the step, else, up to the focus's last
+        step, it must just work."""
         r = self.runner
         self.recorder.record_case(case=case, parent_id=parent.id if parent else None)
         response = r.send(case, self.ledger)
@@ -85,12 +92,13 @@ class Lifecycle:
                     f"expected {expect} in create → get → update → delete → get",
                     f"body {r.redact(response.text[:300])!r}",
                 )
-        elif response.status_code != expect:
+        elif response.status_code != expect and not self._done:
             pytest.skip(
                 f"{self.focus} not verified: setup step {case.method} {case.formatted_path} "
                 f"answered {response.status_code}, expected {expect}"
             )
         self.scenario.observe(case, response)
+        self._done = self._done or name == LAST_STEP[self.focus]
         return response
 
     def _link_target(self, created: Response) -> str:
