@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -89,13 +90,16 @@ def _failure_message(longrepr: object) -> str | None:
     return lines[-1].strip() if lines else None
 
 
+# pytest words the skip of a ``pytest.skip.Exception`` subclass as ``module.Class: reason``.
+_SKIP_CLASS = re.compile(r"^(?:Skipped|(?:[a-z_]\w*\.)+[A-Z]\w*):\s*")
+
+
 def _skip_message(longrepr: object) -> str | None:
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         text = str(longrepr[2])
     else:
         text = str(longrepr or "")
-    text = text.strip()
-    return text.removeprefix("Skipped:").strip() or None
+    return _SKIP_CLASS.sub("", text.strip()).strip() or None
 
 
 def phase_report(report: pytest.TestReport, redactor: Redactor) -> PhaseReport:

@@ -284,3 +284,20 @@ def test_loosened_criteria_are_flagged(
         "flagged": True,
     }
     result.stdout.fnmatch_lines(["CRITERIA local: latency_p95_budget_s is 100.0 *"])
+
+
+def test_a_refused_write_reads_as_its_reason(
+    demo: pytest.Pytester, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("GATE_PROD_SERVICE_ROLE_KEY", "prod-service-role-secret")
+    clean_env.setenv("GATE_PROD_SUPABASE_URL", "https://prod.supabase.example.com")
+    demo.makepyfile(
+        test_demo=SUITE.replace(
+            "def test_read(gate_target):\n    pass",
+            "def test_read(gate_target, gate_api):\n    gate_api.post('/api/content', json={})",
+        )
+    )
+    demo.runpytest("--env", "prod", "--gate", "reading", "-k", "read")
+    assert _reason(demo, "demo.read", "prod") == (
+        "writes not allowed on prod: POST /api/content refused before sending"
+    )
