@@ -22,12 +22,13 @@ __all__ = ["leftover_lines", "leftovers_json", "sweep_leftovers", "unremoved"]
 def sweep_leftovers(
     targets: Any, env_names: Iterable[str], run_id: str, redactor: Redactor
 ) -> dict[str, SweepResult]:
-    """One sweep per env this run reached and may write to; envs never started are skipped."""
+    """One sweep per env given (those where checks of writing items ran); an env that allows
+    no writes, or was never reached, gets not even a listing."""
     results: dict[str, SweepResult] = {}
     for env in env_names:
         target = targets.resolved(env)
         if target is None or not target.writes_allowed:
-            continue  # nothing was created there: not even a listing is sent
+            continue
         from promorang_gate.janitor import sweep_run
 
         results[env] = sweep_run(target, run_id, redactor=redactor)

@@ -330,6 +330,13 @@ class GateReporter:
             )
         return verdicts
 
+    def _envs_written_to(self) -> list[str]:
+        """Envs where a check of an item that writes ran: only they can hold leftovers."""
+        writing = {i.id for i in self.catalog.items.values() if i.writes}
+        ran = [o for o in self.collector.outcomes() if o.outcome in ("passed", "failed")]
+        envs = {o.env for o in ran if writing.intersection(o.item_ids)}
+        return [env for env in self.env_names if env in envs or "" in envs]
+
     def _remove_markers(self, *, no_verdict: bool = False) -> None:
         for path in self._markers:
             path.unlink(missing_ok=True)
@@ -354,7 +361,8 @@ class GateReporter:
             return
         from promorang_gate.leftovers import sweep_leftovers, unremoved
 
-        self.sweeps = sweep_leftovers(self.targets, self.env_names, self.run_id, self.redactor)
+        swept = self._envs_written_to()
+        self.sweeps = sweep_leftovers(self.targets, swept, self.run_id, self.redactor)
         self.verdicts = self.compute(stopped_early=stopped_early)
         self._write(self.verdicts)
         self._remove_markers()

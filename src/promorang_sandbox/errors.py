@@ -12,4 +12,7 @@ class PostgresUnavailable(SandboxError):
 
 
 class SandboxStartError(SandboxError):
-    """The stack did not become ready in time; the message carries its log."""
+    """The stack did not become ready in time; the message carries its log. ``workdir`` is the
+    work directory the start used (removed by the time this is raised)."""
+
+    workdir: object = None

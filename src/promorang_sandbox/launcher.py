@@ -176,9 +176,11 @@ def start_sandbox(
         )
     try:
         state = _wait_ready(proc, state_file, log_path, ready_timeout_s)
-    except BaseException:
+    except BaseException as exc:
         _terminate(proc)
         shutil.rmtree(workdir, ignore_errors=True)
+        if isinstance(exc, SandboxStartError):
+            exc.workdir = workdir
         raise
     return SandboxHandle(state, proc, workdir)
 

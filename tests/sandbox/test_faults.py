@@ -132,6 +132,24 @@ upload_private_url = _stored_but_not_served
 bucket_private = _stored_but_not_served
 
 
+def upload_path_mismatch(h: SandboxHandle, api: httpx.Client) -> bool:
+    """The answered URL does not serve, while the object is stored under the same file name
+    with another uuid in the same folder."""
+    resp, _ = _upload(api)
+    assert resp.status_code == 201
+    key = resp.json()["imageUrl"].split(f"/object/public/{h.state.bucket}/", 1)[1]
+    folder, name = key.rsplit("/", 1)
+    listed = httpx.post(
+        f"{h.state.supabase_url}/storage/v1/object/list/{h.state.bucket}",
+        json={"prefix": folder, "limit": 1000},
+        headers=_service(h),
+        timeout=10,
+    ).json()
+    suffix = name[len(str(uuid.uuid4())) :]  # "-probe.png"
+    elsewhere = [e["name"] for e in listed if e["name"].endswith(suffix) and e["name"] != name]
+    return bool(elsewhere) and not _serves(resp.json()["imageUrl"])
+
+
 def bucket_missing(h: SandboxHandle, api: httpx.Client) -> bool:
     buckets = httpx.get(
         f"{h.state.supabase_url}/storage/v1/bucket", headers=_service(h), timeout=10

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,11 +49,6 @@ def _databases(admin_dsn: str) -> set[str]:
 
 def _admin_of(database_url: str) -> str:
     return make_conninfo(database_url, dbname="postgres")
-
-
-def _sandbox_tempdirs() -> set[str]:
-    tmp = Path(tempfile.gettempdir())
-    return {p.name for p in tmp.glob("promorang-sandbox-*")}
 
 
 @pytest.fixture(scope="module")
@@ -110,27 +104,33 @@ def test_sigint_shuts_down_cleanly_and_removes_the_state_file() -> None:
     handle.stop()
 
 
+def _left_behind(error: SandboxStartError, admin_dsn: str) -> list[str]:
+    """What the failed start left: its work dir, a database its log names (other sandboxes of
+    the test run may come and go meanwhile, so only this start's own are looked for)."""
+    left = [str(error.workdir)] if Path(str(error.workdir)).exists() else []
+    named = set(re.findall(r"database: (promorang_sandbox_[0-9a-f]+)", str(error)))
+    return left + sorted(named & _databases(admin_dsn))
+
+
 def test_unknown_fault_fails_with_the_log(admin_dsn: str) -> None:
-    before_db, before_dirs = _databases(admin_dsn), _sandbox_tempdirs()
     with pytest.raises(SandboxStartError) as info:
         start_sandbox(faults=["no_such_fault"], ready_timeout_s=20)
     message = str(info.value)
     assert "exited with code 2" in message
     assert "unknown fault(s): no_such_fault" in message
     assert "Traceback" not in message
-    assert _databases(admin_dsn) <= before_db  # nothing new (others may finish)
-    assert _sandbox_tempdirs() <= before_dirs
+    assert "database:" not in message  # refused before any database was made
+    assert _left_behind(info.value, admin_dsn) == []
 
 
 def test_port_in_use_fails_and_leaves_nothing(admin_dsn: str) -> None:
-    before_db = _databases(admin_dsn)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        with pytest.raises(SandboxStartError, match=r"(?s)exited with code 2.*in use"):
+        with pytest.raises(SandboxStartError, match=r"(?s)exited with code 2.*in use") as info:
             start_sandbox(extra_args=["--api-port", str(port)], ready_timeout_s=20)
-    assert _databases(admin_dsn) <= before_db  # nothing new (others may finish)
+    assert _left_behind(info.value, admin_dsn) == []
 
 
 def test_failure_after_the_database_exists_drops_it(
@@ -140,11 +140,13 @@ def test_failure_after_the_database_exists_drops_it(
         raise RuntimeError("gateway exploded")
 
     monkeypatch.setattr(promorang_sandbox.gateway, "create_gateway_app", broken)
-    before = _databases(admin_dsn)
-    stack = Stack(StackOptions())
+    said: list[str] = []
+    stack = Stack(StackOptions(log=said.append))
     with pytest.raises(RuntimeError, match="gateway exploded"):
         asyncio.run(stack.start())
-    assert _databases(admin_dsn) <= before
+    made = {line.split(": ", 1)[1] for line in said if line.startswith("database: ")}
+    assert made, said  # the failure came after the database existed ...
+    assert not made & _databases(admin_dsn)  # ... and it was dropped
 
 
 def test_cli_lists_faults_and_reports_errors_in_one_line() -> None:
