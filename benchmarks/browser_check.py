@@ -43,8 +43,8 @@ def main() -> None:
         state = Path(tmp) / "state.json"
         state.write_text(sandbox.state.to_json())
         run = [sys.executable, "-m", "pytest", "smoke", "-m", "create_flow", "-q"]
-        run += ["-p", "no:cacheprovider", "--sandbox-state", str(state)]
-        run += ["--gate-reports", f"{tmp}/reports", f"--alluredir={tmp}/allure"]
+        run += ["-p", "no:cacheprovider", f"--sandbox-state={state}"]
+        run += [f"--gate-reports={tmp}/reports", f"--alluredir={tmp}/allure"]
         without = [*run, "--deselect", BROWSER_CHECKS]
         timed(run)  # warm caches (and start Chromium once), so neither side pays for cold reads
         with_s, without_s = [], []

@@ -29,7 +29,7 @@ def measure(state_file: Path, workdir: Path, paths: list[str]) -> tuple[float, i
     command = [
         sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider",
         "--durations=0", "--durations-min=0",
-        "--gate-reports", str(workdir / "reports"), f"--alluredir={workdir / 'allure'}",
+        f"--gate-reports={workdir / 'reports'}", f"--alluredir={workdir / 'allure'}",
     ]  # fmt: skip
     # The variable, not --sandbox-state: a path among the arguments would move pytest's rootdir.
     env = {**os.environ, "PROMORANG_SANDBOX_STATE": str(state_file)}

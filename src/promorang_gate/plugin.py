@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 DEFAULT_SIGNOFF_MAX_AGE = "7d"
+# Options whose value is a path. pytest finds its rootdir before it knows a plugin's options,
+# so a path given as a separate word is read as a test path and can move the rootdir.
+PATH_OPTIONS = ("--app-repo", "--gate-reports", "--sandbox-state")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -182,8 +186,21 @@ def _secrets_redactor(environ: Mapping[str, str]) -> Redactor:
     )
 
 
+def _refuse_separated_paths(args: Sequence[str], cwd: Path) -> None:
+    """A path outside the invocation directory, given as a separate word, would have moved the
+    rootdir (to that path's ancestors): refused, with the one-word form to use instead."""
+    for flag, value in itertools.pairwise(args):
+        path = (cwd / value).resolve()
+        if flag in PATH_OPTIONS and path.exists() and not path.is_relative_to(cwd.resolve()):
+            raise ConfigError(
+                f"{flag} {value}: write {flag}={value} (one word): pytest reads a path given"
+                " as a separate word as a test path while it looks for the project's rootdir"
+            )
+
+
 def _configure(config: pytest.Config) -> None:
     opt = config.option
+    _refuse_separated_paths(config.invocation_params.args, config.invocation_params.dir)
     env_dir = _ini_path(config, "gate_environments")
     names = parse_env_selection(opt.gate_env, known_environments(env_dir))
     url_options = parse_url_options({k: getattr(opt, f"gate_{k}") for k in URL_KEYS}, names)

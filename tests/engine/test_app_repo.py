@@ -147,3 +147,12 @@ def test_the_env_file_may_name_the_repo(project: pytest.Pytester) -> None:
     result = project.runpytest("--env", "local", "-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"    app_repo: {repo} (not a git checkout) (file:.env.local)"])
+
+
+def test_a_path_outside_the_project_must_be_one_word(
+    project: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("release")
+    project.makepyfile(SUITE)
+    result = project.runpytest("--env", "local", "--app-repo", str(elsewhere))
+    assert_usage_error(result, project, f"write --app-repo={elsewhere} (one word)")

@@ -466,7 +466,7 @@ def test_bad_input_to_the_janitor(
         else:
             sandbox = request.getfixturevalue("sandbox")
             state_file.write_text(json.dumps({**json.loads(sandbox.state.to_json()), **case.state}))
-        args += ["--sandbox-state", str(state_file)]
+        args += [f"--sandbox-state={state_file}"]
     proc = subprocess.run(
         [sys.executable, "-m", "promorang_gate.cli", *args],
         capture_output=True,

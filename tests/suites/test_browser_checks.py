@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-SMOKE = ("smoke", "-m", "create_flow")
+SMOKE = ("-m", "create_flow")
 BROWSER_ITEMS = ("create_flow.frontend_wired", "health.frontend")
 
 

@@ -91,7 +91,14 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
         | {"security.ownership_enforced"},
         set(),
     ),
-    "uuid_default_dropped": ({"create_flow.content_crud", "create_flow.share_positions"}, set()),
+    # Every create answers 500: what needs a created item fails, or cannot be verified.
+    "uuid_default_dropped": (
+        {"create_flow.content_crud", "create_flow.share_positions", "create_flow.frontend_wired"}
+        | {"contract.create_content"}
+        | {"security.unsigned_token_refused", "security.demo_bypass_refused"}
+        | {"security.ownership_enforced"},
+        {"contract.get_content", "contract.update_content", "contract.delete_content"},
+    ),
 }
 
 # Faults of a frontend that calls relative /api, proved against a sandbox in that mode
