@@ -48,6 +48,8 @@ MESSAGE_PREFIX = {
     "not_verified": "not verified: ",
     "manual_missing": "manual missing: ",
 }
+#: Blockers named in the verdict's message (all of them are in its description).
+MESSAGE_BLOCKERS = 8
 _PASSING = {"passed": "passed", "manual_signed": "passed", "failed": "failed"}
 
 
@@ -106,7 +108,8 @@ def _item_result(
         "historyId": _digest("promorang-gate item", env, item.id),
         "testCaseId": _digest("promorang-gate item", item.id),
         "fullName": f"promorang-gate:{env}:{item.id}",
-        "name": f"Checklist item: {item.text}",
+        # The tree shows it under the item's wording (story): the id and the status say the rest.
+        "name": f"Checklist item {item.id}: {item.status.replace('_', ' ')}",
         "status": allure_status(item),
         "stage": "finished",
         "description": _item_description(item, verdict),
@@ -134,8 +137,10 @@ def _verdict_message(verdict: EnvVerdict) -> str:
     counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in verdict.counts.items() if n)
     if verdict.verdict == "allow":
         return f"ALLOW by gate {verdict.gate}: {counts}"
-    blockers = "; ".join(f"{i.id} ({i.status.replace('_', ' ')})" for i in verdict.blockers)
-    return f"BLOCK by gate {verdict.gate}: {len(verdict.blockers)} blocker(s): {blockers}"
+    named = [f"{i.id} ({i.status.replace('_', ' ')})" for i in verdict.blockers]
+    more = len(named) - MESSAGE_BLOCKERS
+    listed = "; ".join(named[:MESSAGE_BLOCKERS]) + (f"; and {more} more" if more > 0 else "")
+    return f"BLOCK by gate {verdict.gate}: {len(named)} blocker(s): {listed}"
 
 
 def _verdict_description(verdict: EnvVerdict, info: GateResults) -> str:
