@@ -129,6 +129,10 @@ def _janitor(args: argparse.Namespace) -> int:
     return run_janitor(targets[args.env], older_than_s, sys.stdout)
 
 
+def _note(message: str) -> None:
+    print(f"promorang-gate: {message}", file=sys.stderr)
+
+
 def _report(args: argparse.Namespace) -> int:
     from promorang_gate.report_render import RenderFailed, ReportJob, open_report, render_report
 
@@ -141,7 +145,7 @@ def _report(args: argparse.Namespace) -> int:
         single_file=args.single_file,
     )
     try:
-        index = render_report(job, os.environ)
+        index = render_report(job, os.environ, notify=_note)
     except RenderFailed as failed:
         print(f"promorang-gate: report: {failed}", file=sys.stderr)
         return int(failed.code)

@@ -140,7 +140,7 @@ def _check_job(job: ReportJob) -> None:
 
 
 def render_report(
-    job: ReportJob, environ: Mapping[str, str], notify: Callable[[str], None] = print
+    job: ReportJob, environ: Mapping[str, str], notify: Callable[[str], None]
 ) -> Path:
     """Render ``job.results`` into ``job.output``; the path of the report's index.html."""
     _check_job(job)

@@ -89,13 +89,14 @@ def _gate(args: tuple[str, ...], reports: Path, env: dict[str, str]) -> None:
     assert (reports / "allure-results").is_dir(), proc.stdout[-3000:] + proc.stderr[-2000:]
 
 
-def _render(reports: Path, history: Path) -> None:
+def _render(reports: Path, history: Path, *options: str, output: str = "allure-report") -> Path:
     command = [sys.executable, "-m", "promorang_gate.cli", "report", "--rootdir", str(REPO_ROOT)]
     command += ["--results", str(reports / "allure-results")]
-    command += ["--output", str(reports / "allure-report"), "--history", str(history)]
+    command += ["--output", str(reports / output), "--history", str(history), *options]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (reports / "allure-report" / "index.html").is_file()
+    assert proc.stdout == f"report: {reports / output / 'index.html'}\n"
+    return reports / output
 
 
 def _local_is_the_sandbox(state: Any) -> dict[str, str]:
@@ -253,6 +254,14 @@ def test_a_healthy_run_reads_100_percent_and_allow(
         verdict = _open_leaf(page, "Gate verdict: sandbox", "ALLOW", "judged by gate")
         assert "env sandbox judged by gate create_flow" in verdict
         _attach_screenshot(page, tmp_path / "healthy-report-verdict.png", record_property)
+
+
+def test_the_single_file_report_opens_from_disk(rendered: Rendered, tmp_path: Path) -> None:
+    single = _render(rendered.blocked, tmp_path / "history.jsonl", "--single-file", output="one")
+    assert not (single / "data").exists()
+    with headless_chromium() as page:
+        page.goto((single / "index.html").as_uri())
+        page.wait_for_text("Gate verdict: local", "Checklist item growth_hub.analytics")
 
 
 def test_two_runs_give_a_trend_of_two_points(rendered: Rendered) -> None:
