@@ -32,9 +32,9 @@ FLAGS = (
 )
 START_TIMEOUT_S = 30.0
 TEXT_JS = """
-[document.body.innerText, ...[...document.querySelectorAll('iframe')].map(frame => {
-  try { return frame.contentDocument.body.innerText; } catch (error) { return ''; }
-})].join('\\n')
+[document, ...[...document.querySelectorAll('iframe')].map(frame => {
+  try { return frame.contentDocument; } catch (error) { return null; }
+})].map(doc => (doc && doc.body ? doc.body.innerText : '')).join('\\n')
 """
 
 

@@ -62,7 +62,7 @@ def render_step_summary(
     lines = ["## promorang-gate", ""]
     for verdict in verdicts:
         lines += [*_env_section(verdict, flags.get(verdict.environment, ())), ""]
-    lines += [f"Run `{run_id}`. Gate files and checklists:"]
+    lines += [f"Reports of run `{run_id}`:"]
     lines += [f"- `{path}`" for path in files]
     if allure_dir:
         lines.append(

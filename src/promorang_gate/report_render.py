@@ -139,12 +139,23 @@ def _check_job(job: ReportJob) -> None:
         )
 
 
+def _clear_output(output: Path) -> None:
+    """Allure leaves files of an earlier report in place: start from an empty directory, but
+    never empty one that is not a report."""
+    if not output.exists():
+        return
+    if not output.is_dir() or (any(output.iterdir()) and not (output / "index.html").is_file()):
+        raise ConfigError(f"--output {output}: exists and is no Allure report; give another one")
+    shutil.rmtree(output)
+
+
 def render_report(
     job: ReportJob, environ: Mapping[str, str], notify: Callable[[str], None]
 ) -> Path:
     """Render ``job.results`` into ``job.output``; the path of the report's index.html."""
     _check_job(job)
     _, npm, npx = _tools(environ)
+    _clear_output(job.output)
     if ensure_installed(job.rootdir, npm, environ):
         notify(f"installed the pinned Allure {_locked_version(job.rootdir)} (npm ci)")
     env = dict(environ)

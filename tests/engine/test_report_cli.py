@@ -115,3 +115,16 @@ def test_the_tooling_is_pinned(repo_root: Path) -> None:
     pinned = manifest["devDependencies"]["allure"]
     assert pinned[0].isdigit(), f"allure must be pinned exactly, not {pinned!r}"
     assert lock["packages"]["node_modules/allure"]["version"] == pinned
+
+
+def test_an_output_that_is_no_report_is_never_emptied(checkout: Path, tmp_path: Path) -> None:
+    precious = tmp_path / "docs"
+    precious.mkdir()
+    (precious / "notes.md").write_text("keep", encoding="utf-8")
+    code, _, err = _report(checkout, os.environ["PATH"], "--output", str(precious))
+    assert code == Exit.USAGE
+    assert _one_line(err) == (
+        f"promorang-gate: error: --output {precious}: exists and is no Allure report;"
+        " give another one"
+    )
+    assert (precious / "notes.md").read_text(encoding="utf-8") == "keep"
