@@ -1,26 +1,26 @@
-"""Allure integration: runbook labels on items, environment/categories files, small SVG charts."""
+"""Allure integration: runbook labels on tests, the environment and categories files, charts."""
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
+from promorang_gate.latency_chart import latency_histogram_svg
 from promorang_gate.redaction import Redactor
 
 if TYPE_CHECKING:
     from promorang_gate.environments import Target
 
 __all__ = [
-    "CATEGORIES",
+    "CATEGORIES_FILE",
     "EPIC",
     "add_labels",
     "attach_svg",
+    "categories",
     "latency_histogram_svg",
     "write_categories",
     "write_environment_properties",
@@ -91,23 +91,22 @@ def write_environment_properties(
     return path
 
 
-# Allure puts a result in the first category that matches: unreachable before product defect.
-CATEGORIES: list[dict[str, object]] = [
-    {
-        "name": "Infrastructure / unreachable",
-        "matchedStatuses": ["broken", "failed"],
-        "messageRegex": r"(?s).*(ConnectError|ConnectTimeout|ReadTimeout|NotReady|refused).*",
-    },
-    {"name": "Product defect", "matchedStatuses": ["failed"]},
-    {"name": "Not verified", "matchedStatuses": ["skipped"]},
-]
+# Allure puts a result in the first category that matches: the gate's own statuses first, then
+# unreachable before slow before product defect. One file serves the results directory
+# (Allure 2) and allurerc.mjs (Allure 3); names never carry a run id, so runs merge.
+CATEGORIES_FILE = Path(__file__).with_name("allure_categories.json")
+
+
+def categories() -> list[dict[str, object]]:
+    data: list[dict[str, object]] = json.loads(CATEGORIES_FILE.read_text(encoding="utf-8"))
+    return data
 
 
 def write_categories(directory: str | Path) -> Path:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "categories.json"
-    path.write_text(json.dumps(CATEGORIES, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(categories(), indent=2) + "\n", encoding="utf-8")
     return path
 
 
@@ -115,50 +114,3 @@ def attach_svg(name: str, svg_text: str) -> None:
     import allure
 
     allure.attach(svg_text, name=name, attachment_type=allure.attachment_type.SVG)
-
-
-def latency_histogram_svg(latencies_s: list[float], budget_s: float, bins: int = 12) -> str:
-    """A hand-written SVG bar chart of latencies with the p95 budget as a red line."""
-    width, height, pad = 480, 220, 36
-    plot_w, plot_h = width - 2 * pad, height - 2 * pad
-    top = max([*latencies_s, budget_s, 1e-3]) * 1.05
-    counts = [0] * bins
-    for value in latencies_s:
-        counts[min(bins - 1, int(value / top * bins))] += 1
-    peak = max(counts) or 1
-    bar_w = plot_w / bins
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<line x1="{pad}" y1="{pad + plot_h}" x2="{pad + plot_w}" y2="{pad + plot_h}" '
-        'stroke="black"/>',
-    ]
-    for i, count in enumerate(counts):
-        bar_h = plot_h * count / peak
-        x, y = pad + i * bar_w, pad + plot_h - bar_h
-        parts.append(
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 2:.1f}" height="{bar_h:.1f}" '
-            f'fill="#4a7fb5"><title>{count}</title></rect>'
-        )
-    budget_x = pad + plot_w * budget_s / top
-    parts.append(
-        f'<line x1="{budget_x:.1f}" y1="{pad - 6}" x2="{budget_x:.1f}" y2="{pad + plot_h}" '
-        'stroke="#c0392b" stroke-dasharray="4 3"/>'
-    )
-    p95 = _p95(latencies_s)
-    caption = f"n={len(latencies_s)}  p95={p95:.3f}s  budget={budget_s:g}s"
-    parts += [
-        f'<text x="{pad}" y="{pad - 12}">{escape(caption)}</text>',
-        f'<text x="{pad}" y="{height - 10}">0 s</text>',
-        f'<text x="{pad + plot_w}" y="{height - 10}" text-anchor="end">{top:.2f} s</text>',
-        "</svg>",
-    ]
-    return "\n".join(parts)
-
-
-def _p95(values: list[float]) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]

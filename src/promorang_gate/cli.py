@@ -1,10 +1,12 @@
 """``promorang-gate``: ``verdict`` re-reads a gate file for a decision, ``signoff`` records a
-manual item's sign-off, ``janitor`` removes what killed runs left.
+manual item's sign-off, ``janitor`` removes what killed runs left, ``report`` renders the Allure
+report.
 
 Exit codes of ``verdict``: see ``verdict_file.Exit`` (0 allow, 1 block, 2 usage, 3 missing,
 4 malformed, 5 stale, 6 other gate or criteria); of ``janitor``: 0 clean, 1 something left,
 2 refused or a usage mistake, 3 unreachable, 4 key rejected, 5 bucket missing, 6 stopped midway
-(``janitor.EXIT_CODES``). Every error is one redacted line on stderr, no traceback.
+(``janitor.EXIT_CODES``); of ``report``: ``report_render.Exit`` (0 rendered, 2 usage, 3 no
+results, 4 no Node.js/npm, 5 failed). Every error is one redacted line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from promorang_gate.redaction import Redactor
 __all__ = ["main"]
 
 DEFAULT_MAX_AGE = "1h"
+RESULTS = "reports/allure-results"
+REPORT = "reports/allure-report"
 
 
 def _profile_gate(env: str, rootdir: Path) -> str:
@@ -127,6 +131,30 @@ def _janitor(args: argparse.Namespace) -> int:
     return run_janitor(targets[args.env], older_than_s, sys.stdout)
 
 
+def _note(message: str) -> None:
+    print(f"promorang-gate: {message}", file=sys.stderr)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from promorang_gate.report_render import RenderFailed, ReportJob, open_report, render_report
+
+    rootdir = Path(args.rootdir).resolve()
+    job = ReportJob(
+        rootdir=rootdir,
+        results=Path(args.results).resolve() if args.results else rootdir / RESULTS,
+        output=Path(args.output).resolve() if args.output else rootdir / REPORT,
+        history=Path(args.history).resolve() if args.history else None,
+        single_file=args.single_file,
+    )
+    try:
+        index = render_report(job, os.environ, notify=_note)
+    except RenderFailed as failed:
+        print(f"promorang-gate: report: {failed}", file=sys.stderr)
+        return int(failed.code)
+    print(f"report: {index}")
+    return open_report(job, os.environ) if args.open else 0
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes as one line (no usage block), exit 2."""
 
@@ -173,7 +201,21 @@ def _parser() -> argparse.ArgumentParser:
     janitor.add_argument(
         "--sandbox-state", metavar="PATH", help="state file of a running sandbox (--env sandbox)"
     )
-    for command in (verdict, signoff, janitor):
+    report = sub.add_parser(
+        "report", help=f"render the Allure results ({RESULTS}) to {REPORT} with Allure 3"
+    )
+    report.add_argument("--results", metavar="DIR", help=f"default ROOTDIR/{RESULTS}")
+    report.add_argument("--output", metavar="DIR", help=f"default ROOTDIR/{REPORT}")
+    report.add_argument(
+        "--history",
+        metavar="FILE",
+        help="history kept across runs for the Trend (default ROOTDIR/reports/history.jsonl)",
+    )
+    report.add_argument("--single-file", action="store_true", help="one self-contained index.html")
+    report.add_argument(
+        "--open", action="store_true", help="then serve it and open a browser (Ctrl-C stops)"
+    )
+    for command in (verdict, signoff, janitor, report):
         command.add_argument(
             "--rootdir",
             default=".",
@@ -198,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _verdict(args)
         if args.command == "signoff":
             return _signoff(args)
+        if args.command == "report":
+            return _report(args)
         return _janitor(args)
     except ConfigError as exc:
         print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)

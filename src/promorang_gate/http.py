@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -31,7 +32,8 @@ __all__ = [
 ]
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-BODY_LIMIT = 4096
+#: Characters of a body kept as evidence (after indenting).
+BODY_LIMIT = 8192
 RING_SIZE = 20
 DEFAULT_DEADLINE_S = 30.0
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -131,16 +133,37 @@ class Exchange:
         return f"{self.method} {path} → {outcome}"
 
 
+def _pretty_json(text: str, content_type: str) -> str | None:
+    """``text`` indented when it is a JSON document (declared or not), else None."""
+    looks_json = "json" in content_type.lower() or text.lstrip()[:1] in ("{", "[")
+    if not looks_json:
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
 def _body_text(content: bytes, content_type: str, redactor: Redactor) -> str:
+    """The body as evidence: redacted, JSON indented, then cut at ``BODY_LIMIT``.
+
+    Redaction comes first (a secret cut in half would no longer be recognised) and again after
+    indenting: decoding JSON turns escapes such as ``\\u002f`` back into the characters a
+    registered secret is made of."""
     if not content:
         return "(empty)"
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         return f"({len(content)} bytes of {content_type or 'binary data'})"
-    suffix = f"\n… ({len(content)} bytes, truncated)" if len(text) > BODY_LIMIT else ""
-    # Redact before truncating so that a secret cut in half is still recognised.
-    return redactor.redact(text)[:BODY_LIMIT] + suffix
+    text = redactor.redact(text)
+    pretty = _pretty_json(text, content_type)
+    if pretty is not None:
+        text = redactor.redact(pretty)
+    if len(text) <= BODY_LIMIT:
+        return text
+    return text[:BODY_LIMIT] + f"\n… ({len(content)} bytes, truncated)"
 
 
 def _request_body(request: httpx.Request) -> bytes | None:
@@ -148,6 +171,10 @@ def _request_body(request: httpx.Request) -> bytes | None:
         return request.content
     except httpx.RequestNotRead:
         return None
+
+
+def _type(headers: httpx.Headers) -> str:
+    return str(headers.get("content-type", ""))
 
 
 def _headers_text(headers: httpx.Headers, redactor: Redactor) -> str:
@@ -166,7 +193,7 @@ def render_exchange(
         f"{request.method} {url}",
         _headers_text(request.headers, redactor),
         "",
-        "(streamed body)" if body is None else _body_text(body, "", redactor),
+        "(streamed body)" if body is None else _body_text(body, _type(request.headers), redactor),
         "",
     ]
     status: int | None = None
@@ -182,7 +209,7 @@ def render_exchange(
             f"HTTP {response.status_code} {response.reason_phrase}{timing}",
             _headers_text(response.headers, redactor),
             "",
-            _body_text(response.content, response.headers.get("content-type", ""), redactor),
+            _body_text(response.content, _type(response.headers), redactor),
         ]
     elif error is not None:
         lines.append(f"no response: {type(error).__name__}: {redactor.redact(str(error))}")

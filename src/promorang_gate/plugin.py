@@ -16,6 +16,7 @@ import pytest
 
 from promorang_gate import state
 from promorang_gate._xdist import XdistControllerHooks
+from promorang_gate.allure_tests import AllureTestDetails
 from promorang_gate.app_repo import KEY as APP_REPO_KEY
 from promorang_gate.app_repo import header_line as app_repo_header
 from promorang_gate.app_repo import parse_release_date, with_app_repos
@@ -45,6 +46,7 @@ from promorang_gate.environments import (
 )
 from promorang_gate.errors import ConfigError
 from promorang_gate.gates import GateChoice, choose_gate, load_gates, refuse_writes_on_read_only
+from promorang_gate.junit import claim_default_junit
 from promorang_gate.preflight import check_reachable
 from promorang_gate.redaction import Redactor
 from promorang_gate.reports import GateReporter
@@ -239,10 +241,13 @@ def _configure(config: pytest.Config) -> None:
     config.stash[state.TARGETS] = targets
     if provider is not None:
         config.stash[state.SANDBOX] = provider
+    if getattr(opt, "allure_report_dir", None):
+        config.pluginmanager.register(AllureTestDetails(config), "promorang-gate-allure-tests")
     if _is_worker(config) or not catalog.checklists:
         return  # workers only run tests; without checklists there is nothing to judge
     reports_dir = Path(opt.gate_reports) if opt.gate_reports else _ini_path(config, "gate_reports")
     max_age_s, max_age_source = _signoff_max_age(config)
+    junit = claim_default_junit(config, config.rootpath / reports_dir, names, run_id)
     reporter = GateReporter(
         env_names=names,
         catalog=catalog,
@@ -257,6 +262,7 @@ def _configure(config: pytest.Config) -> None:
         run_id=run_id,
         pytest_args=config.invocation_params.args,
         allure_dir=getattr(opt, "allure_report_dir", None),
+        junit=junit,
     )
     config.stash[state.REPORTER] = reporter
     config.pluginmanager.register(reporter, "promorang-gate-reporter")

@@ -1,7 +1,8 @@
 """Verdict files and the terminal table; ``GateReporter`` is registered on the controller only.
 
-Files (architecture.md §4): ``gate-<env>.json`` and ``checklist-<env>.md``, written atomically
-and only by a run that reached a verdict: ``--collect-only``, usage errors, internal errors and
+Files (architecture.md §4): ``gate-<env>.json``, ``checklist-<env>.md`` and ``junit-<env>.xml``
+(unless ``--junitxml`` was given), the verdict in the Allure results and the CI step summary,
+written only by a run that reached a verdict: ``--collect-only``, usage errors, internal errors and
 interrupted runs leave the files of earlier runs exactly as they were. A run that started
 testing leaves ``.gate-<env>.running`` until it writes its verdict, so ``promorang-gate
 verdict`` can tell that a newer run never finished.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,11 +23,13 @@ from typing import Any
 
 import pytest
 
+from promorang_gate.checklist_markdown import MarkdownContext, render_markdown
 from promorang_gate.checklists import Catalog, SignOff
 from promorang_gate.criteria import Criteria
 from promorang_gate.environments import URL_KEYS, Target
 from promorang_gate.files import write_atomic
 from promorang_gate.gates import GateChoice
+from promorang_gate.junit import DefaultJunit
 from promorang_gate.redaction import Redactor
 from promorang_gate.verdict import (
     EnvVerdict,
@@ -190,32 +194,6 @@ def render_json(
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def _md_line(text: str, status: str, reason: str | None) -> str:
-    if status == "passed":
-        return f"- [x] {text} — passed"
-    if status == "manual_signed":
-        return f"- [x] {text} — {reason}"
-    return f"- [ ] {text} — **{status_label(status)}**: {reason}"
-
-
-def render_markdown(verdict: EnvVerdict, meta: RunMeta, criteria: Criteria) -> str:
-    lines = [
-        f"# Deploy gate: `{verdict.environment}`",
-        "",
-        f"Environment `{verdict.environment}` — gate `{verdict.gate}` — verdict"
-        f" **{verdict.verdict.upper()}** — run `{meta.run_id}` — {meta.finished_at}",
-    ]
-    if criteria.flags:
-        lines += ["", "Criteria not as shipped:", ""] + [f"- {flag}" for flag in criteria.flags]
-    for checklist in verdict.checklists:
-        lines += ["", f"### {checklist.title}", ""]
-        lines += [_md_line(i.text, i.status, i.reason) for i in checklist.items]
-    if verdict.out_of_scope:
-        lines += ["", f"Out of scope of gate `{verdict.gate}` (ran, does not decide):", ""]
-        lines += [f"- {i.id}: {status_label(i.status)}" for i in verdict.out_of_scope]
-    return "\n".join(lines) + "\n"
-
-
 def running_marker(directory: Path, env: str) -> Path:
     return directory / f".gate-{env}.running"
 
@@ -262,6 +240,8 @@ class GateReporter:
         run_id: str,
         pytest_args: Sequence[str],
         allure_dir: str | None = None,
+        junit: DefaultJunit | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.env_names = list(env_names)
         self.catalog = catalog
@@ -276,7 +256,11 @@ class GateReporter:
         self.run_id = run_id
         self.pytest_args = list(pytest_args)
         self.allure_dir = allure_dir
+        self.junit = junit
+        self.environ = dict(os.environ if environ is None else environ)
         self.collector = OutcomeCollector()
+        self.meta: RunMeta | None = None
+        self._gate_texts: dict[str, str] = {}
         self.started_at = utc_now()
         self.verdicts: list[EnvVerdict] = []
         self.sweeps: dict[str, Any] = {}
@@ -352,10 +336,12 @@ class GateReporter:
             # Same outcome as without xdist: the message, the usage-error code, no report.
             sys.stderr.write(f"ERROR: {self.redactor.redact(self.usage_error)}\n")
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            self._finish_junit(session.config, reached_verdict=False)
             self._remove_markers(no_verdict=True)
             return
         stopped_early = _stopped_early(session)
         if exitstatus in _NO_VERDICT and not stopped_early:
+            self._finish_junit(session.config, reached_verdict=False)
             if exitstatus == pytest.ExitCode.USAGE_ERROR:
                 self._remove_markers(no_verdict=True)
             return
@@ -365,8 +351,10 @@ class GateReporter:
         self.sweeps = sweep_leftovers(self.targets, swept, self.run_id, self.redactor)
         self.verdicts = self.compute(stopped_early=stopped_early)
         self._write(self.verdicts)
+        self._finish_junit(session.config, reached_verdict=True)
         self._remove_markers()
         self._write_allure()
+        self._write_step_summary()
         blocked = any(v.verdict == "block" for v in self.verdicts)
         blocked = blocked or any(unremoved(r) for r in self.sweeps.values())
         if blocked and session.exitstatus in (pytest.ExitCode.OK, _NONE_COLLECTED):
@@ -382,6 +370,7 @@ class GateReporter:
             suite_sha=suite_sha(self.rootdir),
             pytest_args=[self.redactor.redact(a) for a in self.pytest_args],
         )
+        self.meta = meta
         self.written = []
         for verdict in verdicts:
             env = verdict.environment
@@ -393,21 +382,66 @@ class GateReporter:
                 from promorang_gate.leftovers import leftovers_json
 
                 extra["leftovers"] = leftovers_json(self.sweeps[env])
-            text = render_json(verdict, meta, target, self.gates[env], criteria, extra)
-            write_atomic(gate, self.redactor.redact(text))
+            text = self.redactor.redact(
+                render_json(verdict, meta, target, self.gates[env], criteria, extra)
+            )
+            write_atomic(gate, text)
+            self._gate_texts[env] = text
+            context = MarkdownContext(
+                meta.run_id, meta.finished_at, meta.suite_sha, self.gates[env], target, self.catalog
+            )
             md = self.reports_dir / f"checklist-{env}.md"
-            write_atomic(md, self.redactor.redact(render_markdown(verdict, meta, criteria)))
+            write_atomic(md, self.redactor.redact(render_markdown(verdict, criteria, context)))
             self.written += [gate, md]
 
+    def _finish_junit(self, config: pytest.Config, *, reached_verdict: bool) -> None:
+        if self.junit is not None:
+            self.written += self.junit.finish(reached_verdict, self.redactor, config)
+
     def _write_allure(self) -> None:
-        """Allure's environment.properties and categories.json, when Allure results are on."""
-        if not self.allure_dir:
+        """environment.properties, categories.json, the gate's own results and executor.json,
+        when Allure results are on."""
+        if not self.allure_dir or self.meta is None:
             return
+        from promorang_gate.allure_results import GateResults, write_gate_results
         from promorang_gate.allure_support import write_categories, write_environment_properties
 
         resolved = {n: t for n in self.env_names if (t := self.targets.resolved(n)) is not None}
         write_environment_properties(self.allure_dir, resolved, self.redactor, self.run_id)
         write_categories(self.allure_dir)
+        info = GateResults(
+            run_id=self.run_id,
+            suite_sha=self.meta.suite_sha,
+            finished_ms=_epoch_ms(self.meta.finished_at),
+            gate_files=self._gate_texts,
+            picked_by={env: choice.picked_by for env, choice in self.gates.items()},
+            flags={env: criteria.flags for env, criteria in self.criteria.items()},
+        )
+        write_gate_results(
+            self.allure_dir, self.verdicts, self.catalog, info, self.redactor, self.environ
+        )
+
+    def _write_step_summary(self) -> None:
+        """The markdown summary GitHub Actions shows on the run's page."""
+        from promorang_gate.ci_summary import (
+            STEP_SUMMARY,
+            append_step_summary,
+            job_url,
+            render_step_summary,
+        )
+
+        path = self.environ.get(STEP_SUMMARY, "").strip()
+        if not path:
+            return
+        text = render_step_summary(
+            self.verdicts,
+            {env: criteria.flags for env, criteria in self.criteria.items()},
+            run_id=self.run_id,
+            files=self.written,
+            allure_dir=self.allure_dir,
+            ci_url=job_url(self.environ),
+        )
+        append_step_summary(path, self.redactor.redact(text))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.verdicts:
@@ -437,6 +471,10 @@ class GateReporter:
         for path in self.written:
             if path.suffix == ".json":
                 terminalreporter.write_line(f"gate file: {path}")
+
+
+def _epoch_ms(stamp: str) -> int:
+    return round(dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _stopped_early(session: pytest.Session) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from _recording_server import RecordingServer
 from test_ledger import make_target
 
 from promorang_gate.allure_support import (
+    categories,
     latency_histogram_svg,
     write_categories,
     write_environment_properties,
@@ -43,32 +45,113 @@ def test_environment_properties_hold_no_secret(tmp_path: Path) -> None:
         assert secret not in text
 
 
-def test_categories(tmp_path: Path) -> None:
+CATEGORY_CASES = {
+    "failed: httpx.ConnectError: [Errno 111] Connection refused": "Infrastructure / unreachable",
+    "ConnectError: [Errno -2] Name or service not known": "Infrastructure / unreachable",
+    "httpx.RemoteProtocolError: Server disconnected without sending a response.": (
+        "Infrastructure / unreachable"
+    ),
+    "httpx.ReadTimeout: timed out": "Slow",
+    "upload latency p95 2.1s is not below 1.5s over 20 uploads (p50 1.9s, max 2.4s)": "Slow",
+    "local: API health: not ready after 12 attempts in 30.01s (budget 30s); last: GET /api/health"
+    " answered 503": "Slow",
+    "local: API health: not ready after 3 attempts in 2.0s (budget 2s); last: ConnectError: x": (
+        "Infrastructure / unreachable"
+    ),
+    "upload fell back: 'storage unavailable' (imageUrl https://x/y.jpg)": "Product defect",
+    "BLOCK by gate promotion: 1 blocker(s): health.api (failed)": "Gate verdict: block",
+}
+
+
+def _category(status: str, message: str) -> str | None:
+    """Allure 3's rule: the first category whose statuses and message regex (searched) match."""
+    for category in categories():
+        statuses = category.get("matchedStatuses")
+        pattern = category.get("messageRegex")
+        if statuses is not None and status not in statuses:  # type: ignore[operator]
+            continue
+        if pattern is not None and not re.search(str(pattern), message):
+            continue
+        return str(category["name"])
+    return None
+
+
+def test_categories_have_stable_names_and_file_them_right(tmp_path: Path) -> None:
     data = json.loads(write_categories(tmp_path).read_text())
-    by_name = {c["name"]: c for c in data}
-    assert set(by_name) == {"Product defect", "Infrastructure / unreachable", "Not verified"}
-    assert by_name["Not verified"]["matchedStatuses"] == ["skipped"]
-    assert "broken" in by_name["Infrastructure / unreachable"]["matchedStatuses"]
-    regex = by_name["Infrastructure / unreachable"]["messageRegex"]
-    for word in ("ConnectError", "ConnectTimeout", "ReadTimeout", "NotReady", "refused"):
-        assert word in regex
-    assert data.index(by_name["Infrastructure / unreachable"]) < data.index(
-        by_name["Product defect"]
+    assert data == categories()
+    names = [c["name"] for c in data]
+    assert set(names) == {
+        "Gate verdict: block",
+        "Manual missing",
+        "Not verified",
+        "Infrastructure / unreachable",
+        "Slow",
+        "Product defect",
+    }
+    for category in data:
+        pattern = str(category.get("messageRegex", ""))
+        # One file for Java's Allure 2 (whole-string match) and JavaScript's Allure 3 (search):
+        # no inline flags, which JavaScript has no syntax for.
+        assert "(?" not in pattern, pattern
+        if pattern and not pattern.startswith("^"):
+            assert pattern.startswith("[\\s\\S]*"), pattern
+            assert pattern.endswith("[\\s\\S]*"), pattern
+    for message, expected in CATEGORY_CASES.items():
+        assert _category("failed", message) == expected, message
+    assert _category("broken", "ReadTimeout: timed out") == "Slow"
+    assert _category("skipped", "writes not allowed on prod: POST /x refused") == "Not verified"
+    assert _category("broken", "manual missing: no sign-off: promorang-gate signoff x") == (
+        "Manual missing"
     )
+    assert _category("broken", "not verified: smoke/x.py::t never ran") == "Not verified"
+    assert _category("skipped", "manual missing: no sign-off") == "Manual missing"
+    assert _category("passed", "") is None
 
 
-def test_latency_histogram_is_valid_svg() -> None:
-    svg = latency_histogram_svg([0.1, 0.2, 0.2, 0.3, 1.9], budget_s=1.5)
-    root = ElementTree.fromstring(svg)
-    ns = "{http://www.w3.org/2000/svg}"
-    assert root.tag == f"{ns}svg"
-    bars = [r for r in root.iter(f"{ns}rect") if r.find(f"{ns}title") is not None]
-    assert sum(int(r.findtext(f"{ns}title") or 0) for r in bars) == 5
-    texts = " ".join(t.text or "" for t in root.iter(f"{ns}text"))
-    assert "n=5" in texts
-    assert "p95=1.900s" in texts
-    assert "budget=1.5s" in texts
-    assert ElementTree.fromstring(latency_histogram_svg([], budget_s=1.0)) is not None
+def _svg(latencies: list[float], budget: float) -> tuple[ElementTree.Element, str]:
+    svg = latency_histogram_svg(latencies, budget_s=budget)
+    return ElementTree.fromstring(svg), svg
+
+
+NS = "{http://www.w3.org/2000/svg}"
+
+
+def _texts(root: ElementTree.Element) -> list[str]:
+    return [t.text or "" for t in root.iter(f"{NS}text")]
+
+
+def test_latency_histogram_counts_every_sample_with_a_y_axis() -> None:
+    root, _ = _svg([0.1, 0.2, 0.2, 0.3, 1.9], 1.5)
+    assert root.tag == f"{NS}svg"
+    bars = [r for r in root.iter(f"{NS}rect") if r.get("class") == "bar"]
+    assert sum(int(r.get("data-count") or 0) for r in bars) == 5
+    texts = _texts(root)
+    assert "requests" in texts  # the y-axis is named and has count ticks
+    assert {"0", "1", "2"} <= set(texts)
+    caption = next(t for t in texts if t.startswith("n="))
+    assert "n=5" in caption
+    assert "p95=1.900s" in caption
+    assert "budget=1.5s" in caption
+
+
+def test_latency_histogram_bins_follow_the_data_not_the_budget() -> None:
+    fast = [0.020 + i * 0.001 for i in range(40)]  # 20-59 ms, budget 1.5 s far away
+    root, _ = _svg(fast, 1.5)
+    bars = [r for r in root.iter(f"{NS}rect") if r.get("class") == "bar"]
+    assert len(bars) >= 5  # spread over the samples, not one bar next to an empty axis
+    assert max(int(r.get("data-count") or 0) for r in bars) < 40
+    texts = _texts(root)
+    assert any(t.endswith(" ms") for t in texts)
+    assert any("budget 1.50 s" in t and "beyond" in t for t in texts)  # named at the edge
+
+
+def test_latency_histogram_draws_and_names_a_budget_within_reach() -> None:
+    root, _ = _svg([1.0 + i * 0.02 for i in range(30)], 1.5)
+    lines = [ln for ln in root.iter(f"{NS}line") if ln.get("class") == "budget"]
+    assert len(lines) == 1
+    assert "budget 1.50 s" in _texts(root)
+    empty, _ = _svg([], 1.0)
+    assert any("no requests measured" in t for t in _texts(empty))
 
 
 @pytest.fixture
@@ -81,7 +164,9 @@ def server() -> Iterator[RecordingServer]:
 
 
 def _results(alluredir: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in alluredir.glob("*-result.json")]
+    """The tests' own results (not the gate's item and verdict results)."""
+    results = [json.loads(p.read_text()) for p in alluredir.glob("*-result.json")]
+    return [r for r in results if not r.get("fullName", "").startswith("promorang-gate:")]
 
 
 def test_labels_and_attachments_in_allure_results(

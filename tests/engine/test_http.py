@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 from _recording_server import RecordingServer
 
-from promorang_gate.http import GateHttp, GuardedTransport, WriteRefused, guard
+from promorang_gate.http import BODY_LIMIT, GateHttp, GuardedTransport, WriteRefused, guard
 from promorang_gate.redaction import MASK, Redactor
 
 SECRET = "sk-canary-http-5b1e0a"
@@ -110,11 +111,45 @@ def test_ring_buffer_keeps_the_last_exchanges(server: RecordingServer) -> None:
 
 def test_large_bodies_are_truncated(server: RecordingServer) -> None:
     with _client(server.url, True) as http:
-        http.post("/big", content=b"a" * 10_000)
+        http.post("/big", content=b"a" * (BODY_LIMIT + 1000))
         text = http.last_exchanges()[-1].text
-    assert "a" * 4096 in text
-    assert "a" * 4097 not in text
-    assert "(10000 bytes, truncated)" in text
+    assert "a" * BODY_LIMIT in text
+    assert "a" * (BODY_LIMIT + 1) not in text
+    assert f"({BODY_LIMIT + 1000} bytes, truncated)" in text
+
+
+def test_json_bodies_are_indented_and_still_redacted(server: RecordingServer) -> None:
+    with _client(server.url, True) as http:
+        http.post("/api/x", json={"title": "t", "nested": {"key": SECRET}})
+        text = http.last_exchanges()[-1].text
+    assert '{\n  "title": "t",\n  "nested": {\n    "key": "[REDACTED]"\n  }\n}' in text
+    assert '{\n  "path": "/api/x",\n  "echo": "[REDACTED]"\n}' in text  # the response
+    assert SECRET not in text
+
+
+def test_a_secret_escaped_in_json_is_redacted_once_decoded(server: RecordingServer) -> None:
+    escaped = json.dumps({"k": SECRET}).replace("-", "\\u002d")  # valid JSON, no literal secret
+    assert SECRET not in escaped
+    with _client(server.url, True) as http:
+        http.post("/api/x", content=escaped, headers={"content-type": "application/json"})
+        text = http.last_exchanges()[-1].text
+    assert SECRET not in text
+    assert '"k": "[REDACTED]"' in text
+
+
+def test_a_secret_at_the_cut_is_redacted_before_truncating(server: RecordingServer) -> None:
+    body = "a" * (BODY_LIMIT - 5) + SECRET  # the cut falls inside the secret
+    with _client(server.url, True) as http:
+        http.post("/big", content=body.encode())
+        text = http.last_exchanges()[-1].text
+    assert SECRET[:5] not in text.split("HTTP 200", 1)[0]
+
+
+def test_bodies_that_are_not_json_stay_as_sent(server: RecordingServer) -> None:
+    with _client(server.url, True) as http:
+        http.post("/form", content=b"{not json", headers={"content-type": "application/json"})
+        text = http.last_exchanges()[-1].text
+    assert "\n{not json\n" in text
 
 
 def _free_port() -> int:

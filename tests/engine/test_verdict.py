@@ -526,6 +526,7 @@ def test_a_run_touches_only_its_own_environments_files(project: pytest.Pytester)
         "checklist-prod.md",
         "gate-local.json",
         "gate-prod.json",
+        "junit-local.xml",
         "keep.txt",
     ]
     assert (reports / "gate-prod.json").read_text(encoding="utf-8") == '{"verdict": "allow"}'

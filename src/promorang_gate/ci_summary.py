@@ -1,0 +1,80 @@
+"""What a CI run shows without opening an artifact: the job's URL and, when GitHub Actions sets
+``$GITHUB_STEP_SUMMARY``, a markdown summary of each env's verdict appended to that file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from promorang_gate.verdict import EnvVerdict
+
+__all__ = ["STEP_SUMMARY", "append_step_summary", "job_url", "render_step_summary"]
+
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+_ICON = {"allow": "✅", "block": "⛔"}
+
+
+def job_url(environ: Mapping[str, str]) -> str | None:
+    """``$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID``, when all are set."""
+    parts = [environ.get(k, "").strip() for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY")]
+    run = environ.get("GITHUB_RUN_ID", "").strip()
+    if not all(parts) or not run:
+        return None
+    return f"{parts[0].rstrip('/')}/{parts[1]}/actions/runs/{run}"
+
+
+def status_label(status: str) -> str:
+    return status.replace("_", " ")
+
+
+def _cell(text: str | None) -> str:
+    """Markdown table cell: one line, no pipe breaking the row."""
+    return " ".join((text or "").split()).replace("|", "\\|")
+
+
+def _env_section(verdict: EnvVerdict, flags: Sequence[str]) -> list[str]:
+    counts = ", ".join(f"{n} {status_label(s)}" for s, n in verdict.counts.items())
+    lines = [
+        f"### {_ICON[verdict.verdict]} `{verdict.environment}`: **{verdict.verdict.upper()}**"
+        f" (gate `{verdict.gate}`)",
+        "",
+        counts,
+    ]
+    if verdict.blockers:
+        lines += ["", "| blocker | status | reason |", "|---|---|---|"]
+        lines += [
+            f"| `{i.id}` | {status_label(i.status)} | {_cell(i.reason)} |" for i in verdict.blockers
+        ]
+    if flags:
+        lines += ["", "Criteria not as shipped:", ""] + [f"- {flag}" for flag in flags]
+    return lines
+
+
+def render_step_summary(
+    verdicts: Sequence[EnvVerdict],
+    flags: Mapping[str, Sequence[str]],
+    *,
+    run_id: str,
+    files: Sequence[Path],
+    allure_dir: str | None,
+    ci_url: str | None,
+) -> str:
+    lines = ["## promorang-gate", ""]
+    for verdict in verdicts:
+        lines += [*_env_section(verdict, flags.get(verdict.environment, ())), ""]
+    lines += [f"Reports of run `{run_id}`:"]
+    lines += [f"- `{path}`" for path in files]
+    if allure_dir:
+        lines.append(
+            f"- Allure results `{allure_dir}`: render them with `promorang-gate report`"
+            " (the report lands in `reports/allure-report/`)"
+        )
+    if ci_url:
+        lines.append(f"- this run's artifacts: {ci_url}#artifacts")
+    return "\n".join(lines) + "\n"
+
+
+def append_step_summary(path: str, text: str) -> None:
+    """Append (GitHub concatenates every step's summary; the file may hold earlier steps')."""
+    with Path(path).open("a", encoding="utf-8") as summary:
+        summary.write(text)
