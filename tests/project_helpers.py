@@ -9,11 +9,12 @@ import yaml
 
 
 def copy_checklists(source: Path, target: Path) -> None:
-    """The shipped checklists without their declared checks, so that a suite written by a test
-    may claim their items with tests of its own."""
+    """The shipped checklists without their declared checks (nor what those write), so that a
+    suite written by a test may claim their items with tests of its own."""
     shutil.copytree(source, target)
     for path in target.glob("*.yaml"):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for item in data.get("items", []) if isinstance(data, dict) else []:
             item.pop("checks", None)
+            item.pop("writes", None)
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

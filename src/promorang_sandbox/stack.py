@@ -179,17 +179,21 @@ class Stack:
         await served.server.startup(sockets=[sock])
         served.task = asyncio.create_task(served.server.main_loop())
 
+    @staticmethod
+    async def _shut(served: _Served) -> None:
+        if served.task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await served.task
+        if served.server.started:
+            await served.server.shutdown(sockets=[served.sock])
+
     async def stop(self) -> None:
         """Stop the servers, drop the database, stop a private cluster. Idempotent."""
         served, self._served = self._served, []
         for s in served:
             s.server.should_exit = True
-        for s in served:
-            if s.task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await s.task
-            if s.server.started:
-                await s.server.shutdown(sockets=[s.sock])
+        # Together: each server notices should_exit on its own tick (Ctrl-C must be quick).
+        await asyncio.gather(*(self._shut(s) for s in served))
         socks, self._socks = self._socks, []
         for sock in socks:
             sock.close()

@@ -41,7 +41,7 @@ def test_without_chromium_the_browser_items_are_not_verified(
 def _result_of(allure_dir: Path, test_name: str) -> dict[str, Any]:
     for path in allure_dir.glob("*-result.json"):
         result: dict[str, Any] = json.loads(path.read_text())
-        if result.get("name", "").startswith(test_name):
+        if result.get("fullName", "").endswith(f"#{test_name}"):
             return result
     raise AssertionError(f"no Allure result for {test_name} in {allure_dir}")
 

@@ -18,6 +18,9 @@ from project_helpers import copy_checklists
 
 pytestmark = pytest.mark.slow
 
+# Ctrl-C takes effect within this, its cleanup done (issue target: 2 s).
+CTRL_C_S = 2.0
+
 HOLDING_TEST = """
 import base64, threading
 from pathlib import Path
@@ -36,7 +39,7 @@ def test_creates_then_holds(gate_api, gate_ledger, gate_run_id, gate_tag, gate_t
     assert uploaded.status_code == 201, uploaded.text
     url = uploaded.json()["imageUrl"]
     gate_ledger.object(gate_target.bucket, url.split(f"/public/{gate_target.bucket}/", 1)[1])
-    Path(FLAG).write_text(gate_run_id)
+    Path(FLAG).write_text(gate_run_id + " " + (gate_target.database_url or ""))
     threading.Event().wait(120)  # held until the outer test interrupts or kills the run
 """
 
@@ -78,11 +81,16 @@ def untagged_data(sandbox: Any) -> None:
     )
 
 
-def _start_holding_run(tmp_path: Path, state_file: Path, repo_root: Path) -> tuple[Any, Path]:
+def _start_holding_run(
+    tmp_path: Path, state_file: Path | None, repo_root: Path
+) -> tuple[Any, Path]:
+    """A run whose test creates a row and an object and then holds; ``state_file`` None: the
+    run starts its own sandbox."""
     flag = tmp_path / "flag"
     copy_checklists(repo_root / "checklists", tmp_path / "checklists")
     (tmp_path / "pytest.ini").write_text("[pytest]\n")  # rootdir = this folder
     (tmp_path / "test_hold.py").write_text(f"FLAG = {str(flag)!r}\n" + HOLDING_TEST)
+    attach = [f"--sandbox-state={state_file}"] if state_file else []
     process = subprocess.Popen(
         [
             sys.executable,
@@ -91,10 +99,8 @@ def _start_holding_run(tmp_path: Path, state_file: Path, repo_root: Path) -> tup
             "test_hold.py",
             "-p",
             "no:cacheprovider",
-            "--sandbox-state",
-            str(state_file),
-            "--gate-reports",
-            str(tmp_path / "reports"),
+            *attach,
+            f"--gate-reports={tmp_path / 'reports'}",
         ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -115,12 +121,30 @@ def test_sigint_run_cleans_up_after_itself(
     sandbox: Any, sandbox_state_file: Path, tmp_path: Path, repo_root: Path
 ) -> None:
     process, flag = _start_holding_run(tmp_path, sandbox_state_file, repo_root)
-    run_id = flag.read_text()
+    run_id = flag.read_text().split()[0]
     assert _tagged(sandbox.state.database_url, run_id) == (1, 1)
     process.send_signal(signal.SIGINT)
+    signalled = time.monotonic()
     output = process.communicate(timeout=60)[0]
+    took = time.monotonic() - signalled
     assert _tagged(sandbox.state.database_url, run_id) == (0, 0), output
     assert _untagged_exists(sandbox.state.database_url) == (True, True)
+    assert took < CTRL_C_S, f"the run took {took:.2f}s to stop after Ctrl-C"
+
+
+def test_ctrl_c_stops_a_run_and_its_own_sandbox_within_two_seconds(
+    sandbox: Any, tmp_path: Path, repo_root: Path
+) -> None:
+    process, flag = _start_holding_run(tmp_path, None, repo_root)
+    own_database = flag.read_text().split()[1].rsplit("/", 1)[1].split("?")[0]
+    process.send_signal(signal.SIGINT)
+    signalled = time.monotonic()
+    output = process.communicate(timeout=60)[0]
+    took = time.monotonic() - signalled
+    assert took < CTRL_C_S, f"the run took {took:.2f}s to stop after Ctrl-C:\n{output}"
+    with psycopg.connect(sandbox.state.database_url, autocommit=True) as conn:
+        left = conn.execute("select 1 from pg_database where datname = %s", [own_database])
+        assert left.fetchone() is None, f"the run's sandbox database {own_database} is left"
 
 
 @pytest.mark.usefixtures("untagged_data")
@@ -128,7 +152,7 @@ def test_janitor_removes_what_a_killed_run_left(
     sandbox: Any, sandbox_state_file: Path, tmp_path: Path, repo_root: Path
 ) -> None:
     process, flag = _start_holding_run(tmp_path, sandbox_state_file, repo_root)
-    run_id = flag.read_text()
+    run_id = flag.read_text().split()[0]
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=30)
     assert _tagged(sandbox.state.database_url, run_id) == (1, 1)

@@ -80,7 +80,7 @@ def test_the_invalid_positions_migration_is_named_with_its_line(
     item = run.items()["migrations.apply_from_scratch"]
     assert item["status"] == "failed", run.output
     assert item["reason"].endswith(
-        f"MigrationFailed: migrations do not apply from scratch: supabase/migrations/"
+        f"migrations do not apply from scratch: supabase/migrations/"
         f"{POSITIONS_FILE}, line {POSITIONS_AS_WRITTEN_ERROR_LINE}:"
         ' syntax error at or near "not" (after 2 applied)'
     )
@@ -166,19 +166,21 @@ def test_launch_evidence_missing_from_the_repository_blocks(
 
 
 def test_without_a_database_url_the_ledger_items_are_not_verified(
-    sandbox: Any, run_gate: Any, sandbox_state_file: Path, tmp_path: Path
+    sandbox: Any, run_gate: Any
 ) -> None:
-    """The sandbox profile gets its database URL from the sandbox: drop it from the state."""
-    state = sandbox.state.to_json().replace(sandbox.state.database_url, "")
-    no_db = tmp_path / "state.json"
-    no_db.write_text(state, encoding="utf-8")
-    run = run_gate(
-        ("smoke", "-m", "growth_hub", "-k", "migration"),
-        env={"PROMORANG_SANDBOX_STATE": str(no_db)},
-    )
-    item = run.items()["growth_hub.migrations_applied"]
+    """Staging (the sandbox standing in) given everything but its database URL."""
+    state = sandbox.state
+    staging = {
+        "GATE_STAGING_API_URL": state.api_url,
+        "GATE_STAGING_FRONTEND_URL": state.frontend_url,
+        "GATE_STAGING_SUPABASE_URL": state.supabase_url,
+        "GATE_STAGING_SERVICE_ROLE_KEY": state.service_role_key,
+        "GATE_STAGING_APP_REPO": state.app_repo,
+    }
+    run = run_gate(("smoke", "-m", "growth_hub", "-k", "migration", "--env", "staging"), staging)
+    item = run.items("staging")["growth_hub.migrations_applied"]
     assert item["status"] == "not_verified", run.output
-    assert "needs a database URL: set GATE_SANDBOX_DATABASE_URL" in item["reason"]
+    assert "needs a database URL: set GATE_STAGING_DATABASE_URL" in item["reason"]
 
 
 def test_ctrl_c_during_a_migration_drops_the_scratch_database(
