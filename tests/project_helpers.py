@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import psycopg
 import yaml
 
 
@@ -18,3 +19,17 @@ def copy_checklists(source: Path, target: Path) -> None:
             item.pop("checks", None)
             item.pop("writes", None)
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def tagged_counts(database_url: str, run_id: str) -> tuple[int, int]:
+    """(content rows, storage objects) tagged with ``run_id`` in the database."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select count(*) from public.content_items where title like %s", [f"%[gate {run_id}]"]
+        ).fetchone()
+        objects = conn.execute(
+            "select count(*) from storage.objects where name like %s", [f"%gate-{run_id}%"]
+        ).fetchone()
+    assert rows is not None
+    assert objects is not None
+    return rows[0], objects[0]

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from promorang_gate.environments import EnvSettings, read_dotenv
 from promorang_gate.errors import ConfigError
+from promorang_gate.git import git_output
 
 __all__ = [
     "INI_KEY",
@@ -37,7 +36,6 @@ __all__ = [
 KEY = "app_repo"
 OPTION = "--app-repo"
 INI_KEY = "gate_app_repo"
-GIT_TIMEOUT_S = 10
 
 
 def variable(env: str) -> str:
@@ -126,21 +124,7 @@ class AppRepo:
 
     def head(self) -> str | None:
         """The HEAD commit, or None when the folder is not a git checkout git can read."""
-        git = shutil.which("git")
-        if git is None:
-            return None
-        try:
-            proc = subprocess.run(
-                [git, "-C", str(self.path), "rev-parse", "--verify", "-q", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=GIT_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        commit = proc.stdout.strip()
-        return commit if proc.returncode == 0 and commit else None
+        return git_output(self.path, "rev-parse", "--verify", "-q", "HEAD")
 
     def describe(self) -> str:
         head = self.head()

@@ -8,7 +8,6 @@ gate can never pass for the default one.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from promorang_gate.checklists import Catalog
 from promorang_gate.durations import format_duration
 from promorang_gate.environments import SETTINGS, EnvSettings, load_profiles
 from promorang_gate.gates import GateChoice, checklists_digest
+from promorang_gate.git import git_output
 
 __all__ = ["CRITERIA_KEYS", "Criteria", "criteria_in_force"]
 
@@ -59,18 +59,7 @@ def _same(a: object, b: object) -> bool:
 
 def _locally_modified(directory: Path) -> bool:
     """True when git says the checklist files differ from the suite's commit."""
-    try:
-        proc = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return proc.returncode == 0 and bool(proc.stdout.strip())
+    return git_output(directory, "status", "--porcelain", "--", ".") is not None
 
 
 def _settings(env: EnvSettings, flags: list[str]) -> dict[str, Any]:

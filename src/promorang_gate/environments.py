@@ -7,7 +7,6 @@ a set variable. The embedded ``sandbox`` profile takes URLs and secrets from the
 
 from __future__ import annotations
 
-import subprocess
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from promorang_gate.errors import ConfigError
+from promorang_gate.git import git
 from promorang_gate.validation import check_name, check_number, check_secret, check_url
 
 __all__ = [
@@ -388,17 +388,8 @@ def _unconfigured(name: str, secrets: list[str], placeholders: list[str]) -> str
 
 def _git_ignored(path: Path) -> bool:
     """False only when git says the file is inside a work tree and not ignored."""
-    try:
-        proc = subprocess.run(
-            ["git", "check-ignore", "-q", path.name],
-            cwd=path.parent,
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return True
-    return proc.returncode != 1
+    proc = git(path.parent, "check-ignore", "-q", path.name)
+    return proc is None or proc.returncode != 1
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

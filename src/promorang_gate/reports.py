@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from promorang_gate.criteria import Criteria
 from promorang_gate.environments import URL_KEYS, Target
 from promorang_gate.files import write_atomic
 from promorang_gate.gates import GateChoice
+from promorang_gate.git import git_output
 from promorang_gate.junit import DefaultJunit
 from promorang_gate.redaction import Redactor
 from promorang_gate.verdict import (
@@ -127,19 +127,7 @@ def phase_report(report: pytest.TestReport, redactor: Redactor) -> PhaseReport:
 
 
 def suite_sha(rootdir: Path) -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=rootdir,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sha = proc.stdout.strip()
-    return sha if proc.returncode == 0 and sha else None
+    return git_output(rootdir, "rev-parse", "HEAD")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from project_helpers import copy_checklists
+from project_helpers import copy_checklists, tagged_counts
 
 pytestmark = pytest.mark.slow
 
@@ -42,19 +42,6 @@ def test_creates_then_holds(gate_api, gate_ledger, gate_run_id, gate_tag, gate_t
     Path(FLAG).write_text(gate_run_id + " " + (gate_target.database_url or ""))
     threading.Event().wait(120)  # held until the outer test interrupts or kills the run
 """
-
-
-def _tagged(database_url: str, run_id: str) -> tuple[int, int]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        rows = conn.execute(
-            "select count(*) from public.content_items where title like %s", [f"%[gate {run_id}]%"]
-        ).fetchone()
-        objects = conn.execute(
-            "select count(*) from storage.objects where name like %s", [f"%gate-{run_id}%"]
-        ).fetchone()
-    assert rows is not None
-    assert objects is not None
-    return rows[0], objects[0]
 
 
 def _untagged_exists(database_url: str) -> tuple[bool, bool]:
@@ -122,12 +109,12 @@ def test_sigint_run_cleans_up_after_itself(
 ) -> None:
     process, flag = _start_holding_run(tmp_path, sandbox_state_file, repo_root)
     run_id = flag.read_text().split()[0]
-    assert _tagged(sandbox.state.database_url, run_id) == (1, 1)
+    assert tagged_counts(sandbox.state.database_url, run_id) == (1, 1)
     process.send_signal(signal.SIGINT)
     signalled = time.monotonic()
     output = process.communicate(timeout=60)[0]
     took = time.monotonic() - signalled
-    assert _tagged(sandbox.state.database_url, run_id) == (0, 0), output
+    assert tagged_counts(sandbox.state.database_url, run_id) == (0, 0), output
     assert _untagged_exists(sandbox.state.database_url) == (True, True)
     assert took < CTRL_C_S, f"the run took {took:.2f}s to stop after Ctrl-C"
 
@@ -155,7 +142,7 @@ def test_janitor_removes_what_a_killed_run_left(
     run_id = flag.read_text().split()[0]
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=30)
-    assert _tagged(sandbox.state.database_url, run_id) == (1, 1)
+    assert tagged_counts(sandbox.state.database_url, run_id) == (1, 1)
 
     janitor = subprocess.run(
         [
@@ -175,5 +162,5 @@ def test_janitor_removes_what_a_killed_run_left(
     )
     assert janitor.returncode == 0, janitor.stdout + janitor.stderr
     assert run_id in janitor.stdout
-    assert _tagged(sandbox.state.database_url, run_id) == (0, 0)
+    assert tagged_counts(sandbox.state.database_url, run_id) == (0, 0)
     assert _untagged_exists(sandbox.state.database_url) == (True, True)

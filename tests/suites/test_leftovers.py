@@ -5,23 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 import pytest
 
+from project_helpers import tagged_counts
+
 pytestmark = pytest.mark.slow
-
-
-def _tagged(database_url: str, run_id: str) -> tuple[int, int]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        rows = conn.execute(
-            "select count(*) from public.content_items where title like %s", [f"%[gate {run_id}]"]
-        ).fetchone()
-        objects = conn.execute(
-            "select count(*) from storage.objects where name like %s", [f"%gate-{run_id}%"]
-        ).fetchone()
-    assert rows is not None
-    assert objects is not None
-    return rows[0], objects[0]
 
 
 def test_an_upload_stored_elsewhere_is_reported_and_removed(sandbox: Any, run_gate: Any) -> None:
@@ -37,7 +25,7 @@ def test_an_upload_stored_elsewhere_is_reported_and_removed(sandbox: Any, run_ga
     assert all(f"gate-{data['run_id']}" in what for what in leftovers["removed"])
     assert leftovers["found"] == leftovers["removed"]
     assert "the cleanup ledger missed" in run.output
-    assert _tagged(sandbox.state.database_url, data["run_id"]) == (0, 0)
+    assert tagged_counts(sandbox.state.database_url, data["run_id"]) == (0, 0)
     assert run.failed_items() == {"create_flow.upload_image"}
 
 
