@@ -203,29 +203,17 @@ def _refuse_separated_paths(args: Sequence[str], cwd: Path) -> None:
 def _configure(config: pytest.Config) -> None:
     opt = config.option
     _refuse_separated_paths(config.invocation_params.args, config.invocation_params.dir)
-    env_dir = _ini_path(config, "gate_environments")
-    names = parse_env_selection(opt.gate_env, known_environments(env_dir))
-    url_options = parse_url_options({k: getattr(opt, f"gate_{k}") for k in URL_KEYS}, names)
-    settings = resolve_settings(names, os.environ, url_options, config.rootpath, env_dir)
-    settings = with_app_repos(
-        settings,
-        opt.gate_app_repo,
-        os.environ,
-        str(config.getini("gate_app_repo")),
-        config.invocation_params.dir,
-        config.rootpath,
-    )
-    config.stash[state.RELEASE_DATE] = parse_release_date(opt.gate_release_date)
+    names, settings = _settings(config)
+    # Everything decidable offline is checked before the preflight reaches for the network.
+    catalog = load_catalog(_ini_path(config, "gate_checklists"))
+    gates = _choose_gates(config, catalog, settings) if catalog.checklists else {}
     if not _is_worker(config):
-        reports = Path(opt.gate_reports) if opt.gate_reports else _ini_path(config, "gate_reports")
-        check_output_dir(config.rootpath / reports, "reports directory")
-    if not _is_worker(config) and not opt.collectonly:
-        check_reachable(env.target() for env in settings.values() if not env.embedded)
+        check_output_dir(_reports_dir(config), "reports directory")
+        if not opt.collectonly:
+            check_reachable(env.target() for env in settings.values() if not env.embedded)
     redactor = Redactor(
         str(v) for env in settings.values() for v in env.secrets.values() if v is not None
     )
-    catalog = load_catalog(_ini_path(config, "gate_checklists"))
-    gates = _choose_gates(config, catalog, settings) if catalog.checklists else {}
     signoffs = _signoffs(config, catalog, names, redactor)
     provider = _sandbox_provider(config, settings, redactor)
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
@@ -245,9 +233,47 @@ def _configure(config: pytest.Config) -> None:
         config.pluginmanager.register(AllureTestDetails(config), "promorang-gate-allure-tests")
     if _is_worker(config) or not catalog.checklists:
         return  # workers only run tests; without checklists there is nothing to judge
-    reports_dir = Path(opt.gate_reports) if opt.gate_reports else _ini_path(config, "gate_reports")
+    _register_reporter(config, names, settings, catalog, gates, signoffs, redactor)
+
+
+def _settings(config: pytest.Config) -> tuple[list[str], dict[str, EnvSettings]]:
+    """The selected envs and their resolved settings (application repository included)."""
+    opt = config.option
+    env_dir = _ini_path(config, "gate_environments")
+    names = parse_env_selection(opt.gate_env, known_environments(env_dir))
+    url_options = parse_url_options({k: getattr(opt, f"gate_{k}") for k in URL_KEYS}, names)
+    settings = resolve_settings(names, os.environ, url_options, config.rootpath, env_dir)
+    settings = with_app_repos(
+        settings,
+        opt.gate_app_repo,
+        os.environ,
+        str(config.getini("gate_app_repo")),
+        config.invocation_params.dir,
+        config.rootpath,
+    )
+    config.stash[state.RELEASE_DATE] = parse_release_date(opt.gate_release_date)
+    return names, settings
+
+
+def _reports_dir(config: pytest.Config) -> Path:
+    opt = config.option
+    reports = Path(opt.gate_reports) if opt.gate_reports else _ini_path(config, "gate_reports")
+    return config.rootpath / reports
+
+
+def _register_reporter(
+    config: pytest.Config,
+    names: list[str],
+    settings: Mapping[str, EnvSettings],
+    catalog: Catalog,
+    gates: Mapping[str, GateChoice],
+    signoffs: Mapping[str, Mapping[str, SignOff]],
+    redactor: Redactor,
+) -> None:
+    """The controller's verdict writer (and its xdist hooks)."""
+    stash = config.stash
     max_age_s, max_age_source = _signoff_max_age(config)
-    junit = claim_default_junit(config, config.rootpath / reports_dir, names, run_id)
+    reports_dir = _reports_dir(config)
     reporter = GateReporter(
         env_names=names,
         catalog=catalog,
@@ -255,16 +281,16 @@ def _configure(config: pytest.Config) -> None:
         criteria=_criteria(config, settings, gates, catalog, max_age_s, max_age_source),
         signoffs=signoffs,
         signoff_max_age_s=max_age_s,
-        targets=targets,
+        targets=stash[state.TARGETS],
         redactor=redactor,
-        reports_dir=config.rootpath / reports_dir,
+        reports_dir=reports_dir,
         rootdir=config.rootpath,
-        run_id=run_id,
+        run_id=stash[state.RUN_ID],
         pytest_args=config.invocation_params.args,
-        allure_dir=getattr(opt, "allure_report_dir", None),
-        junit=junit,
+        allure_dir=getattr(config.option, "allure_report_dir", None),
+        junit=claim_default_junit(config, reports_dir, names, stash[state.RUN_ID]),
     )
-    config.stash[state.REPORTER] = reporter
+    stash[state.REPORTER] = reporter
     config.pluginmanager.register(reporter, "promorang-gate-reporter")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistControllerHooks(config), "promorang-gate-xdist")
