@@ -36,5 +36,7 @@ class XdistControllerHooks:
             return
         if output.get("gate_usage_error"):
             reporter.usage_error = reporter.usage_error or str(output["gate_usage_error"])
+        for nodeid, env, ids, check in output.get("gate_collected", []):
+            reporter.collector.collect(nodeid, env, ids, check)
         for nodeid, env, ids, check in output.get("gate_deselected", []):
             reporter.collector.deselect(nodeid, env, ids, check)

@@ -73,6 +73,7 @@ def check_id(nodeid: str, env: str) -> str:
 
 def _tag_items(config: pytest.Config, items: list[pytest.Item]) -> None:
     catalog = config.stash[state.CHECKLISTS]
+    collected: list[list[Any]] = []
     for item in items:
         if item.get_closest_marker("checklist") is None:
             continue
@@ -85,6 +86,21 @@ def _tag_items(config: pytest.Config, items: list[pytest.Item]) -> None:
         item.user_properties.append((ENV_PROPERTY, env))
         item.user_properties.append((CHECK_PROPERTY, check))
         _allure_labels(item, catalog, ids, env)
+        collected.append([item.nodeid, env, ids, check])
+    _record_collected(config, collected)
+
+
+def _record_collected(config: pytest.Config, collected: list[list[Any]]) -> None:
+    """Every collected check, before anything deselects or drops one: what never reports back
+    (stopped by -x, lost with a worker, dropped by a plugin) is then known to have never run."""
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["gate_collected"] = collected
+        return
+    reporter = config.stash.get(state.REPORTER, None)
+    if reporter is not None:
+        for nodeid, env, ids, check in collected:
+            reporter.collector.collect(nodeid, env, ids, check)
 
 
 def _check_claim(item: pytest.Item, ids: list[str], catalog: Catalog) -> None:

@@ -47,6 +47,8 @@ STATUSES: tuple[Status, ...] = (
 )
 MAX_REASON = 300
 CHECK_PROPERTY = "gate_check"
+#: The reason of a collected check that never reported back.
+NEVER_RAN = "never ran"
 
 
 def one_line(text: str | None, limit: int = MAX_REASON) -> str:
@@ -104,6 +106,7 @@ class OutcomeCollector:
     def __init__(self) -> None:
         self._tests: dict[str, _Merging] = {}
         self._deselected: dict[str, tuple[str, tuple[str, ...], str]] = {}
+        self._collected: dict[str, tuple[str, tuple[str, ...], str]] = {}
 
     def add(self, report: PhaseReport) -> None:
         test = self._tests.setdefault(report.nodeid, _Merging(report.nodeid))
@@ -132,6 +135,9 @@ class OutcomeCollector:
     def deselect(self, nodeid: str, env: str, item_ids: Iterable[str], check: str = "") -> None:
         self._deselected[nodeid] = (env, tuple(item_ids), check)
 
+    def collect(self, nodeid: str, env: str, item_ids: Iterable[str], check: str = "") -> None:
+        self._collected[nodeid] = (env, tuple(item_ids), check)
+
     def outcomes(self) -> list[TestOutcome]:
         result: list[TestOutcome] = []
         for test in self._tests.values():
@@ -150,6 +156,9 @@ class OutcomeCollector:
             if nodeid not in self._tests and ids:
                 reason = "deselected"
                 result.append(TestOutcome(nodeid, env, ids, "deselected", reason, check=check))
+        for nodeid, (env, ids, check) in self._collected.items():
+            if nodeid not in self._tests and nodeid not in self._deselected and ids:
+                result.append(TestOutcome(nodeid, env, ids, "skipped", NEVER_RAN, check=check))
         return sorted(result, key=lambda o: o.nodeid)
 
 
@@ -265,11 +274,15 @@ def _unverified_reason(
     item: ChecklistItem, tests: Sequence[TestOutcome], judging: Judging
 ) -> str | None:
     """Why the item is not verified (a missing check, a skip, a deselection), or None."""
+    why = "the run stopped early (-x/--maxfail)" if judging.stopped_early else "not run"
     for check in item.checks:
         runs = [t for t in tests if t.runs(check)]
         if not runs:
-            why = "the run stopped early (-x/--maxfail)" if judging.stopped_early else "not run"
             return f"{check} never ran ({why}); run the whole gate: {judging.rerun}"
+    for test in tests:
+        if test.outcome == "skipped" and test.reason == NEVER_RAN:
+            name = test.check or test.nodeid
+            return f"{name} never ran ({why}); run the whole gate: {judging.rerun}"
     if not tests:
         return f"no test verifies it in this run; run the whole gate: {judging.rerun}"
     for kind in ("skipped", "deselected"):
@@ -279,6 +292,17 @@ def _unverified_reason(
                     return f"{test.check or test.nodeid} was deselected; run: {judging.rerun}"
                 return test.reason or "skipped"
     return None
+
+
+def _checks_declined(item: ChecklistItem, tests: Sequence[TestOutcome]) -> bool:
+    """Every check of the item ran and skipped itself (e.g. no application repository): the
+    one case a sign-off may stand in for. Deselected, never run or xfailed checks are not."""
+    ran = all(any(t.runs(check) for t in tests) for check in item.checks)
+    skipped = [t for t in tests if t.outcome == "skipped"]
+    declined = all(
+        not (t.reason or "").startswith(("xfail", "xpass", "did not run")) for t in skipped
+    )
+    return ran and bool(tests) and len(skipped) == len(tests) and declined
 
 
 def _item_result(
@@ -301,7 +325,7 @@ def _item_result(
         status, reason = _signoff_status(item, signoff, judging)
     elif (unverified := _unverified_reason(item, tests, judging)) is not None:
         status, reason = "not_verified", one_line(unverified)
-        if item.signable and signoff is not None:
+        if item.signable and signoff is not None and _checks_declined(item, tests):
             signed, how = _signoff_status(item, signoff, judging)
             if signed == "manual_signed":
                 status, reason = signed, one_line(f"{how} (in place of: {unverified})")

@@ -11,6 +11,7 @@ from engine_helpers import LOCAL_SECRET, assert_usage_error, gate_file, item_sta
 
 from promorang_gate.checklists import Catalog, Checklist, ChecklistItem, SignOff
 from promorang_gate.verdict import (
+    NEVER_RAN,
     EnvVerdict,
     Judging,
     OutcomeCollector,
@@ -192,6 +193,10 @@ def test_signoff_stands_in_for_an_unverified_signable_item_never_for_a_failed_on
     failed = [_outcome("t.py::test_docs[e]", "c.s", "failed", "no rollback section")]
     verdict = _judge(failed, signed, required=("c.s",), catalog=catalog)
     assert _statuses(verdict)["c.s"] == ("failed", "no rollback section")
+    # Narrowed away, it is not the check declining: the sign-off does not stand in.
+    for narrowed in ([], [_outcome("t.py::test_docs[e]", "c.s", "deselected", "deselected")]):
+        verdict = _judge(narrowed, signed, required=("c.s",), catalog=catalog)
+        assert _statuses(verdict)["c.s"][0] == "not_verified"
 
 
 def test_env_independent_tests_count_for_every_env_others_only_for_theirs() -> None:
@@ -239,6 +244,22 @@ def test_collector_merges_phases() -> None:
         "error in teardown: RuntimeError: leak",
     )
     assert (outcomes["t::xf"].outcome, outcomes["t::xf"].reason) == ("skipped", "xfail: known bug")
+
+
+def test_a_collected_check_that_never_reports_back_leaves_its_item_unverified() -> None:
+    """Whatever stopped it (-x, a lost worker, a plugin dropping it), a sibling check's pass
+    must not carry an item whose other check never ran."""
+    props = [("gate_checklist", "c.a"), ("gate_env", "e")]
+    collector = OutcomeCollector()
+    collector.collect("t::one[e]", "e", ["c.a"], "t::one")
+    collector.collect("t::two[e]", "e", ["c.a"], "t::two")
+    collector.add(PhaseReport("t::one[e]", "call", "passed", user_properties=props))
+    outcomes = {o.nodeid: o for o in collector.outcomes()}
+    assert (outcomes["t::two[e]"].outcome, outcomes["t::two[e]"].reason) == ("skipped", NEVER_RAN)
+    verdict = _judge(list(outcomes.values()), required=("c.a",))
+    status, reason = _statuses(verdict)["c.a"]
+    assert status == "not_verified"
+    assert reason == "t::two never ran (not run); run the whole gate: pytest --gate g"
 
 
 def test_reason_is_one_line_and_bounded() -> None:
