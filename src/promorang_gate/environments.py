@@ -439,7 +439,47 @@ def resolve_settings(
             missing.append(_unconfigured(name, lacking, placeholders))
     if missing:
         raise ConfigError("; ".join(missing))
+    _refuse_writes_to_protected_hosts(settings, profiles, environ)
     return settings
+
+
+def _protected_hosts(profiles: Mapping[str, Profile], environ: Mapping[str, str]) -> dict[str, str]:
+    """host:port -> the protected env it belongs to: its shipped URLs and the URLs its variables
+    give it (the real production project is often only known from GATE_PROD_SUPABASE_URL)."""
+    hosts: dict[str, str] = {}
+    for name, profile in profiles.items():
+        if profile.shipped.get("protected") is not True:
+            continue
+        prefix = f"GATE_{name.upper().replace('-', '_')}_"
+        urls = [profile.shipped.get(key) for key in URL_KEYS]
+        urls += [environ.get(prefix + key.upper()) for key in URL_KEYS]
+        for url in urls:
+            netloc = urlsplit(str(url)).netloc.lower() if url else ""
+            if netloc and not netloc.split(":")[0].endswith(".invalid"):
+                hosts[netloc] = name
+    return hosts
+
+
+def _refuse_writes_to_protected_hosts(
+    settings: Mapping[str, EnvSettings],
+    profiles: Mapping[str, Profile],
+    environ: Mapping[str, str],
+) -> None:
+    """An env that allows writes must not point at a protected env's hosts: the write guard
+    goes by the env's name, so a staging run pointed at production would write there."""
+    protected = _protected_hosts(profiles, environ)
+    for env in settings.values():
+        if env.embedded or not env.values.get("writes_allowed"):
+            continue
+        for key in URL_KEYS:
+            netloc = urlsplit(str(env.values.get(key, ""))).netloc.lower()
+            owner = protected.get(netloc)
+            if owner is not None and owner != env.name:
+                raise ConfigError(
+                    f"env '{env.name}' allows writes, but its {key} {env.values[key]}"
+                    f" ({env.sources.get(key, '?')}) is a host of the protected env '{owner}':"
+                    f" point it at {env.name}, or gate {owner} itself (--env {owner}, read-only)"
+                )
 
 
 def _resolve_one(
@@ -553,10 +593,24 @@ def _check_protection(
 
 
 def _embedded(profile: Profile, environ: Mapping[str, str], prefix: str) -> bool:
+    """Only a shipped profile makes an env the embedded sandbox: a variable or a project file
+    turning, say, staging into the sandbox would yield staging verdicts that never saw staging.
+    (A protected env's own refusal, with its wording, comes from _check_protection.)"""
+    shipped = profile.shipped.get("embedded") is True
+    if profile.shipped.get("protected") is True:
+        return shipped
     var = prefix + "EMBEDDED"
-    if var in environ:
-        return bool(_parse_variable("embedded", environ[var], var))
-    return bool(profile.values.get("embedded", False))
+    path = profile.files.get("embedded")
+    claims = [(f"{var}={environ[var]}", environ[var])] if var in environ else []
+    if path is not None and not _is_shipped(path):
+        claims.append((f"{path} sets embedded", str(profile.values["embedded"])))
+    for where, raw in claims:
+        if bool(_parse_variable("embedded", raw, var)) != shipped:
+            raise ConfigError(
+                f"{where}: only a shipped profile decides whether env '{profile.name}' is the"
+                " embedded sandbox; remove this setting (the sandbox is --env sandbox)"
+            )
+    return shipped
 
 
 def resolve_targets(

@@ -143,3 +143,43 @@ def test_gate_db_cannot_be_switched_to_writes(
     assert "refused: SyntaxError" in result.stdout.str()  # two statements in one: refused
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert conn.execute(count).fetchone() == before
+
+
+@pytest.mark.parametrize("key", ["API_URL", "SUPABASE_URL"])
+def test_a_writing_env_pointed_at_prod_is_refused(
+    project: pytest.Pytester, prod: HostileServer, clean_env: pytest.MonkeyPatch, key: str
+) -> None:
+    """The write guard goes by the env's name: staging pointed at production's hosts would
+    write there under staging's permissions."""
+    for name in ("API_URL", "FRONTEND_URL", "SUPABASE_URL"):
+        clean_env.setenv(f"GATE_STAGING_{name}", "http://127.0.0.1:9")
+    clean_env.setenv(f"GATE_STAGING_{key}", prod.url)
+    clean_env.setenv("GATE_STAGING_SERVICE_ROLE_KEY", "staging-service-role-key-0123")
+    project.makepyfile(SUITE)
+    result = project.runpytest("--env", "staging")
+    assert_usage_error(
+        result, project, "is a host of the protected env 'prod': point it at staging"
+    )
+    assert prod.received == []
+
+
+@pytest.mark.parametrize(
+    ("where", "content", "fragment"),
+    [
+        ("variable", "GATE_STAGING_EMBEDDED=true", "GATE_STAGING_EMBEDDED=true: only a shipped"),
+        ("environments/staging.toml", "embedded = true\n", "staging.toml sets embedded: only"),
+    ],
+)
+def test_only_a_shipped_profile_makes_an_env_the_sandbox(
+    project: pytest.Pytester, clean_env: pytest.MonkeyPatch, where: str, content: str, fragment: str
+) -> None:
+    """Else staging's verdict would be the sandbox's, under staging's name."""
+    if where == "variable":
+        name, value = content.split("=")
+        clean_env.setenv(name, value)
+    else:
+        (project.path / where).write_text(content, encoding="utf-8")
+    project.makepyfile(SUITE)
+    result = project.runpytest("--env", "staging")
+    assert_usage_error(result, project, fragment)
+    assert "decides whether env 'staging' is the embedded sandbox" in result.errlines[0]
