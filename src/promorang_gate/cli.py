@@ -56,7 +56,12 @@ def _verdict(args: argparse.Namespace) -> int:
     max_age_s = parse_duration(args.max_age, "--max-age")
     try:
         gate_file = check_gate_file(
-            Path(args.directory), args.env, gate, checklists=checklists, max_age_s=max_age_s
+            Path(args.directory),
+            args.env,
+            gate,
+            checklists=checklists,
+            max_age_s=max_age_s,
+            accept_flags=args.accept_flags,
         )
     except Refused as refused:
         print(f"promorang-gate: refused: {refused}", file=sys.stderr)
@@ -87,6 +92,12 @@ def _signoff(args: argparse.Namespace) -> int:
         raise ConfigError(f"no checklists in {checklists} (give --checklists DIR)")
     if not args.by.strip():
         raise ConfigError("--by: say who signs off (a name or handle)")
+    redactor = _redactor()
+    for flag in ("by", "note", "deployment"):
+        value = getattr(args, flag) or ""
+        if redactor.redact(value) != value:
+            # The file is committed with the release: a secret must never get into it.
+            raise ConfigError(f"--{flag}: the text holds a secret; leave it out of the sign-off")
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     signoff = SignOff(
         item=args.item,
@@ -180,6 +191,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"refuse a verdict older than this (default {DEFAULT_MAX_AGE})",
     )
     verdict.add_argument(
+        "--accept-flags",
+        action="store_true",
+        help="accept a verdict judged with criteria not as shipped (flagged in its file)",
+    )
+    verdict.add_argument(
         "--checklists",
         metavar="DIR",
         help="the repository's checklists (default ROOTDIR/checklists)",
@@ -244,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         return _janitor(args)
     except ConfigError as exc:
+        print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the command had to read or write
         print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)
         return 2
 

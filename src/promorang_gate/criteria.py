@@ -18,7 +18,7 @@ from promorang_gate.environments import SETTINGS, EnvSettings, load_profiles
 from promorang_gate.gates import GateChoice, checklists_digest
 from promorang_gate.git import git_output
 
-__all__ = ["CRITERIA_KEYS", "Criteria", "criteria_in_force"]
+__all__ = ["CRITERIA_KEYS", "DEFAULT_SIGNOFF_MAX_AGE", "Criteria", "criteria_in_force"]
 
 #: Settings that change what a verdict demands (URLs and secrets say where, not how strictly).
 CRITERIA_KEYS = (
@@ -34,7 +34,14 @@ CRITERIA_KEYS = (
     "bucket",
     "upload_prefix",
     "writes_allowed",
+    "embedded",
+    # The env's default gate: another one judging it (a variable, a project profile) is flagged.
+    "gate",
 )
+
+
+#: How long a sign-off counts unless the ini key ``gate_signoff_max_age`` says otherwise.
+DEFAULT_SIGNOFF_MAX_AGE = "7d"
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,10 @@ def _same(a: object, b: object) -> bool:
 
 
 def _locally_modified(directory: Path) -> bool:
-    """True when git says the checklist files differ from the suite's commit."""
-    return git_output(directory, "status", "--porcelain", "--", ".") is not None
+    """True when git says the checklist or gate files differ from the suite's commit (sign-offs
+    are not criteria: they are recorded for a release)."""
+    changed = git_output(directory, "status", "--porcelain", "--", ".", ":(exclude)signoffs")
+    return changed is not None
 
 
 def _settings(env: EnvSettings, flags: list[str]) -> dict[str, Any]:
@@ -102,6 +111,10 @@ def criteria_in_force(
     undeclared = [i.id for i in required if not i.manual and not i.checks]
     flags += [f"{i} does not gate (gating: false)" for i in not_gating]
     flags += [f"{i} declares no checks: its verdict follows the selection" for i in undeclared]
+    if signoff_max_age_source != "default":
+        age = format_duration(signoff_max_age_s)
+        default = DEFAULT_SIGNOFF_MAX_AGE
+        flags.append(f"sign-offs count for {age} ({signoff_max_age_source}), not {default}")
     data: dict[str, Any] = {
         "settings": _settings(env, flags),
         "checklists": {

@@ -95,6 +95,7 @@ def choose_gate(
     markexpr: str,
     profile_gate: str,
     env: str,
+    profile_source: str = "profile",
 ) -> GateChoice:
     """``--gate`` > a ``-m`` that names a gate > the profile's gate; unknown names are errors."""
     known = ", ".join(sorted(gates))
@@ -114,7 +115,9 @@ def choose_gate(
             f"env '{env}': its profile's gate {profile_gate!r} is not defined; known gates are"
             f" {known} (set GATE_{env.upper()}_GATE or --gate)"
         )
-    return GateChoice(gates[profile_gate], f"profile of {env}")
+    # A variable or project file choosing the env's gate says so (it is also a flagged criterion).
+    shipped = profile_source in ("profile", "default")
+    return GateChoice(gates[profile_gate], f"profile of {env}" if shipped else profile_source)
 
 
 def refuse_writes_on_read_only(

@@ -33,7 +33,7 @@ from promorang_gate.collection import (
     redact_report,
     tag_items,
 )
-from promorang_gate.criteria import Criteria, criteria_in_force
+from promorang_gate.criteria import DEFAULT_SIGNOFF_MAX_AGE, Criteria, criteria_in_force
 from promorang_gate.durations import parse_duration
 from promorang_gate.environments import (
     SECRET_KEYS,
@@ -147,7 +147,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-DEFAULT_SIGNOFF_MAX_AGE = "7d"
 # Options whose value is a path. pytest finds its rootdir before it knows a plugin's options,
 # so a path given as a separate word is read as a test path and can move the rootdir.
 PATH_OPTIONS = ("--app-repo", "--gate-reports", "--sandbox-state")
@@ -171,6 +170,7 @@ def _ini_path(config: pytest.Config, name: str) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", CHECKLIST_MARKER)
     config.pluginmanager.import_plugin("promorang_gate.fixtures")
+    config.pluginmanager.register(_OutermostRedaction(), "promorang-gate-outermost-redaction")
     try:
         _configure(config)
     except ConfigError as exc:
@@ -215,6 +215,7 @@ def _configure(config: pytest.Config) -> None:
         str(v) for env in settings.values() for v in env.secrets.values() if v is not None
     )
     signoffs = _signoffs(config, catalog, names, redactor)
+    _refuse_standing_outside_the_sandbox(signoffs, settings, catalog)
     provider = _sandbox_provider(config, settings, redactor)
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
     run_id = str(worker_input.get("gate_run_id") or new_run_id())
@@ -309,6 +310,7 @@ def _choose_gates(
             markexpr=str(config.option.markexpr or ""),
             profile_gate=str(env.values["gate"]),
             env=name,
+            profile_source=env.sources.get("gate", "profile"),
         )
         writes = bool(env.values["writes_allowed"])
         refuse_writes_on_read_only(choice, catalog, name, writes, gates.values())
@@ -341,6 +343,23 @@ def _criteria(
         )
         for name, env in settings.items()
     }
+
+
+def _refuse_standing_outside_the_sandbox(
+    signoffs: Mapping[str, Mapping[str, SignOff]],
+    settings: Mapping[str, EnvSettings],
+    catalog: Catalog,
+) -> None:
+    """A sign-off that never expires holds only for the embedded sandbox (by construction);
+    for a real environment it would vouch for every later release."""
+    for env, items in signoffs.items():
+        standing = [s.item for s in items.values() if s.standing]
+        if standing and not settings[env].embedded:
+            raise ConfigError(
+                f"sign-off file {catalog.directory / 'signoffs' / f'{env}.yaml'}: 'standing' is"
+                f" for the embedded sandbox only; env '{env}' signs {', '.join(standing)} per"
+                " release (remove 'standing')"
+            )
 
 
 def _signoffs(
@@ -472,6 +491,7 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
     record_deselected(items)
 
 
+# Innermost: every other wrapper (Allure's among them) sees the report already redacted.
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
@@ -480,6 +500,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         redact_report(report, redactor)
         add_failure_reason(report, call, redactor)
     return report
+
+
+class _OutermostRedaction:
+    """pytest's xfail wrapper sets the reason after the innermost wrappers ran: redacted here,
+    last, before the terminal prints it."""
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        redactor = item.config.stash.get(state.REDACTOR, None)
+        wasxfail = getattr(report, "wasxfail", None)
+        if redactor is not None and isinstance(wasxfail, str):
+            report.wasxfail = redactor.redact(wasxfail)
+        return report
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)

@@ -109,6 +109,11 @@ def _check_shape(gate_file: GateFile, env: str) -> None:
     for item in gate_file.items:
         if not isinstance(item, dict) or item.get("status") not in STATUSES:
             raise _malformed(path, f"item {item!r:.80} has no valid status")
+        if not isinstance(item.get("id"), str):
+            raise _malformed(path, f"item {item!r:.80} has no id")
+    for key, kind in (("counts", dict), ("leftovers", dict), ("flags", list)):
+        if key in data and not isinstance(data[key], kind):
+            raise _malformed(path, f"'{key}' must be a {kind.__name__}")
     if _parse_time(data.get("finished_at")) is None:
         raise _malformed(path, "'finished_at' must be an ISO date-time")
 
@@ -118,7 +123,11 @@ def _check_consistent(gate_file: GateFile) -> None:
     data, path = gate_file.data, gate_file.path
     listed = [i["id"] for i in gate_file.items]
     required = data["gate"].get("required")
-    if not isinstance(required, list) or sorted(required) != sorted(listed):
+    if (
+        not isinstance(required, list)
+        or not all(isinstance(r, str) for r in required)
+        or sorted(required) != sorted(listed)
+    ):
         raise _malformed(path, "its items are not the items its gate requires")
     expected = "block" if gate_file.blockers else "allow"
     if data["verdict"] != expected:
@@ -154,6 +163,8 @@ def _check_fresh(gate_file: GateFile, env: str, max_age_s: float, now: dt.dateti
             newer = json.loads(marker.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             newer = {}
+        if not isinstance(newer, dict):
+            newer = {}
         if newer.get("run_id") != data.get("run_id"):
             raise Refused(
                 Exit.STALE,
@@ -169,6 +180,17 @@ def _check_fresh(gate_file: GateFile, env: str, max_age_s: float, now: dt.dateti
         )
 
 
+def _check_flags(gate_file: GateFile) -> None:
+    flags = gate_file.data.get("flags") or []
+    if flags:
+        more = f" (and {len(flags) - 1} more)" if len(flags) > 1 else ""
+        raise Refused(
+            Exit.OTHER_GATE_OR_CRITERIA,
+            f"{gate_file.path}: judged with criteria not as shipped: {flags[0]}{more};"
+            " --accept-flags uses it anyway",
+        )
+
+
 def check_gate_file(
     directory: Path,
     env: str,
@@ -176,13 +198,17 @@ def check_gate_file(
     *,
     checklists: Path,
     max_age_s: float,
+    accept_flags: bool = False,
     now: dt.datetime | None = None,
 ) -> GateFile:
     """The gate file of ``env`` if it is whole, consistent, of ``gate`` and the repository's
-    criteria, and fresh; else ``Refused`` with the reason and exit code."""
+    criteria (nothing flagged, unless accepted), and fresh; else ``Refused`` with the reason
+    and exit code."""
     gate_file = _load(directory / f"gate-{env}.json", env)
     _check_shape(gate_file, env)
     _check_consistent(gate_file)
     _check_gate_and_criteria(gate_file, gate, checklists)
+    if not accept_flags:
+        _check_flags(gate_file)
     _check_fresh(gate_file, env, max_age_s, now or dt.datetime.now(dt.UTC))
     return gate_file

@@ -48,6 +48,12 @@ def test_echo_everywhere(gate_api, gate_target, gate_ready):
 @pytest.mark.checklist("health.frontend")
 def test_database_error(gate_db):
     gate_db.execute("select 1")
+
+
+@pytest.mark.checklist("health.api")
+def test_xfail_reason(gate_target):
+    # pytest sets the xfail reason after the gate's own report wrapper ran.
+    pytest.xfail(f"known while {gate_target.service_role_key} rotates")
 """
 
 
@@ -82,7 +88,7 @@ def test_canaries_appear_in_no_byte_of_any_output(
     result = project.runpytest_subprocess(
         "--env", "local", "--junitxml=junit.xml", "--alluredir=allure", "-rA", "-v", "-l"
     )
-    result.assert_outcomes(failed=1, errors=1)
+    result.assert_outcomes(failed=1, errors=1, xfailed=1)
     # The canaries really travelled: the target echoed them, the test printed them.
     assert any(KEY in r["path"] or "sk-canary" in r["path"] for r in echoing.received)
     assert echoing.received[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"

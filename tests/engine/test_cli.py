@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from engine_helpers import LOCAL_SECRET, assert_usage_error
 
 from promorang_gate.cli import main
 from promorang_gate.durations import parse_duration
@@ -34,9 +35,13 @@ def judged(project: pytest.Pytester) -> pytest.Pytester:
     return project
 
 
-def _verdict(project: pytest.Pytester, *args: str) -> tuple[int, str, str]:
+def _verdict(
+    project: pytest.Pytester, *args: str, accept_flags: bool = True
+) -> tuple[int, str, str]:
+    # The test projects carry their own checklists and gate, which every gate file flags.
+    accept = ["--accept-flags"] if accept_flags else []
     proc = subprocess.run(
-        [sys.executable, "-m", "promorang_gate.cli", "verdict", "reports", *args],
+        [sys.executable, "-m", "promorang_gate.cli", "verdict", "reports", *args, *accept],
         cwd=project.path,
         capture_output=True,
         text=True,
@@ -75,6 +80,16 @@ def test_each_refusal_has_its_own_code_and_one_line(judged: pytest.Pytester) -> 
         assert "Traceback" not in err
 
 
+def test_a_verdict_judged_with_flagged_criteria_is_refused_unless_accepted(
+    judged: pytest.Pytester,
+) -> None:
+    code, out, err = _verdict(judged, "--env", "local", accept_flags=False)
+    assert code == Exit.OTHER_GATE_OR_CRITERIA, (out, err)
+    assert "judged with criteria not as shipped" in err
+    assert "--accept-flags uses it anyway" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_a_stale_file_is_refused(judged: pytest.Pytester) -> None:
     earlier = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
     _edit_gate_file(judged, lambda d: d.update(finished_at=earlier.isoformat()))
@@ -105,8 +120,10 @@ def test_a_newer_run_that_never_finished_makes_the_file_stale(judged: pytest.Pyt
         (lambda d: d.update(environment="prod"), "verdict of env 'prod', not 'local'"),
         (lambda d: d.update(format=1), "not a gate file of format 2"),
         (lambda d: d.update(finished_at="yesterday"), "'finished_at' must be an ISO date-time"),
+        (lambda d: d.update(flags="none"), "'flags' must be a list"),
+        (lambda d: d["checklists"][0]["items"].append(7), "item 7 has no valid status"),
     ],
-    ids=["contradiction", "required", "other-env", "format", "time"],
+    ids=["contradiction", "required", "other-env", "format", "time", "flags", "item"],
 )
 def test_a_tampered_file_is_malformed(
     judged: pytest.Pytester, change: Callable[[dict[str, Any]], None], fragment: str
@@ -203,3 +220,33 @@ def test_janitor_config_errors_are_one_line(
     code = main(["janitor", "--env", "local", "--rootdir", str(tmp_path)])
     assert code == 2
     assert "writes are not allowed on local" in capsys.readouterr().out
+
+
+def test_a_sign_off_never_carries_a_secret(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sign-off file is committed with the release."""
+    args = ["signoff", "growth_hub.frontend_copy", "--env", "local", "--rootdir", str(project.path)]
+    assert main([*args, "--by", "erin", "--note", f"checked with key {LOCAL_SECRET}"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "promorang-gate: error: --note: the text holds a secret; leave it out of the sign-off"
+    )
+    assert LOCAL_SECRET not in err
+    assert not (project.path / "checklists" / "signoffs" / "local.yaml").exists()
+
+
+def test_a_standing_sign_off_holds_only_for_the_embedded_sandbox(project: pytest.Pytester) -> None:
+    """A sign-off that never expires would vouch for every later release of a real env."""
+    signoffs = project.path / "checklists" / "signoffs"
+    signoffs.mkdir(exist_ok=True)
+    (signoffs / "local.yaml").write_text(
+        "- item: growth_hub.frontend_copy\n  by: erin\n  at: '2026-11-25T00:00:00Z'\n"
+        "  env: local\n  standing: true\n",
+        encoding="utf-8",
+    )
+    project.makepyfile(HEALTHY)
+    result = project.runpytest("--env", "local")
+    assert_usage_error(
+        result, project, "'standing' is for the embedded sandbox only; env 'local' signs"
+    )

@@ -275,6 +275,7 @@ def test_loosened_criteria_are_flagged(
     demo: pytest.Pytester, clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     clean_env.setenv("GATE_LOCAL_LATENCY_P95_BUDGET_S", "100")
+    clean_env.setenv("GATE_LOCAL_GATE", "reading")
     loose = tmp_path / "loose"
     shutil.copytree(demo.path / "checklists", loose)
     text = (loose / "demo.yaml").read_text(encoding="utf-8")
@@ -282,8 +283,13 @@ def test_loosened_criteria_are_flagged(
         text.replace('text: "Reading works."', 'text: "Reading works."\n    gating: false'),
         encoding="utf-8",
     )
-    result = demo.runpytest("--env", "local", "-o", f"gate_checklists={loose}")
+    result = demo.runpytest(
+        "--env", "local", "-o", f"gate_checklists={loose}", "-o", "gate_signoff_max_age=30d"
+    )
     flags = gate_file(demo)["flags"]
+    assert gate_file(demo)["gate"]["picked_by"] == "env:GATE_LOCAL_GATE"
+    assert "gate is 'reading' (env:GATE_LOCAL_GATE), not the shipped 'create_flow'" in flags
+    assert "sign-offs count for 30d (ini gate_signoff_max_age), not 7d" in flags
     assert flags[0].startswith(f"checklists come from {loose}, not the repository's ")
     assert any(f.startswith("latency_p95_budget_s is 100.0 (env:GATE_LOCAL_") for f in flags)
     assert "demo.read does not gate (gating: false)" in flags
@@ -312,3 +318,23 @@ def test_a_refused_write_reads_as_its_reason(
     assert _reason(demo, "demo.read", "prod") == (
         "writes not allowed on prod: POST /api/content refused before sending"
     )
+
+
+def test_a_new_sign_off_is_no_change_to_the_criteria(tmp_path: Path) -> None:
+    """Sign-offs are recorded per release beside the checklists; editing a checklist is a
+    change of criteria."""
+    from promorang_gate.criteria import _locally_modified
+    from promorang_gate.git import git
+
+    checklists = tmp_path / "checklists"
+    checklists.mkdir()
+    (checklists / "demo.yaml").write_text(CHECKLIST, encoding="utf-8")
+    for args in (("init", "-q"), ("add", "."), ("commit", "-qm", "checklists")):
+        proc = git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.org", *args)
+        assert proc is not None
+        assert proc.returncode == 0, proc.stderr
+    (checklists / "signoffs").mkdir()
+    (checklists / "signoffs" / "staging.yaml").write_text("- item: x\n", encoding="utf-8")
+    assert not _locally_modified(checklists)
+    (checklists / "demo.yaml").write_text(CHECKLIST + "# loosened\n", encoding="utf-8")
+    assert _locally_modified(checklists)

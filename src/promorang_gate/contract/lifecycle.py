@@ -90,7 +90,7 @@ class Lifecycle:
                 raise ContractViolation(
                     f"{case.method} {case.formatted_path} answered {response.status_code}, "
                     f"expected {expect} in create → get → update → delete → get",
-                    f"body {r.redact(response.text[:300])!r}",
+                    f"body {r.redact(response.text)[:300]!r}",
                 )
         elif response.status_code != expect and not self._done:
             pytest.skip(

@@ -177,7 +177,7 @@ class ContractRunner:
         if response.status_code != 401:
             raise ContractViolation(
                 f"{label} without a token answered {response.status_code}, expected 401",
-                f"body {self.redact(response.text[:300])!r}",
+                f"body {self.redact(response.text)[:300]!r}",
             )
 
     def lifecycle(self, focus: str, ledger: Ledger) -> None:
