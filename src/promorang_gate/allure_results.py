@@ -24,13 +24,14 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promorang_gate.allure_support import EPIC
 from promorang_gate.checklists import Catalog
 from promorang_gate.ci_summary import job_url
+from promorang_gate.leftovers import NOT_REMOVED_HEADING
 from promorang_gate.redaction import Redactor
 from promorang_gate.verdict import EnvVerdict, ItemResult
 
@@ -63,6 +64,7 @@ class GateResults:
     gate_files: Mapping[str, str]  # env -> the gate file's (redacted) JSON text
     picked_by: Mapping[str, str]  # env -> what picked its gate
     flags: Mapping[str, Sequence[str]]  # env -> criteria not as shipped
+    not_removed: Mapping[str, Sequence[str]] = field(default_factory=dict)  # env -> leftovers
 
 
 def allure_status(item: ItemResult) -> str:
@@ -159,6 +161,9 @@ def _verdict_description(verdict: EnvVerdict, info: GateResults) -> str:
         lines += [
             f"- `{i.id}` ({i.status.replace('_', ' ')}): {i.reason}" for i in verdict.blockers
         ]
+    if info.not_removed.get(env):
+        lines += ["", f"⚠ {NOT_REMOVED_HEADING}:", ""]
+        lines += [f"- {what}" for what in info.not_removed[env]]
     if info.flags.get(env):
         lines += ["", "Criteria not as shipped:", ""] + [f"- {f}" for f in info.flags[env]]
     if verdict.out_of_scope:
@@ -171,15 +176,20 @@ def _verdict_result(
     verdict: EnvVerdict, info: GateResults, attachment: str | None
 ) -> dict[str, Any]:
     env = verdict.environment
+    message = _verdict_message(verdict)
+    left = info.not_removed.get(env, ())
+    if left:
+        # The run fails on them whatever the verdict: the report must not read green.
+        message += f"; {len(left)} thing(s) this run created could not be removed"
     result: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
         "historyId": _digest("promorang-gate verdict", env),
         "testCaseId": _digest("promorang-gate verdict"),
         "fullName": f"promorang-gate:{env}:verdict",
         "name": f"Gate verdict: {env}",
-        "status": "passed" if verdict.verdict == "allow" else "failed",
+        "status": "passed" if verdict.verdict == "allow" and not left else "failed",
         "stage": "finished",
-        "statusDetails": {"message": _verdict_message(verdict)},
+        "statusDetails": {"message": message},
         "description": _verdict_description(verdict, info),
         "start": info.finished_ms,
         "stop": info.finished_ms,

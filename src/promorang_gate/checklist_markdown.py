@@ -4,6 +4,7 @@ application's commit) and what the gate left out — then the runbook's own chec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from promorang_gate.app_repo import AppRepo
 from promorang_gate.checklists import Catalog
 from promorang_gate.criteria import Criteria
 from promorang_gate.gates import GateChoice
+from promorang_gate.leftovers import NOT_REMOVED_HEADING
 from promorang_gate.verdict import EnvVerdict
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ class MarkdownContext:
     choice: GateChoice | None = None
     target: Target | None = None
     catalog: Catalog | None = None
+    not_removed: Sequence[str] = ()  # what this run created and its sweep could not remove
 
 
 def _item_line(text: str, status: str, reason: str | None) -> str:
@@ -126,8 +129,16 @@ def _out_of_scope(verdict: EnvVerdict, ctx: MarkdownContext) -> list[str]:
     return ["", f"## Out of scope of gate `{verdict.gate}`", "", *lines]
 
 
+def _not_removed(ctx: MarkdownContext) -> list[str]:
+    if not ctx.not_removed:
+        return []
+    return ["", "## ⚠ Not removed", "", NOT_REMOVED_HEADING + ":", ""] + [
+        f"- {what}" for what in ctx.not_removed
+    ]
+
+
 def render_markdown(verdict: EnvVerdict, criteria: Criteria, ctx: MarkdownContext) -> str:
-    lines = _head(verdict, ctx) + _criteria(criteria) + _tested(ctx)
+    lines = _head(verdict, ctx) + _not_removed(ctx) + _criteria(criteria) + _tested(ctx)
     lines += _out_of_scope(verdict, ctx)
     lines += ["", "## The runbook's checklists"]
     for checklist in verdict.checklists:

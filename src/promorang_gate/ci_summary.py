@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from promorang_gate.leftovers import NOT_REMOVED_HEADING
 from promorang_gate.verdict import EnvVerdict
 
 __all__ = ["STEP_SUMMARY", "append_step_summary", "job_url", "render_step_summary"]
@@ -32,7 +33,9 @@ def _cell(text: str | None) -> str:
     return " ".join((text or "").split()).replace("|", "\\|")
 
 
-def _env_section(verdict: EnvVerdict, flags: Sequence[str]) -> list[str]:
+def _env_section(
+    verdict: EnvVerdict, flags: Sequence[str], not_removed: Sequence[str]
+) -> list[str]:
     counts = ", ".join(f"{n} {status_label(s)}" for s, n in verdict.counts.items())
     lines = [
         f"### {_ICON[verdict.verdict]} `{verdict.environment}`: **{verdict.verdict.upper()}**"
@@ -45,6 +48,8 @@ def _env_section(verdict: EnvVerdict, flags: Sequence[str]) -> list[str]:
         lines += [
             f"| `{i.id}` | {status_label(i.status)} | {_cell(i.reason)} |" for i in verdict.blockers
         ]
+    if not_removed:
+        lines += ["", f"⚠ {NOT_REMOVED_HEADING}:", ""] + [f"- {what}" for what in not_removed]
     if flags:
         lines += ["", "Criteria not as shipped:", ""] + [f"- {flag}" for flag in flags]
     return lines
@@ -58,10 +63,13 @@ def render_step_summary(
     files: Sequence[Path],
     allure_dir: str | None,
     ci_url: str | None,
+    not_removed: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     lines = ["## promorang-gate", ""]
     for verdict in verdicts:
-        lines += [*_env_section(verdict, flags.get(verdict.environment, ())), ""]
+        env = verdict.environment
+        left = (not_removed or {}).get(env, ())
+        lines += [*_env_section(verdict, flags.get(env, ()), left), ""]
     lines += [f"Reports of run `{run_id}`:"]
     lines += [f"- `{path}`" for path in files]
     if allure_dir:

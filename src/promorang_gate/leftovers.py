@@ -16,7 +16,19 @@ if TYPE_CHECKING:
     from promorang_gate.janitor import SweepResult
     from promorang_gate.redaction import Redactor
 
-__all__ = ["leftover_lines", "leftovers_json", "sweep_leftovers", "unremoved"]
+__all__ = [
+    "NOT_REMOVED_HEADING",
+    "leftover_lines",
+    "leftovers_json",
+    "sweep_leftovers",
+    "unremoved",
+]
+
+#: Above the list of what this run created and could not remove, in every report.
+NOT_REMOVED_HEADING = (
+    "Left on the target: this run created these and could not remove them (the run fails;"
+    " remove them by hand or with `promorang-gate janitor`)"
+)
 
 
 def sweep_leftovers(

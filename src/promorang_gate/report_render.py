@@ -29,6 +29,8 @@ SINGLE_FILE_VARIABLE = "PROMORANG_REPORT_SINGLE_FILE"
 HISTORY_VARIABLE = "PROMORANG_REPORT_HISTORY"
 INSTALL_TIMEOUT_S = 600
 RENDER_TIMEOUT_S = 600
+# Written into each rendered report: the only directories a later render may empty.
+RENDERED_MARK = ".promorang-gate-report"
 
 
 class Exit(IntEnum):
@@ -139,13 +141,17 @@ def _check_job(job: ReportJob) -> None:
         )
 
 
-def _clear_output(output: Path) -> None:
+def clear_output(output: Path) -> None:
     """Allure leaves files of an earlier report in place: start from an empty directory, but
-    never empty one that is not a report."""
+    never empty one this command did not render (an index.html alone proves nothing: a site
+    directory has one too)."""
     if not output.exists():
         return
-    if not output.is_dir() or (any(output.iterdir()) and not (output / "index.html").is_file()):
-        raise ConfigError(f"--output {output}: exists and is no Allure report; give another one")
+    if not output.is_dir() or (any(output.iterdir()) and not (output / RENDERED_MARK).is_file()):
+        raise ConfigError(
+            f"--output {output}: exists and is no report rendered by promorang-gate;"
+            " give another one"
+        )
     shutil.rmtree(output)
 
 
@@ -155,7 +161,7 @@ def render_report(
     """Render ``job.results`` into ``job.output``; the path of the report's index.html."""
     _check_job(job)
     _, npm, npx = _tools(environ)
-    _clear_output(job.output)
+    clear_output(job.output)
     if ensure_installed(job.rootdir, npm, environ):
         notify(f"installed the pinned Allure {_locked_version(job.rootdir)} (npm ci)")
     env = dict(environ)
@@ -168,6 +174,7 @@ def render_report(
     index = job.output / "index.html"
     if proc.returncode != 0 or not index.is_file():
         raise RenderFailed(Exit.FAILED, f"allure generate failed: {_last_line(proc)}")
+    (job.output / RENDERED_MARK).write_text("rendered by promorang-gate report\n", "utf-8")
     return index
 
 

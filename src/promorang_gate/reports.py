@@ -305,9 +305,16 @@ class GateReporter:
     def _envs_written_to(self) -> list[str]:
         """Envs where a check of an item that writes ran: only they can hold leftovers."""
         writing = {i.id for i in self.catalog.items.values() if i.writes}
-        ran = [o for o in self.collector.outcomes() if o.outcome in ("passed", "failed")]
+        # A writing check that skipped or xfailed may have written before it stopped.
+        ran = [o for o in self.collector.outcomes() if o.outcome != "deselected"]
         envs = {o.env for o in ran if writing.intersection(o.item_ids)}
         return [env for env in self.env_names if env in envs or "" in envs]
+
+    def _not_removed(self) -> dict[str, list[str]]:
+        """Env -> what this run created and its end-of-run sweep could not remove."""
+        from promorang_gate.leftovers import unremoved
+
+        return {env: left for env, result in self.sweeps.items() if (left := unremoved(result))}
 
     def _remove_markers(self, *, no_verdict: bool = False) -> None:
         for path in self._markers:
@@ -376,7 +383,13 @@ class GateReporter:
             write_atomic(gate, text)
             self._gate_texts[env] = text
             context = MarkdownContext(
-                meta.run_id, meta.finished_at, meta.suite_sha, self.gates[env], target, self.catalog
+                meta.run_id,
+                meta.finished_at,
+                meta.suite_sha,
+                self.gates[env],
+                target,
+                self.catalog,
+                self._not_removed().get(env, ()),
             )
             md = self.reports_dir / f"checklist-{env}.md"
             write_atomic(md, self.redactor.redact(render_markdown(verdict, criteria, context)))
@@ -404,6 +417,7 @@ class GateReporter:
             gate_files=self._gate_texts,
             picked_by={env: choice.picked_by for env, choice in self.gates.items()},
             flags={env: criteria.flags for env, criteria in self.criteria.items()},
+            not_removed=self._not_removed(),
         )
         write_gate_results(
             self.allure_dir, self.verdicts, self.catalog, info, self.redactor, self.environ
@@ -428,6 +442,7 @@ class GateReporter:
             files=self.written,
             allure_dir=self.allure_dir,
             ci_url=job_url(self.environ),
+            not_removed=self._not_removed(),
         )
         append_step_summary(path, self.redactor.redact(text))
 

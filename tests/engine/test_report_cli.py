@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from promorang_gate.report_render import Exit
+from promorang_gate.report_render import RENDERED_MARK, Exit, clear_output
 
 TOOLING = ("package.json", "package-lock.json", "allurerc.mjs")
 
@@ -117,14 +117,29 @@ def test_the_tooling_is_pinned(repo_root: Path) -> None:
     assert lock["packages"]["node_modules/allure"]["version"] == pinned
 
 
-def test_an_output_that_is_no_report_is_never_emptied(checkout: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("site_files", [["notes.md"], ["index.html", "notes.md"]])
+def test_an_output_that_is_no_report_is_never_emptied(
+    checkout: Path, tmp_path: Path, site_files: list[str]
+) -> None:
+    # A web site's directory has an index.html too; only a report this command rendered
+    # (marked when it was written) may be emptied.
     precious = tmp_path / "docs"
     precious.mkdir()
-    (precious / "notes.md").write_text("keep", encoding="utf-8")
+    for name in site_files:
+        (precious / name).write_text("keep", encoding="utf-8")
     code, _, err = _report(checkout, os.environ["PATH"], "--output", str(precious))
     assert code == Exit.USAGE
     assert _one_line(err) == (
-        f"promorang-gate: error: --output {precious}: exists and is no Allure report;"
-        " give another one"
+        f"promorang-gate: error: --output {precious}: exists and is no report rendered by"
+        " promorang-gate; give another one"
     )
-    assert (precious / "notes.md").read_text(encoding="utf-8") == "keep"
+    assert sorted(p.name for p in precious.iterdir()) == site_files
+
+
+def test_a_report_this_command_rendered_is_emptied_before_the_next(tmp_path: Path) -> None:
+    earlier = tmp_path / "allure-report"
+    earlier.mkdir()
+    (earlier / RENDERED_MARK).write_text("rendered\n", encoding="utf-8")
+    (earlier / "index.html").write_text("old", encoding="utf-8")
+    clear_output(earlier)
+    assert not earlier.exists()

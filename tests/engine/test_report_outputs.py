@@ -4,6 +4,7 @@ read first."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 from pathlib import Path
@@ -12,6 +13,15 @@ from xml.etree import ElementTree
 
 import pytest
 from engine_helpers import LOCAL_SECRET, assert_usage_error
+
+from promorang_gate.allure_results import GateResults, write_gate_results
+from promorang_gate.checklist_markdown import MarkdownContext, render_markdown
+from promorang_gate.checklists import Catalog, Checklist, ChecklistItem
+from promorang_gate.ci_summary import render_step_summary
+from promorang_gate.criteria import Criteria
+from promorang_gate.leftovers import NOT_REMOVED_HEADING
+from promorang_gate.redaction import Redactor
+from promorang_gate.verdict import Judging, TestOutcome, compute_verdict
 
 # Every status in one run of gate `suite` (create_flow, health, monitoring) on env local.
 MIXED = f"""
@@ -301,3 +311,38 @@ def test_the_checklist_file_opens_with_what_a_release_manager_needs(
     )
     assert "- [x] Backend: `/api/health` — passed" in runbook
     assert LOCAL_SECRET not in text
+
+
+def test_what_the_run_could_not_remove_is_in_every_report(tmp_path: Path) -> None:
+    """The run fails on it whatever the verdict; no report may read as if all were clean."""
+    catalog = Catalog(
+        (Checklist("c", "C list", "", "", (ChecklistItem("c.a", "A works.", "c"),), Path("c")),),
+        Path("checklists"),
+    )
+    outcome = TestOutcome("t::a", "e", ("c.a",), "passed", None, check="t::a")
+    judging = Judging(now=dt.datetime.now(dt.UTC), signoff_max_age_s=60, rerun="pytest")
+    verdict = compute_verdict(
+        "e", catalog, [outcome], {}, gate="g", required=("c.a",), judging=judging
+    )
+    assert verdict.verdict == "allow"
+    left = {"e": ["storage content-images/gate-gr1/x.png: 403 Forbidden"]}
+
+    context = MarkdownContext("gr1", "2026-11-26T00:00:00Z", None, not_removed=left["e"])
+    markdown = render_markdown(verdict, Criteria({}, ()), context)
+    summary = render_step_summary(
+        [verdict], {}, run_id="gr1", files=[], allure_dir=None, ci_url=None, not_removed=left
+    )
+    info = GateResults("gr1", None, 0, {}, {}, {}, not_removed=left)
+    write_gate_results(tmp_path, [verdict], catalog, info, Redactor(), {})
+    (result,) = [
+        json.loads(p.read_text())
+        for p in tmp_path.glob("*-result.json")
+        if "verdict" in json.loads(p.read_text())["fullName"]
+    ]
+    for text in (markdown, summary, result["description"]):
+        assert NOT_REMOVED_HEADING in text
+        assert "- storage content-images/gate-gr1/x.png: 403 Forbidden" in text
+    assert result["status"] == "failed"
+    assert result["statusDetails"]["message"].endswith(
+        "; 1 thing(s) this run created could not be removed"
+    )
