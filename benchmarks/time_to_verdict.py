@@ -10,6 +10,8 @@ Every figure is the median of ``--repeat`` runs, with min and max, measured on t
 - the full default run attached; ``-n 2`` against serial (target: no slower);
 - the README's main job, ``pytest`` with the sandbox started for it (target <= 8 s);
 - the contract part alone (target <= 5 s for the checks of issue 5; it grows with the checks);
+- Ctrl-C of a run that started its own sandbox, to its exit with the sandbox stopped and its
+  database dropped (target <= 2 s);
 - growth: the SLO sample (20, 100, 400 uploads) and the number of environments (1, 2, 3
   targets, serial and ``-n 2``).
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import yaml
 
 from promorang_sandbox import SandboxState, start_sandbox
 
@@ -124,6 +128,55 @@ class Runner:
         return runs
 
 
+# A run that starts its own sandbox, says so in a file, then holds until interrupted.
+_HOLDING_TEST = """
+import threading
+from pathlib import Path
+import pytest
+
+@pytest.mark.checklist("health.api")
+def test_holds(gate_target):
+    Path(FLAG).write_text(gate_target.api_url)
+    threading.Event().wait(120)
+"""
+
+
+def _checklists_without_checks(target: Path) -> None:
+    """The shipped checklists, their declared checks left out: the holding test may claim."""
+    target.mkdir(parents=True)
+    for source in (REPO / "checklists").glob("*.yaml"):
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        for item in data.get("items", []) if isinstance(data, dict) else []:
+            item.pop("checks", None)
+            item.pop("writes", None)
+        (target / source.name).write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+
+
+def _ctrl_c(repeat: int, workdir: Path) -> list[float]:
+    """Seconds from SIGINT to the exit of a run holding its own sandbox."""
+    runs = []
+    base = {k: v for k, v in os.environ.items() if k != "PROMORANG_SANDBOX_STATE"}
+    for attempt in range(repeat):
+        folder = workdir / f"ctrl-c-{attempt}"
+        _checklists_without_checks(folder / "checklists")
+        flag = folder / "flag"
+        (folder / "pytest.ini").write_text("[pytest]\n")
+        (folder / "test_hold.py").write_text(f"FLAG = {str(flag)!r}\n" + _HOLDING_TEST)
+        command = [sys.executable, "-m", "pytest", "test_hold.py", "-p", "no:cacheprovider"]
+        process = subprocess.Popen(command, cwd=folder, env=base, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not flag.exists():  # polling a file another process writes, with a deadline
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                sys.exit("the holding run for the Ctrl-C figure never got going")
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        started = time.perf_counter()
+        process.wait(timeout=60)
+        runs.append(time.perf_counter() - started)
+    return runs
+
+
 def _env_targets(state: SandboxState, names: Sequence[str]) -> dict[str, str]:
     """Point extra environments at the same sandbox (staging and local)."""
     env: dict[str, str] = {}
@@ -179,6 +232,13 @@ def _figures(runner: Runner, state: SandboxState, quick: bool) -> list[Figure]:
             "pytest contract (the contract part alone), attached",
             runner.time(runner.pytest("contract")),
             target="target <= 5 s (issue-5 checks); budget 60 s",
+        )
+    )
+    figures.append(
+        Figure(
+            "Ctrl-C of a run with its own sandbox, to its exit",
+            _ctrl_c(runner.repeat, runner.tmp),
+            target="target <= 2 s",
         )
     )
     if quick:
