@@ -152,6 +152,11 @@ def _checklists_without_checks(target: Path) -> None:
         (target / source.name).write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
 
 
+def _sigint_interrupts() -> None:
+    # A benchmark started as a background job has SIGINT ignored, and so would the run.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _ctrl_c(repeat: int, workdir: Path) -> list[float]:
     """Seconds from SIGINT to the exit of a run holding its own sandbox."""
     runs = []
@@ -163,7 +168,9 @@ def _ctrl_c(repeat: int, workdir: Path) -> list[float]:
         (folder / "pytest.ini").write_text("[pytest]\n")
         (folder / "test_hold.py").write_text(f"FLAG = {str(flag)!r}\n" + _HOLDING_TEST)
         command = [sys.executable, "-m", "pytest", "test_hold.py", "-p", "no:cacheprovider"]
-        process = subprocess.Popen(command, cwd=folder, env=base, stdout=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, cwd=folder, env=base, stdout=subprocess.DEVNULL, preexec_fn=_sigint_interrupts
+        )
         deadline = time.monotonic() + 60
         while not flag.exists():  # polling a file another process writes, with a deadline
             if process.poll() is not None or time.monotonic() > deadline:

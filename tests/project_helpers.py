@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from pathlib import Path
 
 import psycopg
 import yaml
+
+
+def sigint_interrupts() -> None:
+    """``preexec_fn`` for a run a test will Ctrl-C. A shell starts background jobs with SIGINT
+    ignored, children inherit that, and Python then never turns SIGINT into KeyboardInterrupt:
+    a project run started in the background would hang on every Ctrl-C proof."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def copy_checklists(source: Path, target: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from project_helpers import copy_checklists, tagged_counts
+from project_helpers import copy_checklists, sigint_interrupts, tagged_counts
 
 pytestmark = pytest.mark.slow
 
@@ -94,6 +94,7 @@ def _start_holding_run(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=sigint_interrupts,
     )
     deadline = time.monotonic() + 60
     while not flag.exists():

@@ -25,6 +25,7 @@ from app_repos import (
     good_migrations,
     write_repo,
 )
+from project_helpers import sigint_interrupts
 from promorang_gate.scratch import SCRATCH_PREFIX
 
 pytestmark = pytest.mark.slow
@@ -197,6 +198,7 @@ def test_ctrl_c_during_a_migration_drops_the_scratch_database(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=sigint_interrupts,
     )
     try:
         name = _wait_for_sleeping_migration(sandbox, before, process)
