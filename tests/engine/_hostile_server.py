@@ -25,6 +25,8 @@ import urllib.parse
 import zlib
 from typing import Any
 
+from _recording_server import QuietServer
+
 
 def encodings(secret: str) -> dict[str, str]:
     """``secret`` in every form the gate must not let through (independent of the redactor)."""
@@ -151,7 +153,7 @@ def gzip_bomb() -> bytes:
     return _BOMB[0]
 
 
-class _Server(http.server.ThreadingHTTPServer):
+class _Server(QuietServer):
     daemon_threads = True
     received: list[dict[str, Any]]
     canaries: dict[str, str]
