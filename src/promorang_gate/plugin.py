@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from promorang_gate import state
+from promorang_gate import interrupts, state
 from promorang_gate._xdist import XdistControllerHooks
 from promorang_gate.allure_tests import AllureTestDetails
 from promorang_gate.app_repo import KEY as APP_REPO_KEY
@@ -171,6 +171,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", CHECKLIST_MARKER)
     config.pluginmanager.import_plugin("promorang_gate.fixtures")
     config.pluginmanager.register(_OutermostRedaction(), "promorang-gate-outermost-redaction")
+    interrupts.install(config)
     try:
         _configure(config)
     except ConfigError as exc:
@@ -425,6 +426,7 @@ def _check_faults(faults: list[str]) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
+    interrupts.uninstall(config)
     if _is_worker(config):
         return
     provider = config.stash.get(state.SANDBOX, None)

@@ -1,5 +1,6 @@
-"""Everything a run creates is removed: by its own teardown when interrupted (SIGINT), by the
-janitor when killed (SIGKILL). Untagged data is never touched."""
+"""Everything a run creates is removed: by its own teardown when interrupted (SIGINT, or the
+SIGTERM a CI system cancels with), by the janitor when killed (SIGKILL). Untagged data is never
+touched."""
 
 from __future__ import annotations
 
@@ -106,19 +107,22 @@ def _start_holding_run(
 
 
 @pytest.mark.usefixtures("untagged_data")
-def test_sigint_run_cleans_up_after_itself(
-    sandbox: Any, sandbox_state_file: Path, tmp_path: Path, repo_root: Path
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_run_cleans_up_after_itself(
+    sandbox: Any, sandbox_state_file: Path, tmp_path: Path, repo_root: Path, stop: signal.Signals
 ) -> None:
+    """Ctrl-C, or the SIGTERM a CI system cancels a job with: the run's own teardown cleans."""
     process, flag = _start_holding_run(tmp_path, sandbox_state_file, repo_root)
     run_id = flag.read_text().split()[0]
     assert tagged_counts(sandbox.state.database_url, run_id) == (1, 1)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     signalled = time.monotonic()
     output = process.communicate(timeout=60)[0]
     took = time.monotonic() - signalled
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
     assert tagged_counts(sandbox.state.database_url, run_id) == (0, 0), output
     assert _untagged_exists(sandbox.state.database_url) == (True, True)
-    assert took < STOPS_WITHIN_S, f"the run took {took:.2f}s to stop after Ctrl-C"
+    assert took < STOPS_WITHIN_S, f"the run took {took:.2f}s to stop after {stop.name}"
 
 
 def test_ctrl_c_stops_a_run_and_its_own_sandbox(
