@@ -83,7 +83,8 @@ def test_canaries_appear_in_no_byte_of_any_output(
     clean_env.setenv(
         "GATE_LOCAL_DATABASE_URL", f"postgresql://gate:{PASSWORD}@127.0.0.1:{_closed_port()}/gate"
     )
-    shutil.copy(Path(__file__).parent / "_hostile_server.py", project.path)
+    for helper in ("_hostile_server.py", "_recording_server.py"):  # the suite imports them
+        shutil.copy(Path(__file__).parent / helper, project.path)
     project.makepyfile(test_canary=SUITE)
     result = project.runpytest_subprocess(
         "--env", "local", "--junitxml=junit.xml", "--alluredir=allure", "-rA", "-v", "-l"
