@@ -1,8 +1,9 @@
 """SIGTERM ends a run as Ctrl-C does. CI systems cancel a job with SIGTERM (GitLab, Jenkins,
 Kubernetes; GitHub Actions after its SIGINT), and a run killed outright skips its teardown: what
-it created stays on the target until the janitor, its scratch databases until the next run.
-Raised as KeyboardInterrupt, the signal lets pytest tear down (cleanup ledgers, the sandbox)
-and end as interrupted, which writes no verdict file."""
+it created stays on the target until the janitor runs, and the migration check's scratch
+database stays on its server. Raised as KeyboardInterrupt, the signal lets pytest tear down
+(cleanup ledgers, scratch database, sandbox) and end as interrupted, which writes no verdict
+file."""
 
 from __future__ import annotations
 
