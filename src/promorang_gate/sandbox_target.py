@@ -154,20 +154,6 @@ def state_file_from(option: str | None, environ: Mapping[str, str]) -> str | Non
     return path
 
 
-_STATE_STRINGS = (
-    "api_url",
-    "frontend_url",
-    "supabase_url",
-    "anon_key",
-    "service_role_key",
-    "creator_id",
-    "creator_token",
-    "database_url",
-    "admin_url",
-    "admin_token",
-    "bucket",
-    "upload_prefix",
-)
 _URLS = ("api_url", "frontend_url", "supabase_url", "admin_url")
 _MAX_STATE_BYTES = 64 * 1024
 
@@ -188,7 +174,9 @@ def load_state_file(path: str) -> Any:
         ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a JSON object of URLs and keys")
-    bad = [key for key in _STATE_STRINGS if not isinstance(raw.get(key), str) or not raw[key]]
+    from promorang_sandbox.state import REQUIRED_FIELDS, SandboxState
+
+    bad = [key for key in REQUIRED_FIELDS if not isinstance(raw.get(key), str) or not raw[key]]
     if bad:
         raise ConfigError(f"{where}: missing or not text: {', '.join(bad)}")
     for key in _URLS:
@@ -199,8 +187,6 @@ def load_state_file(path: str) -> Any:
         raise ConfigError(f"{where}: faults is not a list of fault names")
     if not isinstance(pid, int) or isinstance(pid, bool):
         raise ConfigError(f"{where}: pid is not a number")
-    from promorang_sandbox import SandboxState
-
     try:
         return SandboxState.from_json(json.dumps(raw))
     except (TypeError, ValueError) as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,7 @@ class SandboxState:
     def from_json(cls, text: str) -> SandboxState:
         raw: dict[str, Any] = json.loads(text)
         names = {f.name for f in fields(cls)}
-        optional = {"faults", "pid", "app_repo", "other_user_id", "other_user_token"}
-        missing = names - set(raw) - optional - {"frontend_mode"}
+        missing = set(REQUIRED_FIELDS) - set(raw)
         if missing:
             raise ValueError(f"sandbox state lacks {', '.join(sorted(missing))}")
         return cls(**{k: v for k, v in raw.items() if k in names})
@@ -61,3 +60,9 @@ class SandboxState:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+#: The fields every state file must hold (URLs, keys, tokens, bucket): those without a default.
+REQUIRED_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(SandboxState) if f.default is MISSING and f.default_factory is MISSING
+)

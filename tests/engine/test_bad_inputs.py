@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from promorang_sandbox.state import REQUIRED_FIELDS
+
 KEY = "sk-canary-table-7f3a9c"
 PASSWORD = "pw-canary-table-55aa"
 DSN = f"postgresql://gate:{PASSWORD}@127.0.0.1:1/gate"
@@ -44,22 +46,8 @@ def _alias_bomb(top: str) -> str:
 
 
 SIGNOFF = "- item: slo.storage_quota\n  by: alice\n  at: {at}\n  env: local\n"
-STATE_KEYS = (
-    "api_url",
-    "frontend_url",
-    "supabase_url",
-    "anon_key",
-    "service_role_key",
-    "creator_id",
-    "creator_token",
-    "database_url",
-    "admin_url",
-    "admin_token",
-    "bucket",
-    "upload_prefix",
-)
 GOOD_STATE = {
-    k: f"http://127.0.0.1:1/{k}" if k.endswith("url") else f"{k}-value" for k in STATE_KEYS
+    k: f"http://127.0.0.1:1/{k}" if k.endswith("url") else f"{k}-value" for k in REQUIRED_FIELDS
 }
 
 
