@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import yaml
@@ -15,6 +16,29 @@ def sigint_interrupts() -> None:
     ignored, children inherit that, and Python then never turns SIGINT into KeyboardInterrupt:
     a project run started in the background would hang on every Ctrl-C proof."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+# GATE_<ENV>_<setting> -> the sandbox state's field that provides it.
+_SANDBOX_SETTINGS = {
+    "API_URL": "api_url",
+    "FRONTEND_URL": "frontend_url",
+    "SUPABASE_URL": "supabase_url",
+    "SERVICE_ROLE_KEY": "service_role_key",
+    "CREATOR_TOKEN": "creator_token",
+    "OTHER_USER_TOKEN": "other_user_token",
+    "DATABASE_URL": "database_url",
+    "APP_REPO": "app_repo",
+}
+#: What every environment needs before it runs at all.
+ENDPOINTS = ("API_URL", "FRONTEND_URL", "SUPABASE_URL", "SERVICE_ROLE_KEY")
+
+
+def env_at_sandbox(state: Any, env: str, *settings: str) -> dict[str, str]:
+    """Variables pointing ``env`` (staging, prod) at the sandbox, with exactly the ``settings``
+    named: what a test leaves out is what it means to leave out."""
+    return {
+        f"GATE_{env.upper()}_{name}": getattr(state, _SANDBOX_SETTINGS[name]) for name in settings
+    }
 
 
 def copy_checklists(source: Path, target: Path) -> None:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from project_helpers import ENDPOINTS, env_at_sandbox
 from promorang_gate.contract.spec import DocumentedPaths, load_spec, spec_operations
 from promorang_gate.tags import RUN_ID_PATTERN
 
@@ -28,12 +29,7 @@ ITEMS = {
 
 def test_read_only_env_sends_only_documented_reads(run_gate: Any, sandbox: Any) -> None:
     state = sandbox.state
-    env = {
-        "GATE_PROD_API_URL": state.api_url,
-        "GATE_PROD_FRONTEND_URL": state.frontend_url,
-        "GATE_PROD_SUPABASE_URL": state.supabase_url,
-        "GATE_PROD_SERVICE_ROLE_KEY": state.service_role_key,
-    }
+    env = env_at_sandbox(state, "prod", *ENDPOINTS)
     sandbox.clear_requests()
     run = run_gate(["contract", "--env", "prod"], env=env)
     sent = [r for r in sandbox.requests() if r["service"] == "api"]

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from project_helpers import ENDPOINTS, env_at_sandbox
+
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,16 +29,8 @@ def _recipe() -> list[str]:
 
 
 def _sandbox_values(state: Any) -> dict[str, str]:
-    return {
-        "GATE_STAGING_API_URL": state.api_url,
-        "GATE_STAGING_FRONTEND_URL": state.frontend_url,
-        "GATE_STAGING_SUPABASE_URL": state.supabase_url,
-        "GATE_STAGING_SERVICE_ROLE_KEY": state.service_role_key,
-        "GATE_STAGING_CREATOR_TOKEN": state.creator_token,
-        "GATE_STAGING_OTHER_USER_TOKEN": state.other_user_token,
-        "GATE_STAGING_DATABASE_URL": state.database_url,
-        "GATE_STAGING_APP_REPO": state.app_repo,
-    }
+    everything = ("CREATOR_TOKEN", "OTHER_USER_TOKEN", "DATABASE_URL", "APP_REPO")
+    return env_at_sandbox(state, "staging", *ENDPOINTS, *everything)
 
 
 def _checkout(tmp_path: Path) -> Path:
@@ -75,14 +69,7 @@ def test_prod_post_deploy_allows_without_one_write(sandbox: Any, run_gate: Any) 
     sandbox.set_faults([])
     state = sandbox.state
     sandbox.clear_requests()
-    env = {
-        "GATE_PROD_API_URL": state.api_url,
-        "GATE_PROD_FRONTEND_URL": state.frontend_url,
-        "GATE_PROD_SUPABASE_URL": state.supabase_url,
-        "GATE_PROD_SERVICE_ROLE_KEY": state.service_role_key,
-        "GATE_PROD_DATABASE_URL": state.database_url,
-        "GATE_PROD_CREATOR_TOKEN": state.creator_token,
-    }
+    env = env_at_sandbox(state, "prod", *ENDPOINTS, "DATABASE_URL", "CREATOR_TOKEN")
     run = run_gate(["--env", "prod"], env=env)
     writes = [r for r in sandbox.requests() if r["method"] in WRITE_METHODS]
     assert writes == [], f"writes reached a read-only environment: {writes}"

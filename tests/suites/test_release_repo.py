@@ -25,7 +25,7 @@ from app_repos import (
     good_migrations,
     write_repo,
 )
-from project_helpers import sigint_interrupts
+from project_helpers import ENDPOINTS, env_at_sandbox, sigint_interrupts
 from promorang_gate.scratch import SCRATCH_PREFIX
 
 pytestmark = pytest.mark.slow
@@ -171,13 +171,7 @@ def test_without_a_database_url_the_ledger_items_are_not_verified(
 ) -> None:
     """Staging (the sandbox standing in) given everything but its database URL."""
     state = sandbox.state
-    staging = {
-        "GATE_STAGING_API_URL": state.api_url,
-        "GATE_STAGING_FRONTEND_URL": state.frontend_url,
-        "GATE_STAGING_SUPABASE_URL": state.supabase_url,
-        "GATE_STAGING_SERVICE_ROLE_KEY": state.service_role_key,
-        "GATE_STAGING_APP_REPO": state.app_repo,
-    }
+    staging = env_at_sandbox(state, "staging", *ENDPOINTS, "APP_REPO")
     run = run_gate(("smoke", "-m", "growth_hub", "-k", "migration", "--env", "staging"), staging)
     item = run.items("staging")["growth_hub.migrations_applied"]
     assert item["status"] == "not_verified", run.output

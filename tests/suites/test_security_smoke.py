@@ -6,16 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from project_helpers import ENDPOINTS, env_at_sandbox
+
 
 def test_ownership_needs_the_other_users_token(run_gate: Any, sandbox: Any) -> None:
     state = sandbox.state
-    env = {
-        "GATE_STAGING_API_URL": state.api_url,
-        "GATE_STAGING_FRONTEND_URL": state.frontend_url,
-        "GATE_STAGING_SUPABASE_URL": state.supabase_url,
-        "GATE_STAGING_SERVICE_ROLE_KEY": state.service_role_key,
-        "GATE_STAGING_CREATOR_TOKEN": state.creator_token,
-    }
+    env = env_at_sandbox(state, "staging", *ENDPOINTS, "CREATOR_TOKEN")
     run = run_gate(["smoke", "-m", "security", "--env", "staging"], env=env)
     items = run.items("staging")
     assert items["security.unsigned_token_refused"]["status"] == "passed", run.output
