@@ -193,8 +193,10 @@ def test_signoff_stands_in_for_an_unverified_signable_item_never_for_a_failed_on
     failed = [_outcome("t.py::test_docs[e]", "c.s", "failed", "no rollback section")]
     verdict = _judge(failed, signed, required=("c.s",), catalog=catalog)
     assert _statuses(verdict)["c.s"] == ("failed", "no rollback section")
-    # Narrowed away, it is not the check declining: the sign-off does not stand in.
-    for narrowed in ([], [_outcome("t.py::test_docs[e]", "c.s", "deselected", "deselected")]):
+    # Narrowed away or never run, it is not the check declining: the sign-off does not stand in.
+    never_ran = _outcome("t.py::test_docs[e]", "c.s", "skipped", NEVER_RAN)
+    deselected = _outcome("t.py::test_docs[e]", "c.s", "deselected", "deselected")
+    for narrowed in ([], [deselected], [never_ran]):
         verdict = _judge(narrowed, signed, required=("c.s",), catalog=catalog)
         assert _statuses(verdict)["c.s"][0] == "not_verified"
 
