@@ -300,8 +300,7 @@ def _checks_declined(item: ChecklistItem, tests: Sequence[TestOutcome]) -> bool:
     ran = all(any(t.runs(check) for t in tests) for check in item.checks)
     skipped = [t for t in tests if t.outcome == "skipped"]
     declined = all(
-        t.reason != NEVER_RAN
-        and not (t.reason or "").startswith(("xfail", "xpass", "did not run"))
+        t.reason != NEVER_RAN and not (t.reason or "").startswith(("xfail", "xpass", "did not run"))
         for t in skipped
     )
     return ran and bool(tests) and len(skipped) == len(tests) and declined

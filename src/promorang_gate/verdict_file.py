@@ -12,8 +12,10 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+from promorang_gate.checklists import load_catalog
 from promorang_gate.durations import format_duration
-from promorang_gate.gates import checklists_digest
+from promorang_gate.errors import ConfigError
+from promorang_gate.gates import checklists_digest, load_gates
 from promorang_gate.reports import FORMAT, running_marker
 from promorang_gate.verdict import STATUSES
 
@@ -151,6 +153,23 @@ def _check_gate_and_criteria(gate_file: GateFile, gate: str, checklists: Path) -
             f"{path}: judged with other checklists (digest {recorded}) than {checklists}"
             f" ({current})",
         )
+    _check_requirements(gate_file, gate, checklists)
+
+
+def _check_requirements(gate_file: GateFile, gate: str, checklists: Path) -> None:
+    """Same digest, so the repository's gate must be what the file judged: every item it
+    requires listed, each gating as the checklists say (a file cannot drop or excuse one)."""
+    try:
+        catalog = load_catalog(checklists)
+        requires = load_gates(catalog)[gate].requires
+    except (ConfigError, KeyError) as exc:
+        raise Refused(Exit.USAGE, f"{checklists}: cannot read gate {gate!r}: {exc}") from None
+    path, known = gate_file.path, catalog.items
+    if sorted(gate_file.data["gate"]["required"]) != sorted(requires):
+        raise _malformed(path, f"its items are not the items gate '{gate}' requires")
+    for item in gate_file.items:
+        if bool(item.get("gating", True)) != known[item["id"]].gating:
+            raise _malformed(path, f"item {item['id']} is not gating as its checklist says")
 
 
 def _check_fresh(gate_file: GateFile, env: str, max_age_s: float, now: dt.datetime) -> None:

@@ -107,6 +107,11 @@ def test_a_newer_run_that_never_finished_makes_the_file_stale(judged: pytest.Pyt
     assert "a newer run (gr20991231t000000-abcdef" in err
 
 
+def _drop_a_required_item(data: dict[str, Any]) -> None:
+    item = data["checklists"][0]["items"].pop()
+    data["gate"]["required"].remove(item["id"])
+
+
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
@@ -122,8 +127,17 @@ def test_a_newer_run_that_never_finished_makes_the_file_stale(judged: pytest.Pyt
         (lambda d: d.update(finished_at="yesterday"), "'finished_at' must be an ISO date-time"),
         (lambda d: d.update(flags="none"), "'flags' must be a list"),
         (lambda d: d["checklists"][0]["items"].append(7), "item 7 has no valid status"),
+        # Consistent in itself, but not what the repository's gate and checklists say.
+        (_drop_a_required_item, "not the items gate 'health' requires"),
+        (
+            lambda d: d["checklists"][0]["items"][0].update(status="failed", gating=False),
+            "is not gating as its checklist says",
+        ),
     ],
-    ids=["contradiction", "required", "other-env", "format", "time", "flags", "item"],
+    ids=[
+        *("contradiction", "required", "other-env", "format", "time", "flags", "item"),
+        *("partial", "excused"),
+    ],
 )
 def test_a_tampered_file_is_malformed(
     judged: pytest.Pytester, change: Callable[[dict[str, Any]], None], fragment: str
