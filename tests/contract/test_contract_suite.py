@@ -119,3 +119,16 @@ def test_invalid_cases_are_the_same_on_every_run(run_gate: Any, sandbox: Any) ->
     assert any('"fileType": "text/html"' in b for b in bodies)
     assert any('"total_shares": 1.5' in b for b in bodies)
     assert any('"title": false' in b for b in bodies)
+
+
+def test_malformed_id_writes_cannot_reach_an_integer_keyed_row(run_gate: Any, sandbox: Any) -> None:
+    """A legacy content_pieces table would update or delete its row 123 (CONTRACT.md 3.8):
+    PUT and DELETE are probed only with ids no row can carry; GET may use any."""
+    sandbox.clear_requests()
+    run = run_gate(["contract", "-k", "test_malformed_id_is_refused"])
+    assert not run.failed_items(), run.output
+    probed = [path.rsplit("/", 1)[1] for _, path, _ in _sent_writes(sandbox)]
+    assert {"abc", "not-a-uuid"} <= set(probed), probed
+    assert not [ident for ident in probed if ident.lstrip("-").isdigit()], probed
+    reads = [r["path"] for r in sandbox.requests() if r["method"] == "GET"]
+    assert "/api/content/0" in reads
