@@ -28,6 +28,7 @@ __all__ = [
     "load_profiles",
     "parse_env_selection",
     "parse_url_options",
+    "refuse_protected_sandbox_hosts",
     "resolve_settings",
     "resolve_targets",
     "target_from_sandbox",
@@ -443,6 +444,18 @@ def resolve_settings(
     return settings
 
 
+def _host_key(url: object) -> str:
+    """``host:port`` as a connection sees it: case, a trailing dot, credentials and a default
+    port spelled out make no other host (``https://API.x.com.:443`` is ``api.x.com:443``)."""
+    try:
+        parts = urlsplit(str(url))
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:  # an invalid port: validated, and refused, elsewhere
+        return ""
+    return f"{host}:{port}" if host else ""
+
+
 def _protected_hosts(profiles: Mapping[str, Profile], environ: Mapping[str, str]) -> dict[str, str]:
     """host:port -> the protected env it belongs to: its shipped URLs and the URLs its variables
     give it (the real production project is often only known from GATE_PROD_SUPABASE_URL)."""
@@ -454,10 +467,23 @@ def _protected_hosts(profiles: Mapping[str, Profile], environ: Mapping[str, str]
         urls = [profile.shipped.get(key) for key in URL_KEYS]
         urls += [environ.get(prefix + key.upper()) for key in URL_KEYS]
         for url in urls:
-            netloc = urlsplit(str(url)).netloc.lower() if url else ""
-            if netloc and not netloc.split(":")[0].endswith(".invalid"):
-                hosts[netloc] = name
+            key = _host_key(url) if url else ""
+            if key and not key.rsplit(":", 1)[0].endswith(".invalid"):
+                hosts[key] = name
     return hosts
+
+
+def refuse_protected_sandbox_hosts(state: Any, environ: Mapping[str, str]) -> None:
+    """A sandbox state file names the URLs a writing run will use: none may be a protected
+    env's host (a hand-made or stale file must not turn the sandbox into production)."""
+    protected = _protected_hosts(load_profiles(None), environ)
+    for key in (*URL_KEYS, "admin_url"):
+        owner = protected.get(_host_key(getattr(state, key, "")))
+        if owner is not None:
+            raise ConfigError(
+                f"the sandbox state file's {key} {getattr(state, key)} is a host of the"
+                f" protected env '{owner}': give the file `promorang-sandbox up` wrote"
+            )
 
 
 def _refuse_writes_to_protected_hosts(
@@ -472,8 +498,7 @@ def _refuse_writes_to_protected_hosts(
         if env.embedded or not env.values.get("writes_allowed"):
             continue
         for key in URL_KEYS:
-            netloc = urlsplit(str(env.values.get(key, ""))).netloc.lower()
-            owner = protected.get(netloc)
+            owner = protected.get(_host_key(env.values.get(key, "")))
             if owner is not None and owner != env.name:
                 raise ConfigError(
                     f"env '{env.name}' allows writes, but its {key} {env.values[key]}"

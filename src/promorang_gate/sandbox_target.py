@@ -8,12 +8,18 @@ configured and passes its state (JSON) through ``workerinput``; workers only rea
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from promorang_gate.environments import EnvSettings, Target, target_from_sandbox
+from promorang_gate.environments import (
+    EnvSettings,
+    Target,
+    refuse_protected_sandbox_hosts,
+    target_from_sandbox,
+)
 from promorang_gate.errors import ConfigError, GateError
 from promorang_gate.redaction import Redactor
 
@@ -188,9 +194,11 @@ def load_state_file(path: str) -> Any:
     if not isinstance(pid, int) or isinstance(pid, bool):
         raise ConfigError(f"{where}: pid is not a number")
     try:
-        return SandboxState.from_json(json.dumps(raw))
+        state = SandboxState.from_json(json.dumps(raw))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    refuse_protected_sandbox_hosts(state, os.environ)
+    return state
 
 
 def _is_http_url(text: str) -> bool:

@@ -3,6 +3,7 @@ database connection stays read-only whatever a test sends through ``gate_db``.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -161,6 +162,41 @@ def test_a_writing_env_pointed_at_prod_is_refused(
         result, project, "is a host of the protected env 'prod': point it at staging"
     )
     assert prod.received == []
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        "https://api.promorang.com:443",
+        "https://API.promorang.com.",
+    ],
+)
+def test_prod_spelled_otherwise_is_still_prod(
+    project: pytest.Pytester, clean_env: pytest.MonkeyPatch, spelled: str
+) -> None:
+    """Case, a trailing dot or the default port make no other host."""
+    for name in ("API_URL", "FRONTEND_URL", "SUPABASE_URL"):
+        clean_env.setenv(f"GATE_STAGING_{name}", "http://127.0.0.1:9")
+    clean_env.setenv("GATE_STAGING_API_URL", spelled)
+    clean_env.setenv("GATE_STAGING_SERVICE_ROLE_KEY", "staging-service-role-key-0123")
+    project.makepyfile(SUITE)
+    result = project.runpytest("--env", "staging")
+    assert_usage_error(
+        result, project, "is a host of the protected env 'prod': point it at staging"
+    )
+
+
+def test_a_sandbox_state_file_naming_prod_is_refused(
+    project: pytest.Pytester, clean_env: pytest.MonkeyPatch, sandbox: Any
+) -> None:
+    """The sandbox writes: a hand-made or stale state file must not point it at production."""
+    state = json.loads(sandbox.state.to_json())
+    state["supabase_url"] = "https://api.promorang.com"
+    path = project.path / "state.json"
+    path.write_text(json.dumps(state), encoding="utf-8")
+    project.makepyfile(SUITE)
+    result = project.runpytest(f"--sandbox-state={path}")
+    assert_usage_error(result, project, "supabase_url https://api.promorang.com is a host of")
 
 
 @pytest.mark.parametrize(
