@@ -12,7 +12,7 @@ from promorang_gate.app_repo import AppRepo
 from promorang_gate.checklists import Catalog
 from promorang_gate.criteria import Criteria
 from promorang_gate.gates import GateChoice
-from promorang_gate.leftovers import NOT_REMOVED_HEADING
+from promorang_gate.leftovers import NOT_REMOVED_HEADING, run_failed_note
 from promorang_gate.verdict import EnvVerdict
 
 if TYPE_CHECKING:
@@ -50,8 +50,10 @@ def _item_line(text: str, status: str, reason: str | None) -> str:
 
 def _head(verdict: EnvVerdict, ctx: MarkdownContext) -> list[str]:
     counts = ", ".join(f"{n} {label(s)}" for s, n in verdict.counts.items())
+    failed = run_failed_note(ctx.not_removed)
     lines = [
-        f"# Deploy gate: `{verdict.environment}` — {verdict.verdict.upper()}",
+        f"# Deploy gate: `{verdict.environment}` — {verdict.verdict.upper()}"
+        f"{f' — {failed}' if failed else ''}",
         "",
         f"Environment `{verdict.environment}` — gate `{verdict.gate}` — verdict"
         f" **{verdict.verdict.upper()}** — run `{ctx.run_id}` — {ctx.finished_at}",
@@ -64,6 +66,8 @@ def _head(verdict: EnvVerdict, ctx: MarkdownContext) -> list[str]:
     if verdict.blockers:
         lines += ["", "## Blockers", ""]
         lines += [f"- `{i.id}` — **{label(i.status)}**: {i.reason}" for i in verdict.blockers]
+    elif failed:
+        lines += ["", "No blocking item, but the run failed: see what it left below."]
     else:
         lines += ["", "No blockers: every required item passed or is signed off."]
     return lines

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from promorang_gate.leftovers import NOT_REMOVED_HEADING
+from promorang_gate.leftovers import NOT_REMOVED_HEADING, run_failed_note
 from promorang_gate.verdict import EnvVerdict
 
 __all__ = ["STEP_SUMMARY", "append_step_summary", "job_url", "render_step_summary"]
@@ -37,9 +37,11 @@ def _env_section(
     verdict: EnvVerdict, flags: Sequence[str], not_removed: Sequence[str]
 ) -> list[str]:
     counts = ", ".join(f"{n} {status_label(s)}" for s, n in verdict.counts.items())
+    failed = run_failed_note(not_removed)
+    icon = _ICON["block" if failed else verdict.verdict]
     lines = [
-        f"### {_ICON[verdict.verdict]} `{verdict.environment}`: **{verdict.verdict.upper()}**"
-        f" (gate `{verdict.gate}`)",
+        f"### {icon} `{verdict.environment}`: **{verdict.verdict.upper()}**"
+        f" (gate `{verdict.gate}`){f' — **{failed}**' if failed else ''}",
         "",
         counts,
     ]

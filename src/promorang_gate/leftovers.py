@@ -9,7 +9,7 @@ terminal and the gate file; what cannot be removed fails the run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,6 +29,11 @@ NOT_REMOVED_HEADING = (
     "Left on the target: this run created these and could not remove them (the run fails;"
     " remove them by hand or with `promorang-gate janitor`)"
 )
+
+
+def run_failed_note(not_removed: Sequence[str]) -> str:
+    """What a heading adds when the verdict allows but the run fails for what it left."""
+    return f"RUN FAILED: {len(not_removed)} left on the target" if not_removed else ""
 
 
 def sweep_leftovers(

@@ -342,6 +342,11 @@ def test_what_the_run_could_not_remove_is_in_every_report(tmp_path: Path) -> Non
     for text in (markdown, summary, result["description"]):
         assert NOT_REMOVED_HEADING in text
         assert "- storage content-images/gate-gr1/x.png: 403 Forbidden" in text
+    # The headings say the run failed: an ALLOW with a green mark would read as a pass.
+    assert markdown.splitlines()[0].endswith("ALLOW — RUN FAILED: 1 left on the target")
+    assert "No blockers" not in markdown
+    assert summary.count("### ⛔ `e`: **ALLOW** (gate `g`) — **RUN FAILED: 1 left on") == 1
+    assert "✅" not in summary
     assert result["status"] == "failed"
     assert result["statusDetails"]["message"].endswith(
         "; 1 thing(s) this run created could not be removed"
