@@ -162,3 +162,49 @@ def test_a_trace_is_redacted_member_by_member(tmp_path: Path) -> None:
         assert TOKEN not in z.read("trace.network").decode()
         assert z.read("resources/page.png").startswith(b"\x89PNG")
     assert redact_zip(trace, Redactor([TOKEN])) is False
+
+
+THIRD_PARTIES = """<!doctype html><html><head>
+<link rel="stylesheet" href="https://fonts.example.com/css?family=Inter">
+<script src="https://analytics.example.com/tag.js"></script>
+</head><body><div id="root">app</div>
+<script>fetch("https://analytics.example.com/collect", {method: "POST"});</script>
+</body></html>"""
+
+
+@pytest.mark.parametrize("writes_allowed", [True, False], ids=["writable", "read-only"])
+def test_third_party_resources_get_an_empty_answer_and_no_console_error(
+    writes_allowed: bool,
+) -> None:
+    """A healthy frontend loading fonts or analytics from elsewhere must not fail the browser
+    checks: the gate answers them locally, and nothing it did shows as a page error. On a
+    read-only env a beacon POSTed to a third party is no refused write either."""
+    chromium = find_chromium(os.environ)
+    if chromium is None:
+        pytest.skip(NO_CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    frontend = "http://127.0.0.1:9"
+    target = SimpleNamespace(
+        name="staging",
+        api_url="http://127.0.0.1:8",
+        frontend_url=frontend,
+        supabase_url="http://127.0.0.1:7",
+        writes_allowed=writes_allowed,
+    )
+    watch = PageWatch(target)  # type: ignore[arg-type]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=[*OFFLINE_FLAGS, "--no-sandbox"]
+        )
+        try:
+            context = browser.new_context()
+            watch.attach(context)
+            page = context.new_page()
+            page.route(f"{frontend}/", lambda route: route.fulfill(body=THIRD_PARTIES))
+            page.goto(f"{frontend}/", wait_until="networkidle")
+        finally:
+            browser.close()
+    assert len(watch.answered_locally) == 3, watch.answered_locally
+    assert watch.console_errors == []
+    assert watch.refused_writes == []

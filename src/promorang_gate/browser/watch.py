@@ -101,6 +101,9 @@ class ApiCall:
         return f"{self.method} {self.url} -> {outcome}"
 
 
+_EMPTY_ANSWER_TYPES = {"stylesheet": "text/css", "script": "text/javascript"}
+
+
 class PageWatch:
     """Attach to a browser context before its pages load; read the record afterwards."""
 
@@ -166,20 +169,24 @@ class PageWatch:
         return url.startswith(("http://", "https://")) and origin_of(url) not in self._hosts
 
     def _answer_locally(self, route: Route) -> None:
+        """Third parties (fonts, analytics, payment scripts) get nothing from the gate: an empty
+        answer of their kind, not a blocked request, which the console would log as an error
+        of the page under test."""
         request = route.request
         self.answered_locally.append(f"{request.method} {request.url}")
         if request.resource_type == "image":
             route.fulfill(status=200, content_type="image/png", body=BLANK_PNG)
         else:
-            route.abort("blockedbyclient")
+            kind = _EMPTY_ANSWER_TYPES.get(request.resource_type, "text/plain")
+            route.fulfill(status=200, content_type=kind, body=b"")
 
     def _guarded(self, route: Route) -> None:
         request = route.request
-        if request.method.upper() in WRITE_METHODS:
+        if self._outside(request.url):  # sent nowhere: a third party's beacon is no write here
+            self._answer_locally(route)
+        elif request.method.upper() in WRITE_METHODS:
             self.refused_writes.append(f"{request.method} {urlsplit(request.url).path}")
             route.abort("blockedbyclient")
-        elif self._outside(request.url):
-            self._answer_locally(route)
         else:
             route.continue_()
 
