@@ -125,6 +125,23 @@ def test_what_was_created_reads_back() -> None:
         get.validate_response(fine, checks=list(POSITIVE_CHECKS))
 
 
+def test_a_price_kept_to_the_cent_reads_back() -> None:
+    """The platform stores prices to 4 decimals and its GET answers cents: healthy, for a
+    drawn price like 581.9090349; 0.1 reading back as 0.5 (CONTRACT.md 6.8) is not."""
+    get = op("GET /api/content/{id}").Case(path_parameters={"id": CONTENT["id"]})
+    scenario = Scenario(written={CONTENT["id"]: {"share_price": 581.9090349467491}})
+    cents = {"success": True, "content": {**CONTENT, "share_price": 581.91}}
+    with in_scenario(scenario):
+        get.validate_response(answer(get, 200, cents), checks=list(POSITIVE_CHECKS))
+    scenario = Scenario(written={CONTENT["id"]: {"share_price": 0.1}})
+    line = first_line(
+        get,
+        answer(get, 200, {"success": True, "content": {**CONTENT, "share_price": 0.5}}),
+        scenario,
+    )
+    assert line.endswith("share_price 0.1 reads back as 0.5")
+
+
 def test_an_update_reads_back_only_what_it_wrote() -> None:
     scenario = Scenario()
     put = op("PUT /api/content/{id}").Case(

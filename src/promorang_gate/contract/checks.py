@@ -58,6 +58,7 @@ WRITTEN_FIELDS = (
 )
 # Fields of the create answer a GET must repeat (the platform's POST and GET disagreed here).
 CREATED_IDENTITY = ("creator_id", "creator_name", "creator_username")
+CENT = 0.01
 
 
 @dataclass
@@ -284,5 +285,7 @@ def _same(wrote: Any, read: Any) -> bool:
     if _kind(wrote) != _kind(read):
         return False
     if _kind(wrote) == "number":
-        return math.isclose(wrote, read, rel_tol=1e-9, abs_tol=1e-12)
+        # Within half a cent: prices are money, and a build storing them to 4 decimals and
+        # answering cents (as the platform's GET rounds) keeps what was written.
+        return math.isclose(wrote, read, rel_tol=1e-9, abs_tol=CENT / 2)
     return bool(wrote == read)

@@ -188,11 +188,15 @@ class ContractRunner:
         for label in (CREATE, f"PUT {ONE}", f"DELETE {ONE}"):
             self._begin(label)
         create_op = self.operation(CREATE)
+        known = cases.known_good(create_op)
 
         def run(data: st.DataObject) -> None:
             if self._stop(run):
                 return
-            create = data.draw(create_op.as_strategy(), label="create")
+            # The first lifecycle creates the known-good item on every run: its price 0.1 is
+            # the one the platform reads back as 0.5 (CONTRACT.md 6.8), whatever is drawn next.
+            first = known is not None and getattr(run, "examples_run", 0) == 1
+            create = known if first else data.draw(create_op.as_strategy(), label="create")
             Lifecycle(self, focus, ledger).run(create, data)
 
         # The four focused lifecycles share one operation's worth of examples.
