@@ -125,3 +125,19 @@ def run_gate(sandbox_state_file: Path, tmp_path: Path) -> Any:
         return GateRun(completed.returncode, output, reports, time.monotonic() - started)
 
     return run
+
+
+@pytest.fixture
+def listed_content(sandbox: Any) -> Iterator[None]:
+    """Two items that are not the gate's, as any production holds: a read-only run pages
+    through the whole listing, and an empty listing would prove no paging."""
+    import psycopg
+
+    insert = "insert into public.content_items (title) values (%s) returning id"
+    with psycopg.connect(sandbox.state.database_url, autocommit=True) as conn:
+        ids = [conn.execute(insert, [f"listed {n}: no gate tag"]).fetchone()[0] for n in (1, 2)]
+    try:
+        yield
+    finally:
+        with psycopg.connect(sandbox.state.database_url, autocommit=True) as conn:
+            conn.execute("delete from public.content_items where id = any(%s)", [ids])

@@ -341,7 +341,7 @@ class ContentRoutes:
         page = _positive_int(q.get("page"), 1)
         limit = min(_positive_int(q.get("limit"), 20), 1000)
         offset = (page - 1) * limit
-        if "list_ignores_limit" in self.config.faults:
+        if "list_ignores_limit" in self.config.faults and "limit" in q:
             # The platform adds offset and the string limit: "1" + "1" - 1 reads rows 1-10.
             limit = int(f"{offset}{limit}") - offset
         # id breaks ties of posted_at, so consecutive pages never overlap.

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from project_helpers import ENDPOINTS, env_at_sandbox
 from promorang_gate.contract.spec import DocumentedPaths, load_spec, spec_operations
 from promorang_gate.tags import RUN_ID_PATTERN
@@ -27,6 +29,7 @@ ITEMS = {
 }
 
 
+@pytest.mark.usefixtures("listed_content")
 def test_read_only_env_sends_only_documented_reads(run_gate: Any, sandbox: Any) -> None:
     state = sandbox.state
     env = env_at_sandbox(state, "prod", *ENDPOINTS)

@@ -91,13 +91,15 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
         | {"security.ownership_enforced"},
         set(),
     ),
-    # Every create answers 500: what needs a created item fails, or cannot be verified.
+    # Every create answers 500: what needs a created item fails, or cannot be verified (paging
+    # too: with nothing created, the empty listing has no pages to compare).
     "uuid_default_dropped": (
         {"create_flow.content_crud", "create_flow.share_positions", "create_flow.frontend_wired"}
         | {"contract.create_content"}
         | {"security.unsigned_token_refused", "security.demo_bypass_refused"}
         | {"security.ownership_enforced"},
-        {"contract.get_content", "contract.update_content", "contract.delete_content"},
+        {"contract.get_content", "contract.update_content", "contract.delete_content"}
+        | {"contract.list_content"},
     ),
 }
 

@@ -65,6 +65,7 @@ def test_the_staging_recipe_allows_a_healthy_staging(sandbox: Any, tmp_path: Pat
     assert '"name": "promotion"' in gate
 
 
+@pytest.mark.usefixtures("listed_content")
 def test_prod_post_deploy_allows_without_one_write(sandbox: Any, run_gate: Any) -> None:
     sandbox.set_faults([])
     state = sandbox.state

@@ -70,6 +70,10 @@ class Scenario:
     pages: dict[tuple[tuple[str, str], ...], dict[int, list[str]]] = field(default_factory=dict)
     invalid: dict[str, str] = field(default_factory=dict)
 
+    def listed(self, case: Any) -> dict[int, list[str]]:
+        """The ids each page of ``case``'s listing answered so far, by page number."""
+        return self.pages.get(_listing(case), {})
+
     def observe(self, case: Any, response: Response) -> None:
         """Remember what ``case`` changed, after its response was checked."""
         label, status = case.operation.label, response.status_code
@@ -148,7 +152,7 @@ def pages_do_not_overlap(ctx: CheckContext, response: Response, case: Any) -> bo
     scenario, page = _SCENARIO.get(), _page(case)
     if scenario is None or page is None or case.operation.label != LIST:
         return None
-    earlier = scenario.pages.get(_listing(case), {}).get(page - 1, [])
+    earlier = scenario.listed(case).get(page - 1, [])
     body = _json(response) if response.status_code == 200 else None
     ids = [str(c.get("id")) for c in body if isinstance(c, dict)] if isinstance(body, list) else []
     repeated = sorted(set(ids) & set(earlier))

@@ -206,13 +206,21 @@ class ContractRunner:
     def pagination(self, ledger: Ledger) -> None:
         """Pages of one listing hold at most ``limit`` items and do not overlap."""
         operation = self._begin(LIST)
-        for _ in range(3):
-            self._seed(ledger, platform=PAGED_PLATFORM)
+        seeded = [self._seed(ledger, platform=PAGED_PLATFORM) for _ in range(3)]
+        # Three items of our own to page through; where none can be made, the whole listing.
+        listing = {"type": PAGED_PLATFORM} if all(seeded) else {}
         pages = [
-            operation.Case(query={"type": PAGED_PLATFORM, "limit": limit, "page": page})
-            for limit, page in PAGES
+            operation.Case(query={**listing, "limit": limit, "page": page}) for limit, page in PAGES
         ]
-        self._each(pages, POSITIVE_CHECKS, Scenario(), ledger, "pages of GET /api/content")
+        scenario = Scenario()
+        self._each(pages, POSITIVE_CHECKS, scenario, ledger, "pages of GET /api/content")
+        one_by_one = scenario.listed(pages[0])
+        if not (one_by_one.get(1) and one_by_one.get(2)):
+            # Empty pages hold no more than limit and repeat nothing: that proves no paging.
+            pytest.skip(
+                "paging not verified: pages 1 and 2 of GET /api/content?limit=1"
+                f"{'&type=' + PAGED_PLATFORM if listing else ''} are not both filled"
+            )
 
     def missing(self, label: str, ledger: Ledger) -> None:
         """``label`` on an item that never existed, or was just deleted, answers 404."""
