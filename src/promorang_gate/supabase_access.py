@@ -54,7 +54,7 @@ def connect_db(
         target.database_url,
         autocommit=True,
         connect_timeout=_connect_timeout(target),
-        options="-c default_transaction_read_only=on",
+        options=f"-c default_transaction_read_only=on {_time_limits(target)}",
     )
     return ReadOnlyConnection(conn, target.name)
 
@@ -68,9 +68,19 @@ def connect_db_for_writes(target: Target) -> psycopg.Connection[tuple[object, ..
     import psycopg
 
     return psycopg.connect(
-        target.database_url, autocommit=True, connect_timeout=_connect_timeout(target)
+        target.database_url,
+        autocommit=True,
+        connect_timeout=_connect_timeout(target),
+        options=_time_limits(target),
     )
 
 
 def _connect_timeout(target: Target) -> int:
     return max(1, math.ceil(min(target.request_timeout_s, target.request_deadline_s)))
+
+
+def _time_limits(target: Target) -> str:
+    """A statement, or a wait for a lock, ends with the env's request deadline like an HTTP
+    request does: a cleanup blocked by a lock must not hold the run for ever."""
+    ms = max(1, math.ceil(target.request_deadline_s * 1000))
+    return f"-c statement_timeout={ms} -c lock_timeout={ms}"

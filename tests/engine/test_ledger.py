@@ -348,3 +348,9 @@ def test_ledger_against_the_sandbox(sandbox: Any) -> None:
     assert read_only is not None
     with read_only, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         read_only.execute("delete from content_items where false")
+    # A statement ends with the env's request deadline, as a request does, on both kinds.
+    for writes in (False, True):
+        conn = connect_db(make_target(writes, database_url=st.database_url, request_deadline_s=0.5))
+        assert conn is not None
+        with conn, pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("select pg_sleep(30)")
