@@ -51,6 +51,16 @@ def _deadline_scope(deadline: float) -> Iterator[None]:
         _local.deadline = previous
 
 
+@contextlib.contextmanager
+def one_deadline(deadline_s: float) -> Iterator[None]:
+    """Requests sent inside share one deadline from now (a request and its redirects): each
+    ``BoundedTransport`` keeps the earlier of its own and this one."""
+    active: float | None = getattr(_local, "deadline", None)
+    deadline = time.monotonic() + deadline_s
+    with _deadline_scope(deadline if active is None else min(active, deadline)):
+        yield
+
+
 def _clamp(timeout: float | None, expired: type[Exception]) -> float | None:
     """``timeout`` cut to what is left of the running request's deadline."""
     deadline: float | None = getattr(_local, "deadline", None)
@@ -296,6 +306,9 @@ class BoundedTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = time.monotonic() + self.deadline_s
+        shared: float | None = getattr(_local, "deadline", None)  # set by ``one_deadline``
+        if shared is not None:
+            deadline = min(deadline, shared)
         try:
             with _deadline_scope(deadline):
                 response = self._inner.handle_request(request)

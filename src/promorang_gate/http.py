@@ -14,7 +14,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from promorang_gate.bounded import BodyTooLarge, BoundedTransport, CoreTransport, DeadlineExceeded
+from promorang_gate.bounded import (
+    BodyTooLarge,
+    BoundedTransport,
+    CoreTransport,
+    DeadlineExceeded,
+    one_deadline,
+)
 from promorang_gate.redaction import Redactor
 
 __all__ = [
@@ -72,9 +78,18 @@ class _GateClient(httpx.Client):
 
     httpx drops ``Authorization`` on a cross-origin redirect but keeps every other header,
     Supabase's ``apikey`` included; a deployment redirecting elsewhere would receive the
-    service-role key. A redirect to another origin is refused before anything is sent."""
+    service-role key. A redirect to another origin is refused before anything is sent.
+    The hops share the request's one deadline."""
+
+    deadline_s: float | None = None
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        if self.deadline_s is None:
+            return self._send(request, **kwargs)
+        with one_deadline(self.deadline_s):
+            return self._send(request, **kwargs)
+
+    def _send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         follow = kwargs.pop("follow_redirects", httpx.USE_CLIENT_DEFAULT)
         if follow is httpx.USE_CLIENT_DEFAULT:
             follow = self.follow_redirects
@@ -266,6 +281,7 @@ class GateHttp:
             # Proxy variables would mount transports that bypass the write guard and the limits.
             trust_env=False,
         )
+        self.client.deadline_s = deadline_s
 
     def transport_guard(self, method: str, url: str) -> None:
         guard(method, url, self.writes_allowed, self.target_name)

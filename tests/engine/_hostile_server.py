@@ -8,6 +8,7 @@ Routes (any method unless stated):
 - ``/huge?bytes=N&chunked=0|1``: N bytes, produced as they are sent (never held in memory);
 - ``/gzip-bomb``: 300 KB of gzip that inflates to 300 MB;
 - ``/redirect?to=URL``: 302 to ``URL``;
+- ``/slow-redirect?hops=N``: after 0.4 s, 302 to the same with N - 1 (at 0: ``{"ok": true}``);
 - ``POST /api/content``: 201 with ``foreign_id`` (the id of a row it did not create);
 - ``POST /api/content/upload-image``: 201 with ``foreign_url``;
 - anything else: ``{"ok": true}``.
@@ -103,6 +104,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, gzip_bomb(), {"content-encoding": "gzip"})
         elif path == "/redirect":
             self._send(302, b"", {"location": query["to"]})
+        elif path == "/slow-redirect" and int(query.get("hops", "0")) > 0:
+            if self.server.stopping.wait(0.4):
+                return
+            self._send(302, b"", {"location": f"/slow-redirect?hops={int(query['hops']) - 1}"})
         elif path == "/api/content" and self.command == "POST":
             content = {"id": server.foreign_id, "title": "whatever was asked"}
             self._send(201, json.dumps({"content": content}).encode())

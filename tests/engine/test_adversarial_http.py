@@ -69,6 +69,15 @@ def test_a_trickling_target_fails_within_the_deadline(hostile: HostileServer, pa
     )
 
 
+def test_redirects_share_the_requests_one_deadline(hostile: HostileServer) -> None:
+    """Five same-origin hops of 0.4 s each: 2 s in all, past the 1.5 s deadline of the one
+    request they answer (each hop must not start a deadline of its own)."""
+    started = time.monotonic()
+    with _http(hostile.url) as http, pytest.raises(DeadlineExceeded):
+        http.get("/slow-redirect?hops=5", follow_redirects=True)
+    assert time.monotonic() - started < DEADLINE_S + 1.0
+
+
 def test_supabase_traffic_is_bounded_too(hostile: HostileServer) -> None:
     from promorang_gate.supabase_access import make_supabase
 
