@@ -52,6 +52,7 @@ EXIT_CODES = {
     "stopped": 6,  # an unexpected answer stopped the sweep midway
 }
 _PAGE = 1000
+_MAX_PAGES = 100  # per listing: 100,000 rows or objects; the next sweep takes the rest
 _BATCH = 100
 _MAX_DEPTH = 8
 DbFactory = Callable[[], "psycopg.Connection[tuple[Any, ...]] | None"]
@@ -153,14 +154,14 @@ def _buckets(session: _Session, target: Target) -> list[str]:
 
 def _content_rows(session: _Session, like: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    offset = 0
-    while True:
+    for number in range(_MAX_PAGES):  # a gateway answering full pages for ever ends here
+        offset = number * _PAGE
         query = session.client.table("content_items").select("id,title,created_at")
         page = query.like("title", like).order("id").range(offset, offset + _PAGE - 1).execute()
         rows += page.data
         if len(page.data) < _PAGE:
-            return rows
-        offset += _PAGE
+            break
+    return rows
 
 
 def _sweep_rows(
@@ -192,9 +193,9 @@ def _sweep_rows(
 
 def _walk(bucket: Any, prefix: str, depth: int = 0) -> Iterator[dict[str, Any]]:
     """Every file under ``prefix`` (recursively; folders have no id), with its full name."""
-    offset = 0
-    while True:
-        entries: list[dict[str, Any]] = bucket.list(prefix, {"limit": _PAGE, "offset": offset})
+    for number in range(_MAX_PAGES):  # a gateway answering full pages for ever ends here
+        options = {"limit": _PAGE, "offset": number * _PAGE}
+        entries: list[dict[str, Any]] = bucket.list(prefix, options)
         for entry in entries:
             name = f"{prefix}/{entry['name']}" if prefix else str(entry["name"])
             if entry.get("id") is None:
@@ -204,7 +205,6 @@ def _walk(bucket: Any, prefix: str, depth: int = 0) -> Iterator[dict[str, Any]]:
                 yield {**entry, "name": name}
         if len(entries) < _PAGE:
             return
-        offset += _PAGE
 
 
 def _sweep_bucket(
@@ -267,7 +267,7 @@ def _sweep(
     if not target.writes_allowed or target.protected:
         result.error, result.exit_code = refusal(target), EXIT_CODES["refused"]
         return result
-    redactor = redactor or Redactor([target.service_role_key, target.database_url])
+    redactor = redactor or Redactor(target.secret_values())
     http = None
     if client is None:
         from promorang_gate.supabase_access import connect_db_for_writes, make_supabase
@@ -276,7 +276,7 @@ def _sweep(
             target.name,
             None,
             target.request_timeout_s,
-            True,
+            target.writes_allowed and not target.protected,  # refused above; the guard agrees
             redactor,
             attach=False,
             deadline_s=target.request_deadline_s,

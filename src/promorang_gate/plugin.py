@@ -465,7 +465,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
                 lines.append(app_repo_header(value, env.sources.get(key, "?")))
             elif env.embedded and key in URL_KEYS:
                 lines.append(f"    {key}: from the embedded sandbox, started when needed")
-            elif key in env.values:
+            else:
                 lines.append(f"    {key}: {value} ({env.sources.get(key, '?')})")
         for key in SECRET_KEYS:
             if env.embedded:

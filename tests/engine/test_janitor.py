@@ -180,3 +180,20 @@ def test_whole_run_failures_are_one_line_with_their_exit_code(
     assert len(lines) == 1, lines
     assert fragment in lines[0]
     assert [c for c in fake.calls if c[0] in ("delete", "remove")] == []
+
+
+def test_a_listing_that_never_ends_is_cut_short() -> None:
+    """A gateway answering full pages for ever cannot hold the janitor: it stops after
+    ``_MAX_PAGES`` pages (the next sweep takes the rest)."""
+    from promorang_gate.janitor import _MAX_PAGES, _PAGE, _walk
+
+    class EndlessBucket:
+        calls = 0
+
+        def list(self, prefix: str, options: dict[str, int]) -> list[dict[str, str]]:
+            self.calls += 1
+            return [{"name": f"f{options['offset'] + i}", "id": "x"} for i in range(_PAGE)]
+
+    bucket = EndlessBucket()
+    assert sum(1 for _ in _walk(bucket, "")) == _PAGE * _MAX_PAGES
+    assert bucket.calls == _MAX_PAGES
