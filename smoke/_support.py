@@ -105,13 +105,6 @@ def module_script_src(html: str) -> str | None:
     return match.group(1) if match else None
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile: the smallest value with `fraction` of the values at or below."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * fraction // 1))
-    return ordered[int(rank) - 1]
-
-
 def env_variable(env: str, key: str) -> str:
     """The variable that sets ``key`` for ``env``, e.g. ``GATE_STAGING_OTHER_USER_TOKEN``."""
     return f"GATE_{env.upper().replace('-', '_')}_{key.upper()}"

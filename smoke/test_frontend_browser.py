@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from _support import UUID_PATTERN, new_upload, object_path_of
+from _support import UUID_PATTERN, env_variable, new_upload, object_path_of
 from promorang_gate.browser import PageWatch, sign_in_script
 from promorang_gate.stored import StoredState
 from promorang_gate.tags import tagged_title
@@ -63,7 +63,7 @@ def creator_page(gate_target: Any, new_context: Any) -> tuple[Page, PageWatch]:
     """A page signed in as the test creator, watched from before it loads."""
     token = gate_target.creator_token
     if not token:
-        variable = f"GATE_{gate_target.name.upper()}_CREATOR_TOKEN"
+        variable = env_variable(gate_target.name, "creator_token")
         pytest.skip(f"the browser checks sign in as the test creator: set {variable}")
     context = new_context()
     context.add_init_script(script=sign_in_script(gate_target.frontend_url, token))

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from _support import new_upload, object_path_of, percentile
+from _support import new_upload, object_path_of
+from promorang_gate.latency_chart import percentile
 
 pytestmark = [pytest.mark.create_flow, pytest.mark.slo]
 
