@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -22,7 +22,7 @@ import pytest
 from promorang_gate.files import write_atomic
 from promorang_gate.redaction import Redactor
 
-__all__ = ["DefaultJunit", "claim_default_junit", "split_by_env"]
+__all__ = ["DefaultJunit", "VerdictCase", "claim_default_junit", "split_by_env"]
 
 #: The env's user property (``collection.ENV_PROPERTY``; not imported: collection sits above).
 ENV_PROPERTY = "gate_env"
@@ -43,14 +43,40 @@ def _recount(suite: ElementTree.Element) -> None:
     suite.set("time", f"{sum(float(c.get('time') or 0) for c in cases):.3f}")
 
 
-def split_by_env(xml_text: str, env: str) -> str:
-    """pytest's JUnit XML keeping only the test cases of ``env`` (and those of no env)."""
+@dataclass(frozen=True)
+class VerdictCase:
+    """The gate's own test case in an env's file: a JUnit viewer must not read a blocked gate
+    (unverified or unsigned items fail no test) or a run that left things behind as green."""
+
+    gate: str
+    verdict: str
+    problems: Sequence[str]  # blockers with their reasons, then what was not removed
+
+    def element(self, env: str) -> ElementTree.Element:
+        case = ElementTree.Element(
+            "testcase", classname="promorang-gate", name=f"gate {self.gate} [{env}]", time="0"
+        )
+        if self.verdict != "allow" or self.problems:
+            first = self.problems[0] if self.problems else ""
+            failure = ElementTree.SubElement(
+                case, "failure", message=f"{self.verdict.upper()}: {first}"[:300]
+            )
+            failure.text = "\n".join(self.problems)
+        return case
+
+
+def split_by_env(xml_text: str, env: str, verdict: VerdictCase | None = None) -> str:
+    """pytest's JUnit XML keeping only the test cases of ``env`` (and those of no env), plus
+    the gate's verdict for ``env`` as a test case of its own."""
     root = ElementTree.fromstring(xml_text)
     suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
     for suite in suites:
         for case in suite.findall("testcase"):
             if _case_env(case) not in (env, ""):
                 suite.remove(case)
+    if verdict is not None and suites:
+        suites[0].append(verdict.element(env))
+    for suite in suites:
         _recount(suite)
     return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -62,16 +88,20 @@ class DefaultJunit:
     envs: Sequence[str]
 
     def finish(
-        self, reached_verdict: bool, redactor: Redactor, config: pytest.Config
+        self,
+        verdicts: Mapping[str, VerdictCase] | None,
+        redactor: Redactor,
+        config: pytest.Config,
     ) -> list[Path]:
-        """Write ``junit-<env>.xml`` from the partial file (only with a verdict); remove it."""
+        """Write ``junit-<env>.xml`` from the partial file, with each env's verdict (only when
+        the run reached one: ``verdicts`` None otherwise); remove the partial file."""
         written: list[Path] = []
         try:
-            if reached_verdict and self.partial.is_file():
+            if verdicts is not None and self.partial.is_file():
                 text = self.partial.read_text(encoding="utf-8")
                 for env in self.envs:
                     path = self.reports_dir / f"junit-{env}.xml"
-                    body = text if len(self.envs) == 1 else split_by_env(text, env)
+                    body = split_by_env(text, env, verdicts.get(env))
                     write_atomic(path, redactor.redact(body))
                     written.append(path)
             return written

@@ -29,7 +29,7 @@ from promorang_gate.environments import URL_KEYS, Target
 from promorang_gate.files import write_atomic
 from promorang_gate.gates import GateChoice
 from promorang_gate.git import git_output
-from promorang_gate.junit import DefaultJunit
+from promorang_gate.junit import DefaultJunit, VerdictCase
 from promorang_gate.redaction import Redactor
 from promorang_gate.verdict import (
     EnvVerdict,
@@ -396,8 +396,21 @@ class GateReporter:
             self.written += [gate, md]
 
     def _finish_junit(self, config: pytest.Config, *, reached_verdict: bool) -> None:
-        if self.junit is not None:
-            self.written += self.junit.finish(reached_verdict, self.redactor, config)
+        if self.junit is None:
+            return
+        cases: dict[str, VerdictCase] | None = None
+        if reached_verdict:
+            left = self._not_removed()
+            cases = {
+                v.environment: VerdictCase(
+                    v.gate,
+                    v.verdict,
+                    [f"{i.id}: {i.status}: {i.reason}" for i in v.blockers]
+                    + [f"not removed: {what}" for what in left.get(v.environment, ())],
+                )
+                for v in self.verdicts
+            }
+        self.written += self.junit.finish(cases, self.redactor, config)
 
     def _write_allure(self) -> None:
         """environment.properties, categories.json, the gate's own results and executor.json,

@@ -238,14 +238,35 @@ def test_junit_per_env_by_default_with_item_and_env_properties(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     reports = project.path / "reports"
     local, staging = _cases(reports / "junit-local.xml"), _cases(reports / "junit-staging.xml")
-    assert set(local) == {"test_health[local]"}
-    assert set(staging) == {"test_health[staging]"}
+    assert set(local) == {"test_health[local]", "gate health [local]"}
+    assert set(staging) == {"test_health[staging]", "gate health [staging]"}
     assert local["test_health[local]"]["gate_checklist"] == "health.api health.frontend"
     assert local["test_health[local]"]["gate_env"] == "local"
     suite = ElementTree.parse(reports / "junit-staging.xml").getroot().find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures")) == ("1", "1")
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "2")  # the check, the verdict
     result.stdout.fnmatch_lines([f"*generated xml file: {reports / 'junit-local.xml'}, *"])
+
+
+def test_a_blocked_gate_fails_in_junit_though_no_test_failed(project: pytest.Pytester) -> None:
+    """Unverified items fail no test: the verdict's own case does, naming the blockers."""
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.checklist("health.api", "health.frontend")
+        def test_health(gate_target):
+            pytest.skip("no creator token")
+        """
+    )
+    assert project.runpytest("--env", "local", "--gate", "health").ret == 1
+    root = ElementTree.parse(project.path / "reports" / "junit-local.xml").getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("failures"), suite.get("skipped")) == ("1", "1")
+    failure = suite.find("testcase[@name='gate health [local]']/failure")
+    assert failure is not None
+    assert failure.get("message", "").startswith("BLOCK: health.api: not_verified: no creator")
 
 
 def test_junitxml_given_is_kept_and_no_default_is_written(project: pytest.Pytester) -> None:
