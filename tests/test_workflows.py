@@ -85,8 +85,13 @@ def test_the_jobs_chain_staging_promote_production_rollback() -> None:
     assert jobs["rollback"]["needs"] == ["promote", "gate-production"]
     condition = jobs["rollback"]["if"]
     assert "always()" in condition
-    assert "needs.promote.result == 'success'" in condition
-    assert "needs.gate-production.result != 'success'" in condition
+    # Whatever was promoted goes back: after a red gate, or a promotion stopped halfway.
+    assert "needs.promote.outputs.api == 'true' || needs.promote.outputs.frontend" in condition
+    assert "needs.promote.result != 'success' || needs.gate-production.result" in condition
+    steps = {step.get("name"): step.get("if") for step in jobs["rollback"]["steps"]}
+    assert steps["Roll back the API"] == "needs.promote.outputs.api == 'true'"
+    assert steps["Roll back the frontend"] == "needs.promote.outputs.frontend == 'true'"
+    assert set(jobs["promote"]["outputs"]) == {"api", "frontend"}
     for job_id, name in GATE_CHECKS.items():
         assert jobs[job_id]["name"] == name
 
