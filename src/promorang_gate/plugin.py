@@ -424,6 +424,13 @@ def _check_faults(faults: list[str]) -> None:
         )
 
 
+def pytest_assertrepr_compare(
+    config: pytest.Config, op: str, left: object, right: object
+) -> list[str] | None:
+    redactor = config.stash.get(state.REDACTOR, None)
+    return (redactor.comparison(op, left, right) or None) if redactor is not None else None
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     interrupts.uninstall(config)

@@ -31,6 +31,10 @@ __all__ = [
 
 MASK = "[REDACTED]"
 _MASK_B = MASK.encode()
+# \uXXXX outside the surrogates (a lone surrogate could not be written out as UTF-8), its
+# backslash itself escaped any number of times (a JSON body quoted in a message).
+_UNICODE_ESCAPE = re.compile(r"\\+u(?![dD][89a-fA-F])([0-9a-fA-F]{4})")
+_ESCAPE_RUN = re.compile(r"(?:\\+u(?![dD][89a-fA-F])[0-9a-fA-F]{4})+")
 #: Shorter values cannot be removed without destroying ordinary output; configuration refuses
 #: them (environments.py), the redactor ignores them.
 MIN_SECRET_LEN = 8
@@ -210,7 +214,17 @@ class Redactor:
     def redact(self, text: str) -> str:
         if not text:
             return text
-        return self._text_pattern().sub(self._replace, text)
+        cleaned = self._text_pattern().sub(self._replace, text)
+        if "\\u" not in cleaned:
+            return cleaned
+        # A target may echo a secret as a run of \uXXXX escapes, in JSON that does not parse
+        # too: a run that decodes to a secret is masked whole; the rest stays as it was.
+        return _ESCAPE_RUN.sub(self._replace_escaped, cleaned)
+
+    def _replace_escaped(self, match: re.Match[str]) -> str:
+        run = match.group(0)
+        decoded = _UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), run)
+        return MASK if self._text_pattern().search(decoded) else run
 
     def redact_bytes(self, data: bytes) -> bytes:
         """Text is redacted fully; binary data loses every registered form found in it."""
@@ -241,6 +255,21 @@ class Redactor:
         redacted = self.redact(str(text))
         line = next((ln.strip() for ln in redacted.splitlines() if ln.strip()), "")
         return line if len(line) <= limit else line[: limit - 1] + "…"
+
+    def comparison(self, op: str, left: object, right: object, limit: int = 2000) -> list[str]:
+        """A failed comparison's explanation when a secret is in one of its values (else []):
+        each value redacted whole, then cut. pytest's own diff cuts values first, and the cut
+        piece of a secret is no longer a form the redactor knows."""
+        sides = [repr(left), repr(right)]
+        # A string redacted as itself, before repr escapes it once more.
+        shown = [
+            repr(self.redact(value)) if isinstance(value, str) else self.redact(side)
+            for value, side in ((left, sides[0]), (right, sides[1]))
+        ]
+        if shown == sides:
+            return []
+        cut = [side if len(side) <= limit else side[: limit - 1] + "…" for side in shown]
+        return [f"{cut[0]} {op} {cut[1]}", "(a secret was in these values: shown redacted)"]
 
     def redact_json(self, value: Any) -> Any:
         """A decoded JSON document with every string (and key) redacted."""

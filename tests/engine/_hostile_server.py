@@ -39,6 +39,7 @@ def encodings(secret: str) -> dict[str, str]:
         "hex": data.hex(),
         "HEX": data.hex().upper(),
         "json": json.dumps(secret)[1:-1],
+        "json_u": "".join(f"\\u{ord(c):04x}" for c in secret),
         "repr": repr(secret)[1:-1],
         "repr_bytes": repr(data)[2:-1],
         "xml": html.escape(secret),

@@ -284,3 +284,25 @@ def test_canary_secret_appears_in_no_output(
         if canary in text
     ]
     assert leaks == []
+
+
+def test_a_secret_in_unicode_escapes_is_found_in_json_that_does_not_parse() -> None:
+    secret = "sk-canary-escaped-5a7d"
+    escaped = "".join(f"\\u{ord(c):04x}" for c in secret)
+    shown = Redactor([secret]).redact('{"echo": "' + escaped + '", broken')
+    assert escaped not in shown
+    assert secret not in shown
+    assert MASK in shown
+    untouched = 'caf\\u00e9 "\\ud83d\\ude00"'  # escapes hiding no secret stay as they are
+    assert Redactor([secret]).redact(untouched) == untouched
+
+
+def test_a_failed_comparison_is_redacted_before_it_is_cut() -> None:
+    """pytest cuts long values in its assertion diff; the piece of a secret left would be no
+    form the redactor knows. The gate's explanation redacts whole values first."""
+    secret = "sk-canary-compare-77aa"
+    redactor = Redactor([secret])
+    assert redactor.comparison("==", "plain", "") == []
+    lines = redactor.comparison("==", "x" * 1990 + secret, "", limit=2000)
+    assert lines
+    assert "sk-canar" not in "\n".join(lines)
