@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -112,8 +113,9 @@ class Catalog:
     checklists: tuple[Checklist, ...]
     directory: Path
 
-    @property
+    @functools.cached_property
     def items(self) -> dict[str, ChecklistItem]:
+        """Every item by id, in catalog order (built once: read per test and per item)."""
         return {item.id: item for c in self.checklists for item in c.items}
 
     def checklist(self, checklist_id: str) -> Checklist:

@@ -113,9 +113,11 @@ def _check_shape(gate_file: GateFile, env: str) -> None:
             raise _malformed(path, f"item {item!r:.80} has no valid status")
         if not isinstance(item.get("id"), str):
             raise _malformed(path, f"item {item!r:.80} has no id")
-    for key, kind in (("counts", dict), ("leftovers", dict), ("flags", list)):
+    for key, kind in (("counts", dict), ("leftovers", dict), ("flags", list), ("criteria", dict)):
         if key in data and not isinstance(data[key], kind):
             raise _malformed(path, f"'{key}' must be a {kind.__name__}")
+    if not isinstance((data.get("criteria") or {}).get("checklists") or {}, dict):
+        raise _malformed(path, "'criteria.checklists' must be a mapping")
     if _parse_time(data.get("finished_at")) is None:
         raise _malformed(path, "'finished_at' must be an ISO date-time")
 

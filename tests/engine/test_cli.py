@@ -129,6 +129,7 @@ def _drop_a_required_item(data: dict[str, Any]) -> None:
         (lambda d: d["checklists"][0]["items"].append(7), "item 7 has no valid status"),
         # Consistent in itself, but not what the repository's gate and checklists say.
         (_drop_a_required_item, "not the items gate 'health' requires"),
+        (lambda d: d.update(criteria={"checklists": 1}), "'criteria.checklists' must be a"),
         (
             lambda d: d["checklists"][0]["items"][0].update(status="failed", gating=False),
             "is not gating as its checklist says",
@@ -136,7 +137,7 @@ def _drop_a_required_item(data: dict[str, Any]) -> None:
     ],
     ids=[
         *("contradiction", "required", "other-env", "format", "time", "flags", "item"),
-        *("partial", "excused"),
+        *("partial", "criteria", "excused"),
     ],
 )
 def test_a_tampered_file_is_malformed(
