@@ -110,8 +110,13 @@ class Runner:
         ]
 
     def time(
-        self, command: list[str], env: Mapping[str, str] | None = None, attach: bool = True
+        self,
+        command: list[str],
+        env: Mapping[str, str] | None = None,
+        attach: bool = True,
+        narrowed: bool = True,
     ) -> list[float]:
+        """Seconds per run; a narrowed run may block by design (exit 1), a whole one may not."""
         base = {k: v for k, v in os.environ.items() if k != "PROMORANG_SANDBOX_STATE"}
         if attach:
             base["PROMORANG_SANDBOX_STATE"] = str(self.state_file)
@@ -122,7 +127,7 @@ class Runner:
                 command, cwd=REPO, env={**base, **(env or {})}, capture_output=True, check=False
             )
             runs.append(time.perf_counter() - started)
-            if done.returncode not in (0, 1):  # 1: a gate that blocks by design (narrowed)
+            if done.returncode not in ((0, 1) if narrowed else (0,)):
                 tail = (done.stdout + done.stderr)[-3000:].decode(errors="replace")
                 sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{tail}")
         return runs
@@ -219,18 +224,19 @@ def _figures(runner: Runner, state: SandboxState, quick: bool) -> list[Figure]:
     )
     with_browser = runner.time(runner.pytest("smoke", "-m", "create_flow"))
     figures.append(Figure("pytest -m create_flow smoke, attached, with the browser", with_browser))
-    figures.append(Figure("pytest (full default run), attached", runner.time(runner.pytest())))
+    whole = runner.time(runner.pytest(), narrowed=False)
+    figures.append(Figure("pytest (full default run), attached", whole))
     figures.append(
         Figure(
             "pytest -n 2 (full default run), attached",
-            runner.time(runner.pytest("-n", "2")),
+            runner.time(runner.pytest("-n", "2"), narrowed=False),
             target="target: no slower than serial",
         )
     )
     figures.append(
         Figure(
             "pytest: the README's main job, sandbox started for it",
-            runner.time(runner.pytest(), attach=False),
+            runner.time(runner.pytest(), attach=False, narrowed=False),
             target="target <= 8 s",
         )
     )
