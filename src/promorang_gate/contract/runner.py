@@ -207,7 +207,9 @@ class ContractRunner:
         """Pages of one listing hold at most ``limit`` items and do not overlap."""
         operation = self._begin(LIST)
         seeded = [self._seed(ledger, platform=PAGED_PLATFORM) for _ in range(3)]
-        # Three items of our own to page through; where none can be made, the whole listing.
+        if self.writes_allowed and self.creator_token and not all(seeded):
+            pytest.skip("paging not verified: the three items to page through were not created")
+        # Three items of our own to page through; where the run cannot write, the whole listing.
         listing = {"type": PAGED_PLATFORM} if all(seeded) else {}
         pages = [
             operation.Case(query={**listing, "limit": limit, "page": page}) for limit, page in PAGES
