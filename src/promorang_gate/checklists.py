@@ -17,6 +17,8 @@ from promorang_gate.files import write_atomic
 from promorang_gate.safe_yaml import load_yaml_file
 
 __all__ = [
+    "PYTEST",
+    "WATCH",
     "Catalog",
     "Checklist",
     "ChecklistItem",
@@ -36,7 +38,9 @@ __all__ = [
 GATES_FILE = "gates.yaml"
 _ITEM_ID = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$")
 _CHECKLIST_KEYS = {"id", "title", "source", "link", "items"}
-_ITEM_KEYS = {"id", "text", "gating", "manual", "checks", "writes", "signable"}
+_ITEM_KEYS = {"id", "text", "gating", "manual", "checks", "writes", "signable", "watch"}
+#: Who judges an item: the pytest run (its checks, or a sign-off) or ``promorang-gate watch``.
+PYTEST, WATCH = "pytest", "watch"
 _SIGNOFF_KEYS = {"item", "by", "at", "env", "note", "deployment", "standing"}
 # A declared check: ``path/to/test_file.py::test_name`` or ``…::test_name[param-id]`` (no env).
 _CHECK_ID = re.compile(r"^[^\s:]+\.py::(?:[A-Za-z_]\w*::)?[A-Za-z_]\w*(?:\[[^\]]+\])?$")
@@ -46,7 +50,8 @@ _CHECK_ID = re.compile(r"^[^\s:]+\.py::(?:[A-Za-z_]\w*::)?[A-Za-z_]\w*(?:\[[^\]]
 class ChecklistItem:
     """One runbook line. ``checks`` are the tests that must all run and pass for it (none for a
     manual item); ``writes`` says they cannot verify it without writing to the target;
-    ``signable`` lets a sign-off stand in for an automated item its checks could not verify."""
+    ``signable`` lets a sign-off stand in for an automated item its checks could not verify;
+    ``watch`` holds the thresholds of an item judged by ``promorang-gate watch`` (no checks)."""
 
     id: str
     text: str
@@ -56,6 +61,11 @@ class ChecklistItem:
     checks: tuple[str, ...] = ()
     writes: bool = False
     signable: bool = False
+    watch: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def judged_by(self) -> str:
+        return WATCH if self.watch else PYTEST
 
     @property
     def takes_signoff(self) -> bool:
@@ -197,6 +207,12 @@ def _load_item(raw: dict[str, Any], checklist_id: str, at: str, where: str) -> C
     signable = _bool(raw, "signable", False, at)
     if signable and manual:
         raise ConfigError(f"{at}: 'signable' is for automated items; a manual one is signed anyway")
+    watch = _watch(raw.get("watch"), at)
+    if watch and (manual or checks or signable or raw.get("writes")):
+        raise ConfigError(
+            f"{at}: a 'watch' item is judged by promorang-gate watch alone; drop 'checks',"
+            " 'manual', 'signable' and 'writes'"
+        )
     return ChecklistItem(
         id=item_id,
         text=_str(raw, "text", at),
@@ -206,7 +222,17 @@ def _load_item(raw: dict[str, Any], checklist_id: str, at: str, where: str) -> C
         checks=checks,
         writes=_bool(raw, "writes", False, at),
         signable=signable,
+        watch=watch,
     )
+
+
+def _watch(raw: object, at: str) -> tuple[tuple[str, object], ...]:
+    """The thresholds of a watch item as pairs (the watch checks their meaning)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or not isinstance(raw.get("measure"), str):
+        raise ConfigError(f"{at}: 'watch' must be a mapping with a 'measure' (see docs/watch.md)")
+    return tuple((str(k), v) for k, v in raw.items())
 
 
 def _checks(raw: object, at: str) -> tuple[str, ...]:

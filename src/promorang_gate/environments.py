@@ -73,6 +73,10 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "protected": (bool, False),
     "request_deadline_s": (float, 30.0),
     "max_body_bytes": (int, 8 * 1024 * 1024),
+    # promorang-gate watch (runbook section 6): the bucket's quota in bytes (0: none declared,
+    # the storage item is not verified) and the table recording Stripe webhook deliveries.
+    "storage_quota_bytes": (int, 0),
+    "webhook_deliveries_table": (str, ""),
 }
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
 # On a protected profile only the shipped file decides these (see _check_protection).

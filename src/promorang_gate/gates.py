@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promorang_gate.checklists import GATES_FILE, Catalog, load_yaml_file, mapping_with
+from promorang_gate.checklists import (
+    GATES_FILE,
+    PYTEST,
+    Catalog,
+    load_yaml_file,
+    mapping_with,
+)
 from promorang_gate.errors import ConfigError
 
 __all__ = [
@@ -26,9 +32,10 @@ __all__ = [
     "refuse_writes_on_read_only",
 ]
 
-#: ``requires: all`` — every item of every checklist.
+#: ``requires: all`` — every item of every checklist that the gate's judge judges.
 ALL = "all"
-_GATE_KEYS = {"description", "requires"}
+_GATE_KEYS = {"description", "requires", "judged_by"}
+_JUDGES = ("pytest", "watch")
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,8 @@ class Gate:
     name: str
     description: str
     requires: tuple[str, ...]  # item ids, in catalog order
+    #: ``pytest`` (the gate run) or ``watch`` (``promorang-gate watch``, after promotion).
+    judged_by: str = PYTEST
 
 
 @dataclass(frozen=True)
@@ -46,30 +55,39 @@ class GateChoice:
     picked_by: str
 
 
-def _expand(entries: object, catalog: Catalog, at: str) -> tuple[str, ...]:
+def _expand(entries: object, catalog: Catalog, at: str, judge: str = PYTEST) -> tuple[str, ...]:
+    """Item ids of ``entries``; ``all`` and a checklist id take only the items ``judge`` judges
+    (a checklist may hold both kinds), a named item of another judge is an error."""
+    mine = [i.id for i in catalog.items.values() if i.judged_by == judge]
     if entries == ALL:
-        return tuple(catalog.items)
+        return tuple(mine)
     if not isinstance(entries, list) or not entries or not all(isinstance(e, str) for e in entries):
         raise ConfigError(f"{at}: 'requires' must be '{ALL}' or a list of checklist or item ids")
     wanted: set[str] = set()
     for entry in entries:
         if any(c.id == entry for c in catalog.checklists):
-            wanted.update(item.id for item in catalog.checklist(entry).items)
+            wanted.update(i.id for i in catalog.checklist(entry).items if i.judged_by == judge)
         elif entry in catalog.items:
+            other = catalog.items[entry].judged_by
+            if other != judge:
+                raise ConfigError(
+                    f"{at}: {entry!r} is judged by {other}, not by {judge}:"
+                    f" list it in a gate with 'judged_by: {other}'"
+                )
             wanted.add(entry)
         else:
             raise ConfigError(
                 f"{at}: {entry!r} is neither a checklist nor an item"
                 f" (they are defined in {catalog.directory})"
             )
-    return tuple(i for i in catalog.items if i in wanted)
+    return tuple(i for i in mine if i in wanted)
 
 
 def load_gates(catalog: Catalog) -> dict[str, Gate]:
     """The gates of ``<checklists>/gates.yaml``; without the file, only ``full`` (every item)."""
     path = catalog.directory / GATES_FILE
     if not path.is_file():
-        return {"full": Gate("full", "every checklist item", tuple(catalog.items))}
+        return {"full": Gate("full", "every checklist item", _expand(ALL, catalog, "full"))}
     where = f"gates file {path}"
     data = mapping_with(load_yaml_file(path, "gates file"), {"gates"}, where, "a 'gates' mapping")
     raw_gates = data.get("gates")
@@ -82,9 +100,11 @@ def load_gates(catalog: Catalog) -> dict[str, Gate]:
         description = body.get("description", "")
         if not isinstance(description, str):
             raise ConfigError(f"{at}: 'description' must be a string")
-        gates[str(name)] = Gate(
-            str(name), description.strip(), _expand(body.get("requires"), catalog, at)
-        )
+        judge = body.get("judged_by", PYTEST)
+        if judge not in _JUDGES:
+            raise ConfigError(f"{at}: 'judged_by' must be one of {', '.join(_JUDGES)}")
+        requires = _expand(body.get("requires"), catalog, at, judge)
+        gates[str(name)] = Gate(str(name), description.strip(), requires, judge)
     return gates
 
 
@@ -96,8 +116,28 @@ def choose_gate(
     profile_gate: str,
     env: str,
     profile_source: str = "profile",
+    judge: str = PYTEST,
 ) -> GateChoice:
-    """``--gate`` > a ``-m`` that names a gate > the profile's gate; unknown names are errors."""
+    """``--gate`` > a ``-m`` that names a gate > the profile's gate; unknown names are errors,
+    and so is a gate another command judges (``judged_by``)."""
+    choice = _choose(gates, option, markexpr, profile_gate, env, profile_source)
+    if choice.gate.judged_by != judge:
+        command = "promorang-gate watch" if choice.gate.judged_by == "watch" else "pytest"
+        raise ConfigError(
+            f"gate '{choice.gate.name}' ({choice.picked_by}) is judged by {command}, not by"
+            f" {'pytest' if judge == PYTEST else 'promorang-gate watch'}: run `{command}` for it"
+        )
+    return choice
+
+
+def _choose(
+    gates: Mapping[str, Gate],
+    option: str | None,
+    markexpr: str,
+    profile_gate: str,
+    env: str,
+    profile_source: str,
+) -> GateChoice:
     known = ", ".join(sorted(gates))
     marker_gate = markexpr.strip() if markexpr.strip() in gates else None
     if option is not None:

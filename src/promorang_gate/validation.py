@@ -38,6 +38,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "contract_max_examples": (1, 100_000, True),
     "contract_deadline_s": (0, 86400, False),
     "max_body_bytes": (1024, 1 << 31, True),
+    "storage_quota_bytes": (0, 1 << 62, True),
 }
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
