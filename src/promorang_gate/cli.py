@@ -6,7 +6,8 @@ Exit codes of ``verdict``: see ``verdict_file.Exit`` (0 allow, 1 block, 2 usage,
 4 malformed, 5 stale, 6 other gate or criteria); of ``janitor``: 0 clean, 1 something left,
 2 refused or a usage mistake, 3 unreachable, 4 key rejected, 5 bucket missing, 6 stopped midway
 (``janitor.EXIT_CODES``); of ``report``: ``report_render.Exit`` (0 rendered, 2 usage, 3 no
-results, 4 no Node.js/npm, 5 failed). Every error is one redacted line on stderr, no traceback.
+results, 4 no Node.js/npm, 5 failed); of ``watch``: ``watch.run.Exit`` (0 allow, 1 breach,
+2 usage, 3 not verified, 130 interrupted). Every error is one redacted line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -142,6 +143,23 @@ def _janitor(args: argparse.Namespace) -> int:
     return run_janitor(targets[args.env], older_than_s, sys.stdout)
 
 
+def _watch(args: argparse.Namespace) -> int:
+    from promorang_gate.watch.run import WatchOptions, run_watch
+
+    options = WatchOptions(
+        env=args.env,
+        duration_s=parse_duration(args.duration, "--for"),
+        interval_s=parse_duration(args.interval, "--interval"),
+        gate=args.gate,
+        failure_limit=args.failure_limit,
+        rootdir=Path(args.rootdir),
+        checklists=Path(args.checklists) if args.checklists else None,
+        reports=Path(args.reports) if args.reports else None,
+        sandbox_state=args.sandbox_state,
+    )
+    return run_watch(options, out=sys.stdout)
+
+
 def _note(message: str) -> None:
     print(f"promorang-gate: {message}", file=sys.stderr)
 
@@ -231,7 +249,30 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--open", action="store_true", help="then serve it and open a browser (Ctrl-C stops)"
     )
-    for command in (verdict, signoff, janitor, report):
+    watch = sub.add_parser(
+        "watch", help="after promotion: measure section 6's thresholds on ENV every interval"
+    )
+    watch.add_argument("--env", required=True, metavar="NAME", help="the environment watched")
+    watch.add_argument(
+        "--for", dest="duration", required=True, metavar="DURATION", help="e.g. 30m, 10s"
+    )
+    watch.add_argument(
+        "--interval", default="30s", metavar="DURATION", help="between probes (default 30s)"
+    )
+    watch.add_argument("--gate", metavar="NAME", help="a gate judged by the watch (default watch)")
+    watch.add_argument(
+        "--failure-limit",
+        type=int,
+        default=1,
+        metavar="N",
+        help="stop after N breaching intervals in a row (default 1: at once)",
+    )
+    watch.add_argument("--checklists", metavar="DIR", help="default ROOTDIR/checklists")
+    watch.add_argument("--reports", metavar="DIR", help="default ROOTDIR/reports")
+    watch.add_argument(
+        "--sandbox-state", metavar="PATH", help="state file of a running sandbox (--env sandbox)"
+    )
+    for command in (verdict, signoff, janitor, report, watch):
         command.add_argument(
             "--rootdir",
             default=".",
@@ -258,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _signoff(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "watch":
+            return _watch(args)
         return _janitor(args)
     except ConfigError as exc:
         print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)

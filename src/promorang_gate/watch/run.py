@@ -1,0 +1,338 @@
+"""The watch loop: probe and read every interval, judge every item, stop on a breach (or after
+``--failure-limit`` breaching intervals in a row), on Ctrl-C/SIGTERM (within 2 s) or when the
+duration is over; then write what was measured.
+
+Exit codes (``Exit``): 0 allow (every gating item passed), 1 breach, 2 usage mistake,
+3 not verified (no breach, but a gating item lacked data or samples), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import os
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from promorang_gate.checklists import WATCH, load_catalog
+from promorang_gate.errors import ConfigError
+from promorang_gate.gates import checklists_digest, choose_gate, load_gates
+from promorang_gate.redaction import Redactor
+from promorang_gate.watch.items import ItemState, WatchSpec, describe, judge, watch_specs
+from promorang_gate.watch.measures import (
+    ConnectionsReader,
+    Database,
+    Reading,
+    StorageReader,
+    WebhookReader,
+)
+from promorang_gate.watch.output import (
+    RUNBOOK,
+    rollback_commands,
+    step_summary,
+    write_allure,
+    write_report,
+)
+from promorang_gate.watch.probes import Prober, ProbeResult
+from promorang_gate.watch.progress import Progress, progress_line
+from promorang_gate.watch.target import WatchedEnv, resolve_watched
+from promorang_gate.watch.windows import Interval, Series
+
+__all__ = ["Exit", "WatchOptions", "run_watch"]
+
+#: How often the loop looks up from a slow interval to see whether it was told to stop.
+POLL_S = 0.1
+ERROR_RATE_SOURCE = "the watch's own probe requests (no Prometheus endpoint declared)"
+
+
+class Exit(enum.IntEnum):
+    ALLOW = 0
+    BREACH = 1
+    USAGE = 2
+    NOT_VERIFIED = 3
+    INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    env: str
+    duration_s: float
+    interval_s: float = 30.0
+    gate: str | None = None
+    failure_limit: int = 1
+    rootdir: Path = Path()
+    checklists: Path | None = None
+    reports: Path | None = None
+    sandbox_state: str | None = None
+
+
+class _Stop:
+    """Set by SIGINT/SIGTERM: the loop and every wait end at once."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal: str | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.signal = signal.Signals(signum).name
+        self.event.set()
+
+
+def _readers(
+    specs: list[WatchSpec], watched: WatchedEnv, db: Database, redactor: Redactor
+) -> dict[str, Callable[[], Reading]]:
+    readers: dict[str, Callable[[], Reading]] = {}
+    for spec in specs:
+        if spec.measure == "connections":
+            readers["connections"] = ConnectionsReader(db, redactor).read
+        elif spec.measure == "storage_quota":
+            quota = int(watched.value("storage_quota_bytes", 0))  # type: ignore[call-overload]
+            source = watched.source("storage_quota_bytes")
+            readers["storage_quota"] = StorageReader(db, quota, source).read
+        elif spec.measure == "webhook_failures":
+            table = str(watched.value("webhook_deliveries_table", "") or "")
+            readers["webhook_failures"] = WebhookReader(db, table, spec.window_s).read
+    return readers
+
+
+def _measure(
+    prober: Prober, readers: Mapping[str, Callable[[], Reading]], stop: _Stop
+) -> tuple[list[ProbeResult], dict[str, Reading]] | None:
+    """One interval's probes and readings, in a thread the loop need not wait for."""
+    box: list[tuple[list[ProbeResult], dict[str, Reading]]] = []
+
+    def work() -> None:
+        probes = prober.run()
+        box.append((probes, {name: read() for name, read in readers.items()}))
+
+    worker = threading.Thread(target=work, name="watch-interval", daemon=True)
+    worker.start()
+    while worker.is_alive() and not stop.event.is_set():
+        worker.join(POLL_S)
+    return box[0] if box else None
+
+
+def _choose(options: WatchOptions, catalog: Any) -> tuple[str, list[WatchSpec]]:
+    gates = load_gates(catalog)
+    if options.gate is None and WATCH not in gates:
+        raise ConfigError(f"no gate '{WATCH}' in {catalog.directory}/gates.yaml (give --gate)")
+    choice = choose_gate(
+        gates,
+        option=options.gate or WATCH,
+        markexpr="",
+        profile_gate=WATCH,
+        env=options.env,
+        judge=WATCH,
+    )
+    return choice.gate.name, watch_specs(catalog, choice.gate.requires)
+
+
+def run_watch(
+    options: WatchOptions,
+    *,
+    out: IO[str],
+    environ: Mapping[str, str] | None = None,
+    install_signals: bool = True,
+) -> int:
+    environ = os.environ if environ is None else environ
+    if options.duration_s <= 0 or options.interval_s <= 0:
+        raise ConfigError("--for and --interval must be longer than 0 s")
+    if options.failure_limit < 1:
+        raise ConfigError("--failure-limit must be 1 or more (breaching intervals in a row)")
+    checklists = options.checklists or options.rootdir / "checklists"
+    catalog = load_catalog(checklists)
+    gate, specs = _choose(options, catalog)
+    redactor = Redactor()
+    watched = resolve_watched(
+        options.env, options.rootdir, redactor, sandbox_state=options.sandbox_state, environ=environ
+    )
+    stop = _Stop()
+    previous = {}
+    if install_signals and threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _loop(options, gate, specs, watched, redactor, stop, out, environ, checklists)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        watched.close()
+
+
+def _loop(
+    options: WatchOptions,
+    gate: str,
+    specs: list[WatchSpec],
+    watched: WatchedEnv,
+    redactor: Redactor,
+    stop: _Stop,
+    out: IO[str],
+    environ: Mapping[str, str],
+    checklists: Path,
+) -> int:
+    target = watched.target
+    started_at = dt.datetime.now(dt.UTC)
+    prober = Prober(target, redactor)
+    db = Database(target, redactor)
+    readers = _readers(specs, watched, db, redactor)
+    states = [ItemState(spec, options.failure_limit) for spec in specs]
+    series = Series()
+    progress = Progress(out)
+    print(
+        f"watch {options.env}: gate {gate}, {len(specs)} items, every {options.interval_s:g} s"
+        f" for {options.duration_s:g} s; error rate from {ERROR_RATE_SOURCE}",
+        file=out,
+        flush=True,
+    )
+    stopped_by = "duration"
+    try:
+        prober.discover_content()
+        index = 0
+        while not stop.event.is_set():
+            began = prober.elapsed()
+            measured = _measure(prober, readers, stop)
+            if measured is None:
+                break
+            series.add(Interval(index, began, prober.elapsed(), *measured))
+            for state in states:
+                state.add(judge(state.spec, series))
+            line = progress_line(prober.elapsed(), options.duration_s, series.requests, states)
+            progress.update(line)
+            if any(s.failed_at is not None for s in states):
+                stopped_by = "breach"
+                break
+            index += 1
+            next_at = index * options.interval_s
+            if next_at >= options.duration_s:
+                break
+            stop.event.wait(max(0.0, next_at - prober.elapsed()))
+    finally:
+        progress.close()
+    if stop.signal is not None:
+        stopped_by = stop.signal
+    finished_at = dt.datetime.now(dt.UTC)
+    elapsed = prober.elapsed()
+    prober.close()
+    db.close()
+    return _finish(
+        options,
+        gate,
+        watched,
+        states,
+        series,
+        stopped_by,
+        started_at,
+        finished_at,
+        elapsed,
+        redactor,
+        out,
+        environ,
+        checklists,
+    )
+
+
+def _verdict(states: list[ItemState], stopped_by: str) -> tuple[str, Exit]:
+    if stopped_by.startswith("SIG"):
+        return "interrupted", Exit.INTERRUPTED
+    outcomes = [(s.spec.gating, s.outcome()[0]) for s in states]
+    if any(status == "failed" for _, status in outcomes):
+        return "block", Exit.BREACH
+    if all(status == "passed" for gating, status in outcomes if gating):
+        return "allow", Exit.ALLOW
+    return "block", Exit.NOT_VERIFIED
+
+
+def _finish(
+    options: WatchOptions,
+    gate: str,
+    watched: WatchedEnv,
+    states: list[ItemState],
+    series: Series,
+    stopped_by: str,
+    started_at: dt.datetime,
+    finished_at: dt.datetime,
+    elapsed: float,
+    redactor: Redactor,
+    out: IO[str],
+    environ: Mapping[str, str],
+    checklists: Path,
+) -> int:
+    verdict, code = _verdict(states, stopped_by)
+    rows = []
+    for state in states:
+        status, reason = state.outcome()
+        rows.append(
+            {
+                "id": state.spec.item_id,
+                "text": state.spec.text,
+                "measure": state.spec.measure,
+                "gating": state.spec.gating,
+                "status": status,
+                "reason": reason,
+                "intervals_without_data": sum(j.state == "no_data" for j in state.judgements),
+                "judgements": [j.to_json() for j in state.judgements],
+            }
+        )
+    for state in states:
+        if state.failed_at is not None:
+            last = next(j for j in state.judgements if j.interval == state.failed_at)
+            print(f"BREACH {state.spec.item_id}: {describe(state.spec, last)}", file=out)
+    if code == Exit.BREACH:
+        print(f"Roll back ({RUNBOOK}):", file=out)
+        for command in rollback_commands(watched.target):
+            print(f"  {command}", file=out)
+    for row in rows:
+        if row["status"] != "passed" or row["reason"]:
+            status = str(row["status"]).replace("_", " ")
+            print(f"ITEM {row['id']}: {status}: {row['reason']}", file=out)
+    windows = {s.spec.item_id: series.window(s.spec.window_s).to_json() for s in states}
+    data = {
+        "kind": "watch",
+        "env": options.env,
+        "gate": gate,
+        "verdict": verdict,
+        "stopped_by": stopped_by,
+        "started_at": started_at.isoformat().replace("+00:00", "Z"),
+        "finished_at": finished_at.isoformat().replace("+00:00", "Z"),
+        "duration_s": options.duration_s,
+        "elapsed_s": round(elapsed, 3),
+        "interval_s": options.interval_s,
+        "failure_limit": options.failure_limit,
+        "error_rate_source": ERROR_RATE_SOURCE,
+        "checklists_digest": checklists_digest(checklists),
+        "requests": series.requests,
+        "items": rows,
+        "windows": windows,
+        "intervals": [i.to_json() for i in series.intervals],
+    }
+    reports = options.reports or options.rootdir / "reports"
+    path = reports / f"watch-{options.env}.json"
+    write_report(path, data, redactor)
+    write_allure(
+        reports / "allure-results",
+        options.env,
+        states,
+        series,
+        verdict,
+        int(started_at.timestamp() * 1000),
+        int(finished_at.timestamp() * 1000),
+        redactor,
+    )
+    summary = environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        from promorang_gate.ci_summary import append_step_summary
+
+        append_step_summary(summary, step_summary(options.env, verdict, rows))
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("passed", "failed", "not_verified")}
+    shown = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items())
+    print(
+        f"WATCH {options.env}: {verdict.upper()} (gate {gate}: {shown}; {series.requests}"
+        f" requests in {elapsed:.1f} s, stopped by {stopped_by})",
+        file=out,
+    )
+    print(f"watch file: {path}", file=out, flush=True)
+    return int(code)

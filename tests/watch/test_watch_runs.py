@@ -1,0 +1,91 @@
+"""`promorang-gate watch` against the shared sandbox: healthy passes, a stop is never an allow."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promorang_gate.watch.run import Exit, WatchOptions, run_watch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def watch(
+    state_file: Path,
+    reports: Path,
+    duration: float = 10,
+    env: str = "sandbox",
+    extra: dict[str, str] | None = None,
+    **kw: Any,
+) -> tuple[int, str, dict[str, Any]]:
+    out = io.StringIO()
+    options = WatchOptions(
+        env=env,
+        duration_s=duration,
+        interval_s=kw.pop("interval_s", 1.0),
+        rootdir=REPO,
+        reports=reports,
+        sandbox_state=str(state_file),
+        **kw,
+    )
+    code = run_watch(options, out=out, install_signals=False, environ=_environ(extra))
+    data = json.loads((reports / f"watch-{env}.json").read_text())
+    return code, out.getvalue(), data
+
+
+def _environ(extra: dict[str, str] | None) -> dict[str, str]:
+    """The process's variables without any GATE_ setting, plus the test's own."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("GATE_")}, **(extra or {})}
+
+
+@pytest.mark.slow
+def test_healthy_sandbox_allows(sandbox: Any, sandbox_state_file: Path, tmp_path: Path) -> None:
+    code, output, data = watch(sandbox_state_file, tmp_path)
+    assert code == Exit.ALLOW, output
+    assert data["verdict"] == "allow"
+    statuses = {i["id"]: i["status"] for i in data["items"]}
+    gating = {i["id"] for i in data["items"] if i["gating"]}
+    assert {statuses[i] for i in gating} == {"passed"}
+    assert statuses["watch.webhook_failures"] == "not_verified"
+    assert len(data["intervals"]) >= 9
+    assert data["windows"]["watch.error_rate"]["requests"] >= 20
+    assert "WATCH sandbox: ALLOW" in output
+    results = list((tmp_path / "allure-results").glob("*-result.json"))
+    assert len(results) == len(data["items"])
+    chart = next((tmp_path / "allure-results").glob("*-attachment.svg")).read_text()
+    assert "<polyline" in chart
+
+
+def test_sigint_stops_within_two_seconds_and_never_allows(
+    sandbox: Any, sandbox_state_file: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PROMORANG_SANDBOX_STATE": str(sandbox_state_file)}
+    command = [sys.executable, "-m", "promorang_gate.cli", "watch", "--env", "sandbox"]
+    command += ["--for", "60s", "--interval", "1s", "--reports", str(tmp_path)]
+    proc = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("[") or not line:
+            break
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    rest, _ = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 2.0, rest
+    assert proc.returncode == Exit.INTERRUPTED, rest
+    data = json.loads((tmp_path / "watch-sandbox.json").read_text())
+    assert data["verdict"] == "interrupted"
+    assert data["stopped_by"] == "SIGINT"
+    assert data["intervals"]
