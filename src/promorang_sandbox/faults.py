@@ -7,6 +7,7 @@ database as an operator would, and are reverted when switched off.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -244,7 +245,48 @@ _FAULT_LIST = (
     ),
 )
 
-FAULTS: Mapping[str, Fault] = MappingProxyType({f.name: f for f in _FAULT_LIST})
+# Faults that appear only after a while (promorang-gate watch): each starts this many seconds
+# after it is switched on and then grows, so a one-shot check before promotion sees nothing.
+CREEP_AFTER_S = 1.0
+#: Connections the leak holds at most, against the database's limit it sets.
+LEAK_LIMIT, LEAK_HELD = 10, 9
+LEAK_NAME = "sandbox-fault-connections-leak"
+QUOTA_FILL_PREFIX = "__sandbox_quota_fill/"
+QUOTA_FILL_BYTES, QUOTA_FILL_ROWS = 128 * 1024 * 1024, 9  # 1.125 GiB: past the 1 GiB quota
+_DB_LIMIT = (
+    "do $$ begin execute format('alter database %I connection limit {}', current_database());"
+    " end $$"
+)
+_WATCH_FAULTS = (
+    Fault(
+        "error_rate_rises",
+        "api",
+        "after 1 s, every second API request answers 500 (the error rate climbs past 2 %)",
+    ),
+    Fault(
+        "connections_leak",
+        "postgres",
+        f"the database's connection limit becomes {LEAK_LIMIT}; after 1 s the sandbox opens"
+        f" and holds a connection every 0.25 s, up to {LEAK_HELD}",
+        (_DB_LIMIT.format(LEAK_LIMIT),),
+        (_DB_LIMIT.format(-1),),
+    ),
+    Fault(
+        "bucket_near_quota",
+        "postgres",
+        f"after 1 s, a {QUOTA_FILL_BYTES >> 20} MiB object row joins content-media every"
+        f" 0.25 s, up to {QUOTA_FILL_ROWS} (past the sandbox's 1 GiB quota)",
+        (),
+        (
+            f"delete from storage.objects where bucket_id = '{BUCKET}'"
+            f" and name like '{QUOTA_FILL_PREFIX}%'",
+        ),
+    ),
+    Fault("latency_creeps", "api", "after 1 s, every API request waits 0.4 s more per second"),
+)
+#: Proven by `promorang-gate watch` (tests/watch), not by the gate run's fault matrix.
+WATCH_FAULTS = tuple(f.name for f in _WATCH_FAULTS)
+FAULTS: Mapping[str, Fault] = MappingProxyType({f.name: f for f in (*_FAULT_LIST, *_WATCH_FAULTS)})
 
 
 def validate(names: Iterable[str]) -> tuple[str, ...]:
@@ -263,6 +305,13 @@ class FaultSet:
         self._dsn = db_admin_dsn
         self._lock = threading.Lock()
         self._active: tuple[str, ...] = ()
+        self._since: dict[str, float] = {}
+        self._growers: dict[str, _Grower] = {}
+
+    def since(self, name: str) -> float | None:
+        """Seconds since ``name`` was switched on; None when it is off."""
+        started = self._since.get(name)
+        return None if started is None else time.monotonic() - started
 
     def __contains__(self, name: object) -> bool:
         return name in self._active
@@ -277,10 +326,19 @@ class FaultSet:
         with self._lock:
             off = [FAULTS[n] for n in self._active if n not in wanted]
             on = [FAULTS[n] for n in wanted if n not in self._active]
+            for fault in off:
+                grower = self._growers.pop(fault.name, None)
+                if grower is not None:
+                    grower.stop()
             sql = [s for f in off for s in f.revert_sql] + [s for f in on for s in f.apply_sql]
             if sql:
                 self._execute(sql)
             self._active = wanted
+            now = time.monotonic()
+            self._since = {n: self._since.get(n, now) for n in wanted}
+            for fault in on:
+                if fault.name in _GROWING and self._dsn is not None:
+                    self._growers[fault.name] = _Grower(self._dsn, fault.name)
             return wanted
 
     def _execute(self, statements: list[str]) -> None:
@@ -291,3 +349,50 @@ class FaultSet:
                 conn.execute(stmt.encode())
             # PostgREST-alikes reload their schema cache on this notification.
             conn.execute("notify pgrst, 'reload schema'")
+
+
+_GROWING = ("connections_leak", "bucket_near_quota")
+
+
+class _Grower(threading.Thread):
+    """After ``CREEP_AFTER_S``, one more held connection or quota-filling row every 0.25 s."""
+
+    STEP_S = 0.25
+
+    def __init__(self, dsn: str, fault: str) -> None:
+        super().__init__(name=f"fault-{fault}", daemon=True)
+        self._dsn, self._fault = dsn, fault
+        self._halt = threading.Event()
+        self._held: list[psycopg.Connection[tuple[object, ...]]] = []
+        self.start()
+
+    def run(self) -> None:
+        if self._halt.wait(CREEP_AFTER_S):
+            return
+        steps = LEAK_HELD if self._fault == "connections_leak" else QUOTA_FILL_ROWS
+        for step in range(steps):
+            try:
+                self._grow(step)
+            except psycopg.Error:
+                return
+            if self._halt.wait(self.STEP_S):
+                return
+
+    def _grow(self, step: int) -> None:
+        if self._fault == "connections_leak":
+            conn = psycopg.connect(self._dsn, autocommit=True, application_name=LEAK_NAME)
+            self._held.append(conn)
+            return
+        with psycopg.connect(self._dsn, autocommit=True) as conn:
+            conn.execute(
+                "insert into storage.objects (bucket_id, name, metadata) values (%s, %s, %s)"
+                " on conflict do nothing",
+                [BUCKET, f"{QUOTA_FILL_PREFIX}{step}", f'{{"size": {QUOTA_FILL_BYTES}}}'],
+            )
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
+        for conn in self._held:
+            conn.close()
+        self._held.clear()

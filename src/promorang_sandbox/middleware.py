@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -10,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .api_common import ERROR_BODY
+from .faults import CREEP_AFTER_S
 
 if TYPE_CHECKING:
     from .api import ApiConfig
@@ -35,6 +38,9 @@ HELMET_HEADERS = (
     ("x-xss-protection", "0"),
 )
 CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
+# latency_creeps: each request waits this much more per second the fault has been on, at most
+# CREEP_MAX_S (below the sandbox's 5 s request timeout: slow, never failing).
+CREEP_PER_S, CREEP_MAX_S = 0.4, 2.5
 
 
 class PlatformMiddleware:
@@ -43,6 +49,7 @@ class PlatformMiddleware:
     def __init__(self, app: ASGIApp, config: ApiConfig) -> None:
         self.app = app
         self.config = config
+        self._requests = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,6 +61,9 @@ class PlatformMiddleware:
         allowed = cors and origin is not None and origin == self.config.frontend_origin
         if scope["method"] == "OPTIONS" and not scope["path"].startswith("/__sandbox"):
             await self._preflight(headers, allowed, cors, send)
+            return
+        if not scope["path"].startswith("/__sandbox") and await self._creeping_fault():
+            await JSONResponse(ERROR_BODY, status_code=500)(scope, receive, send)
             return
         started = False
 
@@ -81,6 +91,16 @@ class PlatformMiddleware:
             if started:
                 return
             await JSONResponse(ERROR_BODY, status_code=500)(scope, receive, send_wrapped)
+
+    async def _creeping_fault(self) -> bool:
+        """The faults that appear after a while: a growing delay, then every second request
+        failing. True when this request is to answer 500."""
+        faults = self.config.faults
+        creep = faults.since("latency_creeps")
+        if creep is not None and creep > CREEP_AFTER_S:
+            await asyncio.sleep(min(CREEP_MAX_S, CREEP_PER_S * (creep - CREEP_AFTER_S)))
+        rises = faults.since("error_rate_rises")
+        return rises is not None and rises > CREEP_AFTER_S and next(self._requests) % 2 == 1
 
     async def _preflight(
         self, headers: Mapping[str, str], allowed: bool, cors: bool, send: Send

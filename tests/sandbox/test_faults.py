@@ -306,6 +306,48 @@ def frontend_api_unrouted(h: SandboxHandle, api: httpx.Client) -> bool:
     return health.headers["content-type"].startswith("text/html") and upload.status_code == 404
 
 
+def _within(seconds: float, seen: Callable[[], bool]) -> bool:
+    """Whether ``seen`` turns true before the deadline (faults that appear after a while)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if seen():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def error_rate_rises(h: SandboxHandle, api: httpx.Client) -> bool:
+    return _within(3, lambda: any(api.get("/api/health").status_code == 500 for _ in range(2)))
+
+
+def latency_creeps(h: SandboxHandle, api: httpx.Client) -> bool:
+    def slow() -> bool:
+        started = time.monotonic()
+        api.get("/api/health")
+        return time.monotonic() - started > 0.3
+
+    return _within(3, slow)
+
+
+def _db_count(h: SandboxHandle, query: str) -> int:
+    with psycopg.connect(h.state.database_url, autocommit=True) as conn:
+        row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def connections_leak(h: SandboxHandle, api: httpx.Client) -> bool:
+    from promorang_sandbox.faults import LEAK_NAME
+
+    held = f"select count(*) from pg_stat_activity where application_name = '{LEAK_NAME}'"
+    limit = "select datconnlimit from pg_database where datname = current_database()"
+    return _db_count(h, limit) == 10 and _within(3, lambda: _db_count(h, held) > 0)
+
+
+def bucket_near_quota(h: SandboxHandle, api: httpx.Client) -> bool:
+    fill = "select count(*) from storage.objects where name like '__sandbox_quota_fill/%'"
+    return _within(3, lambda: _db_count(h, fill) > 0)
+
+
 PROBES: dict[str, Probe] = {n: globals()[n] for n in FAULTS if callable(globals().get(n))}
 
 
