@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route
 
 from ..recorder import RecordingMiddleware, RequestRecorder
 from . import storage as st
+from .metrics import metrics
 from .rest import handle_rest
 
 POOL_MAX_SIZE = 10
@@ -82,6 +83,7 @@ def create_gateway_app(dsn: str, recorder: RequestRecorder) -> RecordingMiddlewa
     app = Starlette(
         routes=[
             Route("/health", _health, methods=["GET"]),
+            Route("/customer/v1/privileged/metrics", metrics, methods=["GET"]),
             Mount("/rest/v1", routes=[Route("/{table}", handle_rest, methods=rest_methods)]),
             Mount("/storage/v1", routes=_storage_routes()),
         ],
