@@ -110,6 +110,11 @@ def test_failure_limit_counts_consecutive_breaches() -> None:
     for readings in (full, empty, full):
         state.add(judge(spec, _series((1, 0), readings=readings)))
     assert state.failed_at is None
+    assert state.outcome()[0] == "failed"
+    assert "still breaching when the watch ended" in (state.outcome()[1] or "")
+    state.add(judge(spec, _series((1, 0), readings=empty)))
+    assert state.outcome() == ("passed", "2 breaching intervals, never 2 in a row")
+    state.add(judge(spec, _series((1, 0), readings=full)))
     state.add(judge(spec, _series((1, 0), readings=full)))
     status, reason = state.outcome()
     assert status == "failed"

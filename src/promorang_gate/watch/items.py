@@ -181,6 +181,8 @@ class ItemState:
             why = next(j.reason for j in self.judgements if j.state == "no_data")
             return "not_verified", f"{counts['no_data']} of {total} intervals without data: {why}"
         last = self.judgements[-1]
+        if last.state == "breach":  # fewer in a row than the limit, but not over either
+            return "failed", f"still breaching when the watch ended: {describe(self.spec, last)}"
         if last.state == "warming":
             return "not_verified", last.reason
         note = None

@@ -45,24 +45,39 @@ def _points(series: Series, state: ItemState) -> list[tuple[float, float | None]
     return [(ends.get(j.interval, 0.0), j.value) for j in state.judgements]
 
 
+def _percent(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s"
+
+
 def series_chart(
     series: Series, error: ItemState | None, p95: ItemState | None, width: int = 640
 ) -> str:
     """An SVG of error rate (left axis, %) and P95 (right axis, s) per interval."""
-    height, pad = 240, 40
+    height, pad = 240, 48
     end = max((i.ended_s for i in series.intervals), default=1.0) or 1.0
     lines = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
         f' viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{pad}" y="16">error rate (red, % of probe requests) and P95 (blue, s)</text>',
+        f'<text x="{pad}" y="16">error rate (red, left axis) and P95 (blue, right axis);'
+        " dashed: breach lines</text>",
     ]
-    for state, colour, cap in ((error, "#c0392b", None), (p95, "#2471a3", None)):
+    axes = ((error, "#c0392b", pad - 4, "end"), (p95, "#2471a3", width - pad + 4, "start"))
+    for state, colour, label_x, anchor in axes:
         if state is None:
             continue
         points = [(t, v) for t, v in _points(series, state) if v is not None]
         threshold = state.spec.breach_above if error is state else state.spec.read_budget_s
-        top = max([v for _, v in points] + [threshold or 0.0, 1e-9]) * 1.1 if cap is None else cap
+        top = max([v for _, v in points] + [threshold or 0.0, 1e-9]) * 1.1
+        shown = _percent if error is state else _seconds
+        lines.append(
+            f'<text x="{label_x}" y="{pad}" fill="{colour}" text-anchor="{anchor}">'
+            f"{shown(top)}</text>"
+        )
         xy = [
             (pad + (width - 2 * pad) * t / end, height - pad - (height - 2 * pad) * v / top)
             for t, v in points
@@ -74,6 +89,8 @@ def series_chart(
             lines.append(
                 f'<line x1="{pad}" x2="{width - pad}" y1="{y:.1f}" y2="{y:.1f}"'
                 f' stroke="{colour}" stroke-dasharray="4 3"/>'
+                f'<text x="{label_x}" y="{y + 4:.1f}" fill="{colour}" text-anchor="{anchor}">'
+                f"{shown(threshold)}</text>"
             )
     lines.append(
         f'<text x="{pad}" y="{height - 10}">0 s</text>'

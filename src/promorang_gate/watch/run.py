@@ -23,7 +23,7 @@ from promorang_gate.checklists import WATCH, load_catalog
 from promorang_gate.errors import ConfigError
 from promorang_gate.gates import checklists_digest, choose_gate, load_gates
 from promorang_gate.redaction import Redactor
-from promorang_gate.watch.items import ItemState, WatchSpec, describe, judge, watch_specs
+from promorang_gate.watch.items import ItemState, WatchSpec, judge, watch_specs
 from promorang_gate.watch.measures import (
     ConnectionsReader,
     Database,
@@ -206,10 +206,11 @@ def _loop(
                 stopped_by = "breach"
                 break
             index += 1
-            next_at = index * options.interval_s
+            # Intervals start on their schedule; one slower than the interval delays the next.
+            next_at = max(index * options.interval_s, prober.elapsed())
             if next_at >= options.duration_s:
                 break
-            stop.event.wait(max(0.0, next_at - prober.elapsed()))
+            stop.event.wait(next_at - prober.elapsed())
     finally:
         progress.close()
     if stop.signal is not None:
@@ -277,16 +278,15 @@ def _finish(
                 "judgements": [j.to_json() for j in state.judgements],
             }
         )
-    for state in states:
-        if state.failed_at is not None:
-            last = next(j for j in state.judgements if j.interval == state.failed_at)
-            print(f"BREACH {state.spec.item_id}: {describe(state.spec, last)}", file=out)
+    for row in rows:
+        if row["status"] == "failed":
+            print(f"BREACH {row['id']}: {row['reason']}", file=out)
     if code == Exit.BREACH:
         print(f"Roll back ({RUNBOOK}):", file=out)
         for command in rollback_commands(watched.target):
             print(f"  {command}", file=out)
     for row in rows:
-        if row["status"] != "passed" or row["reason"]:
+        if row["status"] == "not_verified" or (row["status"] == "passed" and row["reason"]):
             status = str(row["status"]).replace("_", " ")
             print(f"ITEM {row['id']}: {status}: {row['reason']}", file=out)
     windows = {s.spec.item_id: series.window(s.spec.window_s).to_json() for s in states}
