@@ -21,6 +21,7 @@ JS_DIR = REPO / "tests" / "js"
 GATE_CHECKS = {
     "gate-staging": "promorang-gate / promotion (staging)",
     "gate-production": "promorang-gate / post_deploy (production)",
+    "watch-production": "promorang-gate / watch (production)",
 }
 
 
@@ -78,16 +79,25 @@ def test_actionlint_does_report_a_broken_workflow(tmp_path: Path) -> None:
 
 def test_the_jobs_chain_staging_promote_production_rollback() -> None:
     jobs = _workflow()["jobs"]
-    assert list(jobs) == ["gate-staging", "promote", "gate-production", "rollback"]
+    assert list(jobs) == [
+        "gate-staging",
+        "promote",
+        "gate-production",
+        "watch-production",
+        "rollback",
+    ]
     assert all("runs-on" in job for job in jobs.values())
     assert jobs["promote"]["needs"] == "gate-staging"
     assert jobs["gate-production"]["needs"] == "promote"
-    assert jobs["rollback"]["needs"] == ["promote", "gate-production"]
+    assert jobs["watch-production"]["needs"] == "gate-production"
+    assert jobs["rollback"]["needs"] == ["promote", "gate-production", "watch-production"]
     condition = jobs["rollback"]["if"]
     assert "always()" in condition
     # Whatever was promoted goes back: after a red gate, or a promotion stopped halfway.
     assert "needs.promote.outputs.api == 'true' || needs.promote.outputs.frontend" in condition
     assert "needs.promote.result != 'success' || needs.gate-production.result" in condition
+    # A breach (exit 1) rolls back; a watch that could not see (exit 3) fails the run only.
+    assert "|| needs.watch-production.outputs.exit == '1'" in condition
     steps = {step.get("name"): step.get("if") for step in jobs["rollback"]["steps"]}
     assert steps["Roll back the API"] == "needs.promote.outputs.api == 'true'"
     assert steps["Roll back the frontend"] == "needs.promote.outputs.frontend == 'true'"
@@ -108,16 +118,21 @@ def test_each_job_runs_the_runbook_commands() -> None:
     production = _runs(jobs["gate-production"])
     assert "pytest --env prod\n" in production + "\n"
     assert "promorang-gate verdict reports --env prod --gate post_deploy" in production
+    watch = _runs(jobs["watch-production"])
+    assert "promorang-gate watch --env prod --for 30m" in watch
+    assert 'echo "exit=$code" >> "$GITHUB_OUTPUT"' in watch
     rollback = _runs(jobs["rollback"])
     assert rollback.count('"$VERCEL_CLI" rollback') == 2
     assert rollback.rstrip().endswith("exit 1")  # a rolled-back promotion is a failed one
 
 
-@pytest.mark.parametrize("job_id", ["gate-staging", "gate-production"])
+@pytest.mark.parametrize("job_id", ["gate-staging", "gate-production", "watch-production"])
 def test_the_reports_are_uploaded_whatever_happened(job_id: str) -> None:
     steps = _workflow()["jobs"][job_id]["steps"]
     (upload,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact")]
     assert upload["if"] == "always()"
     assert upload["with"]["path"] == "reports/"
+    if job_id == "watch-production":
+        return
     render = next(s for s in steps if s.get("run") == "promorang-gate report")
     assert render["if"] == "always()"
