@@ -77,6 +77,10 @@ SETTINGS: dict[str, tuple[type, object]] = {
     # the storage item is not verified) and the table recording Stripe webhook deliveries.
     "storage_quota_bytes": (int, 0),
     "webhook_deliveries_table": (str, ""),
+    # The API's real-traffic error ratio for the watch: a Prometheus-compatible query endpoint
+    # (GATE_<ENV>_PROMETHEUS_URL) and the PromQL expression it evaluates; "" = none.
+    "prometheus_url": (str, ""),
+    "error_rate_query": (str, ""),
 }
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
 # On a protected profile only the shipped file decides these (see _check_protection).

@@ -26,6 +26,7 @@ from .faults import FaultSet
 from .growth import growth_routes
 from .middleware import PlatformMiddleware
 from .recorder import RequestRecorder
+from .traffic import TrafficMetrics
 from .uploads import Uploads
 
 __all__ = ["ApiConfig", "ApiError", "PromorangApi", "create_api_app"]
@@ -51,6 +52,8 @@ class ApiConfig:
     # What content_items has no column for, kept so it reads back as written (CONTRACT §6.8).
     platform_urls: dict[str, str] = field(default_factory=dict)
     share_prices: dict[str, float] = field(default_factory=dict)
+    # Real-traffic counters served at /metrics (traffic.py).
+    traffic: TrafficMetrics = field(default_factory=TrafficMetrics)
 
 
 class PromorangApi:

@@ -8,11 +8,12 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .api_common import ERROR_BODY
 from .faults import CREEP_AFTER_S
+from .traffic import METRICS_PATH
 
 if TYPE_CHECKING:
     from .api import ApiConfig
@@ -55,6 +56,12 @@ class PlatformMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["path"] == METRICS_PATH and scope["method"] == "GET":
+            body, content_type = self.config.traffic.render()
+            await Response(body, media_type=content_type)(scope, receive, send)
+            return
+        if not scope["path"].startswith("/__sandbox"):
+            send = self._counted(scope["method"], send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         origin = headers.get("origin")
         cors = "cors_missing" not in self.config.faults
@@ -91,6 +98,16 @@ class PlatformMiddleware:
             if started:
                 return
             await JSONResponse(ERROR_BODY, status_code=500)(scope, receive, send_wrapped)
+
+    def _counted(self, method: str, send: Send) -> Send:
+        """``send``, counting the response's status for /metrics."""
+
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.config.traffic.observe(method, int(message["status"]))
+            await send(message)
+
+        return counting
 
     async def _creeping_fault(self) -> bool:
         """The faults that appear after a while: a growing delay, then every second request

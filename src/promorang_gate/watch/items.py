@@ -16,13 +16,16 @@ from typing import Any, Literal
 
 from promorang_gate.checklists import Catalog, ChecklistItem
 from promorang_gate.errors import ConfigError
-from promorang_gate.watch.windows import Series
+from promorang_gate.watch.measures import Reading
+from promorang_gate.watch.windows import Series, Window
 
 __all__ = ["MEASURES", "ItemState", "Judgement", "WatchSpec", "judge", "watch_specs"]
 
 MEASURES = ("error_rate", "latency_p95", "connections", "storage_quota", "webhook_failures")
 #: The measures read once per interval by a reader (the others come from the probes).
 READ_MEASURES = ("connections", "storage_quota", "webhook_failures")
+#: The reading of real traffic's error ratio, where the env declares a Prometheus endpoint.
+REAL_ERROR_RATE = "real_error_rate"
 State = Literal["ok", "warn", "breach", "warming", "no_data"]
 _NUMBERS = ("window_s", "breach_above", "warn_above", "min_samples", "read_budget_s")
 
@@ -127,6 +130,8 @@ def judge(spec: WatchSpec, series: Series) -> Judgement:
     if not interval.probes:
         return Judgement(spec.item_id, interval.index, "no_data", reason="no probe ran")
     window = series.window(spec.window_s)
+    if spec.measure == "error_rate" and REAL_ERROR_RATE in interval.readings:
+        return _real_error_rate(spec, interval.readings[REAL_ERROR_RATE], window, interval.index)
     if spec.measure == "error_rate":
         value, threshold, samples = window.error_rate, spec.breach_above, window.requests
         figures: dict[str, Any] = {"requests": window.requests, "failed": window.failed}
@@ -144,6 +149,25 @@ def judge(spec: WatchSpec, series: Series) -> Judgement:
     else:  # the runbook's "P95 < 1.5s": at the budget is already over it
         state = "breach" if threshold is not None and value >= threshold else "ok"
     return Judgement(spec.item_id, interval.index, state, value, threshold, figures)
+
+
+def _real_error_rate(spec: WatchSpec, reading: Reading, window: Window, index: int) -> Judgement:
+    """Real traffic's error ratio (Prometheus) judges the item; the probes' own failures, once
+    their window holds its minimum, breach it too (they are requests that failed)."""
+    if reading.value is None:
+        return Judgement(spec.item_id, index, "no_data", reason=reading.missing)
+    figures = {
+        **reading.figures,
+        "source": "prometheus",
+        "requests": window.requests,
+        "failed": window.failed,
+        "probe_error_rate": window.error_rate,
+    }
+    state = _above(reading.value, spec)
+    probes = window.error_rate
+    if window.requests >= spec.min_samples and probes is not None:
+        state = "breach" if _above(probes, spec) == "breach" else state
+    return Judgement(spec.item_id, index, state, reading.value, spec.breach_above, figures)
 
 
 @dataclass
@@ -202,6 +226,12 @@ def describe(spec: WatchSpec, j: Judgement) -> str:
     if j.value is None:
         return j.reason or j.state
     figures = dict(j.figures)
+    if spec.measure == "error_rate" and figures.get("source") == "prometheus":
+        return (
+            f"real traffic's error rate {j.value:.1%} (Prometheus: {figures.get('query')}),"
+            f" probes {figures.get('failed')} failed of {figures.get('requests')};"
+            f" breach above {spec.breach_above:.0%}"
+        )
     if spec.measure == "error_rate":
         return (
             f"error rate {j.value:.1%} > {spec.breach_above:.0%} ({figures.get('failed')} of"

@@ -24,6 +24,7 @@ __all__ = [
     "METRICS_PATH",
     "ConnectionsReader",
     "Database",
+    "PrometheusReader",
     "Reading",
     "StorageReader",
     "WebhookReader",
@@ -270,3 +271,53 @@ class WebhookReader:
         except psycopg.Error as exc:
             return _no_data(f"database: {self.db.redactor.one_line(exc, 200)}")
         return Reading(float(failed), {"failed": int(failed), "deliveries": int(total)})
+
+
+class PrometheusReader:
+    """The API's real-traffic error ratio: the profile's PromQL expression evaluated by the env's
+    Prometheus-compatible endpoint (``/api/v1/query``, the model of Argo Rollouts' provider)."""
+
+    def __init__(
+        self,
+        target: Target,
+        url: str,
+        query: str,
+        redactor: Redactor,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.query = query
+        self.http = GateHttp(
+            target.name,
+            url.rstrip("/"),
+            timeout_s=target.request_timeout_s,
+            writes_allowed=False,
+            redactor=redactor,
+            attach=False,
+            transport=transport,
+            deadline_s=min(target.request_deadline_s, target.request_timeout_s),
+            max_body_bytes=target.max_body_bytes,
+        )
+
+    def read(self) -> Reading:
+        try:
+            response = self.http.get("/api/v1/query", params={"query": self.query})
+            body = response.json()
+        except httpx.HTTPError as exc:
+            return _no_data(f"Prometheus: {type(exc).__name__}")
+        except ValueError:
+            return _no_data("Prometheus answered no JSON")
+        result = body.get("data", {}).get("result") if isinstance(body, dict) else None
+        if response.status_code != 200 or not isinstance(result, list):
+            return _no_data(f"Prometheus answered {response.status_code}: {str(body)[:200]}")
+        if not result:
+            return _no_data("the error-rate query returned no series (no traffic in the window?)")
+        try:
+            value = float(result[0]["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return _no_data("the error-rate query's first series holds no value")
+        if value != value:  # NaN: 0/0, no request in the window
+            return _no_data("the error-rate query is NaN: no request in the window")
+        return Reading(value, {"series": len(result), "query": self.query})
+
+    def close(self) -> None:
+        self.http.close()

@@ -23,10 +23,17 @@ from promorang_gate.checklists import WATCH, load_catalog
 from promorang_gate.errors import ConfigError
 from promorang_gate.gates import checklists_digest, choose_gate, load_gates
 from promorang_gate.redaction import Redactor
-from promorang_gate.watch.items import ItemState, WatchSpec, judge, watch_specs
+from promorang_gate.watch.items import (
+    REAL_ERROR_RATE,
+    ItemState,
+    WatchSpec,
+    judge,
+    watch_specs,
+)
 from promorang_gate.watch.measures import (
     ConnectionsReader,
     Database,
+    PrometheusReader,
     Reading,
     StorageReader,
     WebhookReader,
@@ -47,7 +54,8 @@ __all__ = ["Exit", "WatchOptions", "run_watch"]
 
 #: How often the loop looks up from a slow interval to see whether it was told to stop.
 POLL_S = 0.1
-ERROR_RATE_SOURCE = "the watch's own probe requests (no Prometheus endpoint declared)"
+PROBES_SOURCE = "the watch's own probe requests (no Prometheus endpoint declared)"
+PROMETHEUS_SOURCE = "real traffic (Prometheus: {query}), and the watch's probe requests"
 
 
 class Exit(enum.IntEnum):
@@ -87,8 +95,11 @@ def _readers(
     specs: list[WatchSpec], watched: WatchedEnv, db: Database, redactor: Redactor
 ) -> dict[str, Callable[[], Reading]]:
     readers: dict[str, Callable[[], Reading]] = {}
+    declared = _prometheus(watched)
     for spec in specs:
-        if spec.measure == "connections":
+        if spec.measure == "error_rate" and declared:
+            readers[REAL_ERROR_RATE] = PrometheusReader(watched.target, *declared, redactor).read
+        elif spec.measure == "connections":
             readers["connections"] = ConnectionsReader(db, redactor).read
         elif spec.measure == "storage_quota":
             quota = int(watched.value("storage_quota_bytes", 0))  # type: ignore[call-overload]
@@ -98,6 +109,28 @@ def _readers(
             table = str(watched.value("webhook_deliveries_table", "") or "")
             readers["webhook_failures"] = WebhookReader(db, table, spec.window_s).read
     return readers
+
+
+def _prometheus(watched: WatchedEnv) -> tuple[str, str] | None:
+    """(URL, PromQL) of real traffic's error ratio, when the env declares both."""
+    url = str(watched.value("prometheus_url", "") or "")
+    query = str(watched.value("error_rate_query", "") or "")
+    if not url:
+        return None
+    env = watched.target.name.upper().replace("-", "_")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"GATE_{env}_PROMETHEUS_URL {url!r}: expected an http(s) URL")
+    if not query:
+        raise ConfigError(
+            f"GATE_{env}_PROMETHEUS_URL is set but no error_rate_query: give the PromQL of the"
+            f" API's error ratio (error_rate_query in the profile or GATE_{env}_ERROR_RATE_QUERY)"
+        )
+    return url, query
+
+
+def error_rate_source(watched: WatchedEnv) -> str:
+    declared = _prometheus(watched)
+    return PROMETHEUS_SOURCE.format(query=declared[1]) if declared else PROBES_SOURCE
 
 
 def _measure(
@@ -184,7 +217,7 @@ def _loop(
     progress = Progress(out)
     print(
         f"watch {options.env}: gate {gate}, {len(specs)} items, every {options.interval_s:g} s"
-        f" for {options.duration_s:g} s; error rate from {ERROR_RATE_SOURCE}",
+        f" for {options.duration_s:g} s; error rate from {error_rate_source(watched)}",
         file=out,
         flush=True,
     )
@@ -302,7 +335,7 @@ def _finish(
         "elapsed_s": round(elapsed, 3),
         "interval_s": options.interval_s,
         "failure_limit": options.failure_limit,
-        "error_rate_source": ERROR_RATE_SOURCE,
+        "error_rate_source": error_rate_source(watched),
         "checklists_digest": checklists_digest(checklists),
         "requests": series.requests,
         "items": rows,
