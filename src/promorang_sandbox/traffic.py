@@ -10,8 +10,10 @@ __all__ = ["METRICS_PATH", "TrafficMetrics"]
 
 METRICS_PATH = "/metrics"
 #: The PromQL expression of the API's error ratio over the runbook's 5-minute window.
+# Without a 5xx series the numerator is empty (not 0): `or vector(0)` keeps the ratio defined.
 ERROR_RATIO_QUERY = (
-    'sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))'
+    '(sum(rate(http_requests_total{code=~"5.."}[5m])) or vector(0))'
+    " / sum(rate(http_requests_total[5m]))"
 )
 
 

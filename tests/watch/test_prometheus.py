@@ -24,7 +24,11 @@ from promorang_gate.watch.run import Exit
 from promorang_gate.watch.windows import Interval, Series
 
 REPO = Path(__file__).resolve().parents[2]
-QUERY = 'sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))'
+# Without a 5xx series the numerator is empty (not 0): `or vector(0)` keeps the ratio defined.
+QUERY = (
+    '(sum(rate(http_requests_total{code=~"5.."}[1m])) or vector(0))'
+    " / sum(rate(http_requests_total[1m]))"
+)
 
 
 def _target() -> Target:
