@@ -9,6 +9,7 @@ import pytest
 from promorang_gate.checklists import load_catalog
 from promorang_gate.errors import ConfigError
 from promorang_gate.gates import choose_gate, load_gates
+from promorang_gate.watch.baseline import Baseline, append_history, history_path, last_allowed
 from promorang_gate.watch.items import ItemState, WatchSpec, judge, watch_specs
 from promorang_gate.watch.measures import Reading, utilization_from_metrics
 from promorang_gate.watch.probes import ProbeResult
@@ -45,6 +46,7 @@ def test_the_watch_gate_holds_the_section_6_thresholds() -> None:
         "connections",
         "storage_quota",
         "webhook_failures",
+        "no_regression",
     }
     assert specs["error_rate"].breach_above == 0.02
     assert specs["error_rate"].window_s == 300
@@ -147,3 +149,42 @@ def test_connections_from_supabase_metrics_use_the_exposition_parser() -> None:
     missing = utilization_from_metrics("# TYPE up gauge\nup 1\n")
     assert missing.value is None
     assert "pg_settings_max_connections" in (missing.missing or "")
+
+
+def test_no_regression_needs_a_baseline_and_its_declared_margin(tmp_path: Path) -> None:
+    spec = _specs()["no_regression"]
+    assert (spec.margin_ratio, spec.margin_min_s) == (0.5, 0.1)
+    series = Series()
+    slow = [ProbeResult("health", "GET", "/api/health", 0, 0.5, 200) for _ in range(20)]
+    series.add(Interval(0, 0, 1, slow))
+    assert judge(spec, series).state == "no_data"
+    history = history_path(tmp_path, "prod")
+    append_history(
+        history,
+        {
+            "at": "t1",
+            "env": "prod",
+            "gate": "watch",
+            "verdict": "allow",
+            "probes": {"all": {"p95_s": 0.2, "samples": 40}},
+        },
+    )
+    history.open("a").write("not json\n")
+    append_history(
+        history,
+        {
+            "at": "t2",
+            "env": "prod",
+            "gate": "other",
+            "verdict": "allow",
+            "probes": {"all": {"p95_s": 9.0, "samples": 40}},
+        },
+    )
+    baseline = last_allowed(history, "prod", "watch")
+    assert baseline is not None
+    assert (baseline.p95_s, baseline.finished_at) == (0.2, "t1")
+    judged = judge(spec, series, baseline)
+    assert judged.state == "breach"  # 0.5 s > max(0.2 * 1.5, 0.2 + 0.1)
+    assert judged.threshold == pytest.approx(0.3)
+    near = Baseline(0.45, 40, "t3")
+    assert judge(spec, series, near).state == "ok"  # within +50 % and +100 ms

@@ -35,6 +35,14 @@ def test_healthy_sandbox_allows(sandbox: Any, sandbox_state_file: Path, tmp_path
     assert len(results) == len(data["items"])
     chart = next((tmp_path / "allure-results").glob("*-attachment.svg")).read_text()
     assert "<polyline" in chart
+    # The first allowed watch has no baseline, and becomes the next one's.
+    assert statuses["slo.no_regression"] == "not_verified"
+    history = (tmp_path / "history" / "sandbox.jsonl").read_text().splitlines()
+    assert len(history) == 1
+    assert json.loads(history[0])["probes"]["all"]["samples"] == data["requests"]
+    code, output, again = watch(sandbox_state_file, tmp_path, duration=6)
+    regression = next(i for i in again["items"] if i["id"] == "slo.no_regression")
+    assert regression["judgements"][-1]["figures"]["baseline_p95_s"] > 0
 
 
 def test_sigint_stops_within_two_seconds_and_never_allows(

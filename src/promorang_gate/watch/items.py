@@ -16,18 +16,34 @@ from typing import Any, Literal
 
 from promorang_gate.checklists import Catalog, ChecklistItem
 from promorang_gate.errors import ConfigError
+from promorang_gate.watch.baseline import Baseline
 from promorang_gate.watch.measures import Reading
 from promorang_gate.watch.windows import Series, Window
 
 __all__ = ["MEASURES", "ItemState", "Judgement", "WatchSpec", "judge", "watch_specs"]
 
-MEASURES = ("error_rate", "latency_p95", "connections", "storage_quota", "webhook_failures")
+MEASURES = (
+    "error_rate",
+    "latency_p95",
+    "connections",
+    "storage_quota",
+    "webhook_failures",
+    "no_regression",
+)
 #: The measures read once per interval by a reader (the others come from the probes).
 READ_MEASURES = ("connections", "storage_quota", "webhook_failures")
 #: The reading of real traffic's error ratio, where the env declares a Prometheus endpoint.
 REAL_ERROR_RATE = "real_error_rate"
 State = Literal["ok", "warn", "breach", "warming", "no_data"]
-_NUMBERS = ("window_s", "breach_above", "warn_above", "min_samples", "read_budget_s")
+_NUMBERS = (
+    "window_s",
+    "breach_above",
+    "warn_above",
+    "min_samples",
+    "read_budget_s",
+    "margin_ratio",
+    "margin_min_s",
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,8 @@ class WatchSpec:
     min_samples: int = 1
     read_budget_s: float | None = None
     read_budget_source: str = ""
+    margin_ratio: float = 0.5
+    margin_min_s: float = 0.1
 
     @classmethod
     def from_item(cls, item: ChecklistItem) -> WatchSpec:
@@ -61,7 +79,7 @@ class WatchSpec:
                 raise ConfigError(f"{at}: {key} must be a finite number ≥ 0, got {value!r}")
         if measure == "latency_p95" and (not raw.get("read_budget_s") or not source):
             raise ConfigError(f"{at}: a latency item declares read_budget_s and its source")
-        if measure != "latency_p95" and "breach_above" not in raw:
+        if measure not in ("latency_p95", "no_regression") and "breach_above" not in raw:
             raise ConfigError(f"{at}: breach_above is required")
         return cls(
             item.id,
@@ -74,6 +92,8 @@ class WatchSpec:
             min_samples=max(1, int(raw.get("min_samples", 1))),
             read_budget_s=_opt(raw.get("read_budget_s")),
             read_budget_source=str(source),
+            margin_ratio=float(raw.get("margin_ratio", 0.5)),
+            margin_min_s=float(raw.get("margin_min_s", 0.1)),
         )
 
 
@@ -115,9 +135,12 @@ def _above(value: float, spec: WatchSpec) -> State:
     return "ok"
 
 
-def judge(spec: WatchSpec, series: Series) -> Judgement:
-    """The judgement of ``spec`` on the last interval of ``series``."""
+def judge(spec: WatchSpec, series: Series, baseline: Baseline | None = None) -> Judgement:
+    """The judgement of ``spec`` on the last interval of ``series`` (``baseline``: the last
+    allowed watch's figures, for ``no_regression``)."""
     interval = series.intervals[-1]
+    if spec.measure == "no_regression":
+        return _regression(spec, series, baseline)
     if spec.measure in READ_MEASURES:
         reading = interval.readings.get(spec.measure)
         if reading is None or reading.value is None:
@@ -149,6 +172,23 @@ def judge(spec: WatchSpec, series: Series) -> Judgement:
     else:  # the runbook's "P95 < 1.5s": at the budget is already over it
         state = "breach" if threshold is not None and value >= threshold else "ok"
     return Judgement(spec.item_id, interval.index, state, value, threshold, figures)
+
+
+def _regression(spec: WatchSpec, series: Series, baseline: Baseline | None) -> Judgement:
+    index = series.intervals[-1].index
+    if baseline is None:
+        why = "no baseline: no allowed watch of this env and gate in reports/history/<env>.jsonl"
+        return Judgement(spec.item_id, index, "no_data", reason=why)
+    window = series.window(spec.window_s)
+    if window.p95_s is None:
+        return Judgement(spec.item_id, index, "no_data", reason="no request answered")
+    limit = max(baseline.p95_s * (1 + spec.margin_ratio), baseline.p95_s + spec.margin_min_s)
+    figures = {"baseline": baseline.describe(), "baseline_p95_s": baseline.p95_s, "limit_s": limit}
+    if len(window.answered) < spec.min_samples:
+        why = f"window holds {len(window.answered)} samples, fewer than {spec.min_samples}"
+        return Judgement(spec.item_id, index, "warming", window.p95_s, limit, figures, why)
+    state: State = "breach" if window.p95_s > limit else "ok"
+    return Judgement(spec.item_id, index, state, window.p95_s, limit, figures)
 
 
 def _real_error_rate(spec: WatchSpec, reading: Reading, window: Window, index: int) -> Judgement:
@@ -243,6 +283,12 @@ def describe(spec: WatchSpec, j: Judgement) -> str:
         scope = figures.get("scope", "cluster")
         used, limit = figures.get(f"{scope}_used"), figures.get(f"{scope}_limit")
         return f"connections {j.value:.0%} of the {scope}'s limit ({used} of {limit}) > 80%"
+    if spec.measure == "no_regression":
+        return (
+            f"P95 {j.value:.3f} s > {j.threshold:.3f} s, the last allowed watch's"
+            f" {figures.get('baseline_p95_s', 0):.3f} s worse by more than"
+            f" {spec.margin_ratio:.0%} and {spec.margin_min_s * 1000:.0f} ms"
+        )
     if spec.measure == "storage_quota":
         return (
             f"storage {j.value:.0%} of the quota ({figures.get('used_bytes')} of"

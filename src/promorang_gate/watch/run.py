@@ -23,6 +23,7 @@ from promorang_gate.checklists import WATCH, load_catalog
 from promorang_gate.errors import ConfigError
 from promorang_gate.gates import checklists_digest, choose_gate, load_gates
 from promorang_gate.redaction import Redactor
+from promorang_gate.watch.baseline import append_history, figures, history_path, last_allowed
 from promorang_gate.watch.items import (
     REAL_ERROR_RATE,
     ItemState,
@@ -213,6 +214,8 @@ def _loop(
     db = Database(target, redactor)
     readers = _readers(specs, watched, db, redactor)
     states = [ItemState(spec, options.failure_limit) for spec in specs]
+    reports = options.reports or options.rootdir / "reports"
+    baseline = last_allowed(history_path(reports, options.env), options.env, gate)
     series = Series()
     progress = Progress(out)
     print(
@@ -232,7 +235,7 @@ def _loop(
                 break
             series.add(Interval(index, began, prober.elapsed(), *measured))
             for state in states:
-                state.add(judge(state.spec, series))
+                state.add(judge(state.spec, series, baseline))
             line = progress_line(prober.elapsed(), options.duration_s, series.requests, states)
             progress.update(line)
             if any(s.failed_at is not None for s in states):
@@ -355,6 +358,10 @@ def _finish(
         int(finished_at.timestamp() * 1000),
         redactor,
     )
+    if verdict == "allow":
+        record = {"at": data["finished_at"], "env": options.env, "gate": gate}
+        record |= {"verdict": verdict, "probes": figures(series)}
+        append_history(history_path(reports, options.env), record)
     summary = environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         from promorang_gate.ci_summary import append_step_summary
