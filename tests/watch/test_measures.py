@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from promorang_gate.redaction import Redactor
-from promorang_gate.watch.measures import ConnectionsReader, Database, StorageReader
+from promorang_gate.watch.measures import ConnectionsReader, Database, StorageReader, WebhookReader
 from promorang_gate.watch.target import resolve_watched
 
 
@@ -57,3 +57,27 @@ def test_storage_without_a_quota_is_no_data(
     assert measured.value is not None
     assert measured.figures["quota_bytes"] == 1 << 30
     assert measured.figures["objects"] >= 0
+
+
+def test_webhook_failures_from_the_deliveries_table_the_profile_names(
+    sandbox: Any, sandbox_state_file: Path, repo_root: Path
+) -> None:
+    import psycopg
+
+    table = "public.watch_test_deliveries"
+    with psycopg.connect(sandbox.state.database_url, autocommit=True) as conn:
+        conn.execute(f"create table {table} (status text, created_at timestamptz default now())")
+        conn.execute(f"insert into {table} (status) values ('succeeded'), ('failed')")
+    db = Database(_target(sandbox_state_file, repo_root), Redactor())
+    try:
+        reading = WebhookReader(db, table, 300).read()
+        unnamed = WebhookReader(db, "", 300).read()
+        bad = WebhookReader(db, "x; drop table y", 300).read()
+    finally:
+        db.close()
+        with psycopg.connect(sandbox.state.database_url, autocommit=True) as conn:
+            conn.execute(f"drop table {table}")
+    assert reading.value == 1
+    assert reading.figures == {"failed": 1, "deliveries": 2}
+    assert "GATE_SANDBOX_WEBHOOK_DELIVERIES_TABLE" in (unnamed.missing or "")
+    assert "is not a table name" in (bad.missing or "")
