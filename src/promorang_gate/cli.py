@@ -55,6 +55,8 @@ def _verdict(args: argparse.Namespace) -> int:
         )
     gate = args.gate or _profile_gate(args.env, rootdir)
     max_age_s = parse_duration(args.max_age, "--max-age")
+    if _judged_by_watch(gate, checklists):
+        return _watch_verdict(args, gate, checklists, max_age_s)
     try:
         gate_file = check_gate_file(
             Path(args.directory),
@@ -80,6 +82,37 @@ def _verdict(args: argparse.Namespace) -> int:
         f" run {data.get('run_id')} finished {data.get('finished_at')}"
     )
     return 0 if data["verdict"] == "allow" and not gate_file.not_removed else 1
+
+
+def _judged_by_watch(gate: str, checklists: Path) -> bool:
+    from promorang_gate.checklists import WATCH, load_catalog
+    from promorang_gate.gates import load_gates
+
+    found = load_gates(load_catalog(checklists)).get(gate)
+    return found is not None and found.judged_by == WATCH
+
+
+def _watch_verdict(args: argparse.Namespace, gate: str, checklists: Path, max_age: float) -> int:
+    """A watch file: fresh, as shipped, consistent; 0 only for its allow."""
+    from promorang_gate.verdict_file import Refused
+    from promorang_gate.watch.replay import check_watch_file
+
+    try:
+        data = check_watch_file(
+            Path(args.directory), args.env, gate, checklists=checklists, max_age_s=max_age
+        )
+    except Refused as refused:
+        print(f"promorang-gate: refused: {refused}", file=sys.stderr)
+        return int(refused.code)
+    for item in data["items"]:
+        if item["status"] != "passed" and item.get("gating", True):
+            print(f"BLOCKER {item['id']}: {item['status'].replace('_', ' ')}: {item.get('reason')}")
+    print(
+        f"WATCH {args.env}: {data['verdict'].upper()} (gate {gate}, {data.get('duration_s')} s"
+        f" every {data.get('interval_s')} s, stopped by {data.get('stopped_by')})"
+        f" finished {data.get('finished_at')}"
+    )
+    return 0 if data["verdict"] == "allow" else 1
 
 
 def _signoff(args: argparse.Namespace) -> int:
