@@ -45,8 +45,9 @@ def test_healthy_sandbox_allows(sandbox: Any, sandbox_state_file: Path, tmp_path
     assert regression["judgements"][-1]["figures"]["baseline_p95_s"] > 0
 
 
-def test_sigint_stops_within_two_seconds_and_never_allows(
-    sandbox: Any, sandbox_state_file: Path, tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_ends_it_within_two_seconds_and_never_allows(
+    sandbox: Any, sandbox_state_file: Path, tmp_path: Path, signum: signal.Signals
 ) -> None:
     env = {**os.environ, "PROMORANG_SANDBOX_STATE": str(sandbox_state_file)}
     command = [sys.executable, "-m", "promorang_gate.cli", "watch", "--env", "sandbox"]
@@ -60,12 +61,12 @@ def test_sigint_stops_within_two_seconds_and_never_allows(
         line = proc.stdout.readline()
         if line.startswith("[") or not line:
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     sent = time.monotonic()
     rest, _ = proc.communicate(timeout=30)
     assert time.monotonic() - sent < 2.0, rest
     assert proc.returncode == Exit.INTERRUPTED, rest
     data = json.loads((tmp_path / "watch-sandbox.json").read_text())
     assert data["verdict"] == "interrupted"
-    assert data["stopped_by"] == "SIGINT"
+    assert data["stopped_by"] == signum.name
     assert data["intervals"]
