@@ -170,7 +170,10 @@ def refuse_writes_on_read_only(
     if not writing:
         return
     read_only = sorted(
-        g.name for g in gates if not any(catalog.items[i].writes for i in g.requires)
+        g.name
+        for g in gates
+        if g.judged_by == choice.gate.judged_by
+        and not any(catalog.items[i].writes for i in g.requires)
     )
     hint = f"; gates that need no write: {', '.join(read_only)}" if read_only else ""
     raise ConfigError(

@@ -188,3 +188,13 @@ def test_no_regression_needs_a_baseline_and_its_declared_margin(tmp_path: Path) 
     assert judged.threshold == pytest.approx(0.3)
     near = Baseline(0.45, 40, "t3")
     assert judge(spec, series, near).state == "ok"  # within +50 % and +100 ms
+
+
+def test_a_read_only_env_is_pointed_to_gates_of_the_same_command() -> None:
+    from promorang_gate.gates import refuse_writes_on_read_only
+
+    catalog = load_catalog(REPO / "checklists")
+    gates = load_gates(catalog)
+    choice = choose_gate(gates, option="promotion", markexpr="", profile_gate="x", env="prod")
+    with pytest.raises(ConfigError, match=r"gates that need no write: post_deploy$"):
+        refuse_writes_on_read_only(choice, catalog, "prod", False, gates.values())
