@@ -21,7 +21,7 @@ from pathlib import Path
 
 from promorang_gate.durations import parse_duration
 from promorang_gate.environments import SECRET_KEYS
-from promorang_gate.errors import ConfigError
+from promorang_gate.errors import ConfigError, GateError
 from promorang_gate.redaction import Redactor
 
 __all__ = ["main"]
@@ -190,7 +190,13 @@ def _watch(args: argparse.Namespace) -> int:
         reports=Path(args.reports) if args.reports else None,
         sandbox_state=args.sandbox_state,
     )
-    return run_watch(options, out=sys.stdout)
+    try:
+        return run_watch(options, out=sys.stdout)
+    except ConfigError:
+        raise
+    except GateError as exc:  # the sandbox would not start: nothing could be watched
+        print(f"promorang-gate: watch: {_redactor().one_line(exc, 2000)}", file=sys.stderr)
+        return 3
 
 
 def _note(message: str) -> None:

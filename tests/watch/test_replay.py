@@ -76,3 +76,21 @@ def test_anything_else_is_refused_or_blocks(
 
 def test_no_watch_file_exits_3(tmp_path: Path) -> None:
     assert _verdict(tmp_path) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--for", "0s"], "--for and --interval must be longer than 0 s"),
+        (["--for", "1m", "--failure-limit", "0"], "--failure-limit must be 1 or more"),
+        (["--for", "1m", "--gate", "full"], "gate 'full' (--gate) is judged by pytest"),
+        (["--for", "soon"], "--for 'soon': expected a duration"),
+    ],
+)
+def test_watch_usage_mistakes_are_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], says: str
+) -> None:
+    assert main(["watch", "--env", "prod", *args, "--rootdir", str(REPO)]) == 2
+    err = capsys.readouterr().err
+    assert says in err
+    assert len(err.strip().splitlines()) == 1

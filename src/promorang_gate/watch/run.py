@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -185,91 +185,87 @@ def run_watch(
     watched = resolve_watched(
         options.env, options.rootdir, redactor, sandbox_state=options.sandbox_state, environ=environ
     )
-    stop = _Stop()
+    reports = options.reports or options.rootdir / "reports"
+    run = _Run(options, gate, specs, watched, redactor, out, environ, checklists, reports)
     previous = {}
     if install_signals and threading.current_thread() is threading.main_thread():
-        previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, run.stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _loop(options, gate, specs, watched, redactor, stop, out, environ, checklists)
+        _loop(run)
+        return _finish(run)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         watched.close()
 
 
-def _loop(
-    options: WatchOptions,
-    gate: str,
-    specs: list[WatchSpec],
-    watched: WatchedEnv,
-    redactor: Redactor,
-    stop: _Stop,
-    out: IO[str],
-    environ: Mapping[str, str],
-    checklists: Path,
-) -> int:
-    target = watched.target
-    started_at = dt.datetime.now(dt.UTC)
-    prober = Prober(target, redactor)
-    db = Database(target, redactor)
-    readers = _readers(specs, watched, db, redactor)
-    states = [ItemState(spec, options.failure_limit) for spec in specs]
-    reports = options.reports or options.rootdir / "reports"
-    baseline = last_allowed(history_path(reports, options.env), options.env, gate)
-    series = Series()
-    progress = Progress(out)
-    print(
-        f"watch {options.env}: gate {gate}, {len(specs)} items, every {options.interval_s:g} s"
-        f" for {options.duration_s:g} s; error rate from {error_rate_source(watched)}",
-        file=out,
-        flush=True,
+@dataclass
+class _Run:
+    """One watch: what it was asked, and what it measured."""
+
+    options: WatchOptions
+    gate: str
+    specs: list[WatchSpec]
+    watched: WatchedEnv
+    redactor: Redactor
+    out: IO[str]
+    environ: Mapping[str, str]
+    checklists: Path
+    reports: Path
+    stop: _Stop = field(default_factory=_Stop)
+    series: Series = field(default_factory=Series)
+    states: list[ItemState] = field(default_factory=list)
+    stopped_by: str = "duration"
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    finished_at: dt.datetime | None = None
+    elapsed_s: float = 0.0
+
+    def say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+
+def _loop(run: _Run) -> None:
+    options = run.options
+    prober = Prober(run.watched.target, run.redactor)
+    db = Database(run.watched.target, run.redactor)
+    readers = _readers(run.specs, run.watched, db, run.redactor)
+    run.states = [ItemState(spec, options.failure_limit) for spec in run.specs]
+    baseline = last_allowed(history_path(run.reports, options.env), options.env, run.gate)
+    progress = Progress(run.out)
+    run.say(
+        f"watch {options.env}: gate {run.gate}, {len(run.specs)} items, every"
+        f" {options.interval_s:g} s for {options.duration_s:g} s; error rate from"
+        f" {error_rate_source(run.watched)}"
     )
-    stopped_by = "duration"
     try:
         prober.discover_content()
         index = 0
-        while not stop.event.is_set():
+        while not run.stop.event.is_set():
             began = prober.elapsed()
-            measured = _measure(prober, readers, stop)
+            measured = _measure(prober, readers, run.stop)
             if measured is None:
                 break
-            series.add(Interval(index, began, prober.elapsed(), *measured))
-            for state in states:
-                state.add(judge(state.spec, series, baseline))
-            line = progress_line(prober.elapsed(), options.duration_s, series.requests, states)
-            progress.update(line)
-            if any(s.failed_at is not None for s in states):
-                stopped_by = "breach"
+            run.series.add(Interval(index, began, prober.elapsed(), *measured))
+            for state in run.states:
+                state.add(judge(state.spec, run.series, baseline))
+            elapsed, requests = prober.elapsed(), run.series.requests
+            progress.update(progress_line(elapsed, options.duration_s, requests, run.states))
+            if any(s.failed_at is not None for s in run.states):
+                run.stopped_by = "breach"
                 break
             index += 1
             # Intervals start on their schedule; one slower than the interval delays the next.
             next_at = max(index * options.interval_s, prober.elapsed())
             if next_at >= options.duration_s:
                 break
-            stop.event.wait(next_at - prober.elapsed())
+            run.stop.event.wait(next_at - prober.elapsed())
     finally:
         progress.close()
-    if stop.signal is not None:
-        stopped_by = stop.signal
-    finished_at = dt.datetime.now(dt.UTC)
-    elapsed = prober.elapsed()
-    prober.close()
-    db.close()
-    return _finish(
-        options,
-        gate,
-        watched,
-        states,
-        series,
-        stopped_by,
-        started_at,
-        finished_at,
-        elapsed,
-        redactor,
-        out,
-        environ,
-        checklists,
-    )
+        run.stopped_by = run.stop.signal or run.stopped_by
+        run.finished_at = dt.datetime.now(dt.UTC)
+        run.elapsed_s = prober.elapsed()
+        prober.close()
+        db.close()
 
 
 def _verdict(states: list[ItemState], stopped_by: str) -> tuple[str, Exit]:
@@ -283,96 +279,96 @@ def _verdict(states: list[ItemState], stopped_by: str) -> tuple[str, Exit]:
     return "block", Exit.NOT_VERIFIED
 
 
-def _finish(
-    options: WatchOptions,
-    gate: str,
-    watched: WatchedEnv,
-    states: list[ItemState],
-    series: Series,
-    stopped_by: str,
-    started_at: dt.datetime,
-    finished_at: dt.datetime,
-    elapsed: float,
-    redactor: Redactor,
-    out: IO[str],
-    environ: Mapping[str, str],
-    checklists: Path,
-) -> int:
-    verdict, code = _verdict(states, stopped_by)
-    rows = []
-    for state in states:
-        status, reason = state.outcome()
-        rows.append(
-            {
-                "id": state.spec.item_id,
-                "text": state.spec.text,
-                "measure": state.spec.measure,
-                "gating": state.spec.gating,
-                "status": status,
-                "reason": reason,
-                "intervals_without_data": sum(j.state == "no_data" for j in state.judgements),
-                "judgements": [j.to_json() for j in state.judgements],
-            }
-        )
-    for row in rows:
-        if row["status"] == "failed":
-            print(f"BREACH {row['id']}: {row['reason']}", file=out)
-    if code == Exit.BREACH:
-        print(f"Roll back ({RUNBOOK}):", file=out)
-        for command in rollback_commands(watched.target):
-            print(f"  {command}", file=out)
-    for row in rows:
-        if row["status"] == "not_verified" or (row["status"] == "passed" and row["reason"]):
-            status = str(row["status"]).replace("_", " ")
-            print(f"ITEM {row['id']}: {status}: {row['reason']}", file=out)
-    windows = {s.spec.item_id: series.window(s.spec.window_s).to_json() for s in states}
-    data = {
+def _row(state: ItemState) -> dict[str, Any]:
+    status, reason = state.outcome()
+    return {
+        "id": state.spec.item_id,
+        "text": state.spec.text,
+        "measure": state.spec.measure,
+        "gating": state.spec.gating,
+        "status": status,
+        "reason": reason,
+        "intervals_without_data": sum(j.state == "no_data" for j in state.judgements),
+        "judgements": [j.to_json() for j in state.judgements],
+    }
+
+
+def _stamp(moment: dt.datetime | None) -> str:
+    return (moment or dt.datetime.now(dt.UTC)).isoformat().replace("+00:00", "Z")
+
+
+def _report(run: _Run, verdict: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """``watch-<env>.json``: samples (every interval's requests and readings), windows, verdict."""
+    options, states = run.options, run.states
+    return {
         "kind": "watch",
         "env": options.env,
-        "gate": gate,
+        "gate": run.gate,
         "verdict": verdict,
-        "stopped_by": stopped_by,
-        "started_at": started_at.isoformat().replace("+00:00", "Z"),
-        "finished_at": finished_at.isoformat().replace("+00:00", "Z"),
+        "stopped_by": run.stopped_by,
+        "started_at": _stamp(run.started_at),
+        "finished_at": _stamp(run.finished_at),
         "duration_s": options.duration_s,
-        "elapsed_s": round(elapsed, 3),
+        "elapsed_s": round(run.elapsed_s, 3),
         "interval_s": options.interval_s,
         "failure_limit": options.failure_limit,
-        "error_rate_source": error_rate_source(watched),
-        "checklists_digest": checklists_digest(checklists),
-        "requests": series.requests,
+        "error_rate_source": error_rate_source(run.watched),
+        "checklists_digest": checklists_digest(run.checklists),
+        "requests": run.series.requests,
         "items": rows,
-        "windows": windows,
-        "intervals": [i.to_json() for i in series.intervals],
+        "windows": {s.spec.item_id: run.series.window(s.spec.window_s).to_json() for s in states},
+        "intervals": [i.to_json() for i in run.series.intervals],
     }
-    reports = options.reports or options.rootdir / "reports"
-    path = reports / f"watch-{options.env}.json"
-    write_report(path, data, redactor)
+
+
+def _print_outcome(run: _Run, code: Exit, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        if row["status"] == "failed":
+            run.say(f"BREACH {row['id']}: {row['reason']}")
+    if code == Exit.BREACH:
+        run.say(f"Roll back ({RUNBOOK}):")
+        for command in rollback_commands(run.watched.target):
+            run.say(f"  {command}")
+    for row in rows:
+        if row["status"] == "not_verified" or (row["status"] == "passed" and row["reason"]):
+            run.say(f"ITEM {row['id']}: {str(row['status']).replace('_', ' ')}: {row['reason']}")
+
+
+def _finish(run: _Run) -> int:
+    """Print the outcome; write the watch file, the Allure results, the history and summary."""
+    verdict, code = _verdict(run.states, run.stopped_by)
+    rows = [_row(state) for state in run.states]
+    _print_outcome(run, code, rows)
+    data = _report(run, verdict, rows)
+    env = run.options.env
+    path = run.reports / f"watch-{env}.json"
+    write_report(path, data, run.redactor)
+    started, finished = (
+        int(m.timestamp() * 1000) for m in (run.started_at, run.finished_at or run.started_at)
+    )
     write_allure(
-        reports / "allure-results",
-        options.env,
-        states,
-        series,
+        run.reports / "allure-results",
+        env,
+        run.states,
+        run.series,
         verdict,
-        int(started_at.timestamp() * 1000),
-        int(finished_at.timestamp() * 1000),
-        redactor,
+        started,
+        finished,
+        run.redactor,
     )
     if verdict == "allow":
-        record = {"at": data["finished_at"], "env": options.env, "gate": gate}
-        record |= {"verdict": verdict, "probes": figures(series)}
-        append_history(history_path(reports, options.env), record)
-    summary = environ.get("GITHUB_STEP_SUMMARY")
+        record = {"at": data["finished_at"], "env": env, "gate": run.gate, "verdict": verdict}
+        append_history(history_path(run.reports, env), record | {"probes": figures(run.series)})
+    summary = run.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         from promorang_gate.ci_summary import append_step_summary
 
-        append_step_summary(summary, step_summary(options.env, verdict, rows))
+        append_step_summary(summary, step_summary(env, verdict, rows))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("passed", "failed", "not_verified")}
     shown = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items())
-    print(
-        f"WATCH {options.env}: {verdict.upper()} (gate {gate}: {shown}; {series.requests}"
-        f" requests in {elapsed:.1f} s, stopped by {stopped_by})",
-        file=out,
+    run.say(
+        f"WATCH {env}: {verdict.upper()} (gate {run.gate}: {shown}; {run.series.requests}"
+        f" requests in {run.elapsed_s:.1f} s, stopped by {run.stopped_by})"
     )
-    print(f"watch file: {path}", file=out, flush=True)
+    run.say(f"watch file: {path}")
     return int(code)
