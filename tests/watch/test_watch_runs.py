@@ -21,8 +21,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_healthy_sandbox_allows(sandbox: Any, sandbox_state_file: Path, tmp_path: Path) -> None:
-    code, output, data = watch(sandbox_state_file, tmp_path)
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    extra = {"GITHUB_STEP_SUMMARY": str(summary)}
+    code, output, data = watch(sandbox_state_file, tmp_path, extra=extra)
     assert code == Exit.ALLOW, output
+    written = summary.read_text()
+    assert written.startswith("earlier step\n### ✅ watch sandbox: ALLOW")
+    assert "| `watch.error_rate` | passed |" in written
     assert data["verdict"] == "allow"
     statuses = {i["id"]: i["status"] for i in data["items"]}
     gating = {i["id"] for i in data["items"] if i["gating"]}
