@@ -116,14 +116,19 @@ def _tested(ctx: MarkdownContext) -> list[str]:
 def _out_of_scope(verdict: EnvVerdict, ctx: MarkdownContext) -> list[str]:
     lines: list[str] = []
     if ctx.catalog is not None and ctx.choice is not None:
-        required = set(ctx.choice.gate.requires)
+        required, judge = set(ctx.choice.gate.requires), ctx.choice.gate.judged_by
         for checklist in ctx.catalog.checklists:
-            needed = [i for i in checklist.items if i.id in required]
-            if not needed:
+            own = [i for i in checklist.items if i.judged_by == judge]
+            needed = [i for i in own if i.id in required]
+            if own and not needed:
                 lines.append(f"- {checklist.title} (`{checklist.id}`): not required")
-            elif len(needed) < len(checklist.items):
-                left = ", ".join(f"`{i.id}`" for i in checklist.items if i.id not in required)
+            elif len(needed) < len(own):
+                left = ", ".join(f"`{i.id}`" for i in own if i.id not in required)
                 lines.append(f"- {checklist.title}: not required: {left}")
+            later = ", ".join(f"`{i.id}`" for i in checklist.items if i.judged_by != judge)
+            if later:
+                # Items another command judges (the watch, after promotion), never this run.
+                lines.append(f"- {checklist.title}: judged by `promorang-gate watch`: {later}")
     if verdict.out_of_scope:
         lines += [
             f"- ran, does not decide: `{i.id}` ({label(i.status)})" for i in verdict.out_of_scope
