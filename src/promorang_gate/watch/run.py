@@ -86,6 +86,8 @@ class _Stop:
     def __init__(self) -> None:
         self.event = threading.Event()
         self.signal: str | None = None
+        #: An interval still measuring when the watch stopped (its clients stay open for it).
+        self.inflight: threading.Thread | None = None
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.signal = signal.Signals(signum).name
@@ -148,6 +150,7 @@ def _measure(
     worker.start()
     while worker.is_alive() and not stop.event.is_set():
         worker.join(POLL_S)
+    stop.inflight = worker if worker.is_alive() else None
     return box[0] if box else None
 
 
@@ -264,8 +267,9 @@ def _loop(run: _Run) -> None:
         run.stopped_by = run.stop.signal or run.stopped_by
         run.finished_at = dt.datetime.now(dt.UTC)
         run.elapsed_s = prober.elapsed()
-        prober.close()
-        db.close()
+        if run.stop.inflight is None:  # else the daemon thread ends with the process
+            prober.close()
+            db.close()
 
 
 def _verdict(states: list[ItemState], stopped_by: str) -> tuple[str, Exit]:
