@@ -124,6 +124,10 @@ def _out_of_scope(verdict: EnvVerdict, ctx: MarkdownContext) -> list[str]:
             elif len(needed) < len(checklist.items):
                 left = ", ".join(f"`{i.id}`" for i in checklist.items if i.id not in required)
                 lines.append(f"- {checklist.title}: not required: {left}")
+    if ctx.choice is not None and ctx.choice.not_required:
+        for reason in sorted(set(ctx.choice.not_required.values())):
+            ids = [i for i, why in ctx.choice.not_required.items() if why == reason]
+            lines.append(f"- not required here: {', '.join(f'`{i}`' for i in ids)}: {reason}")
     if verdict.out_of_scope:
         lines += [
             f"- ran, does not decide: `{i.id}` ({label(i.status)})" for i in verdict.out_of_scope

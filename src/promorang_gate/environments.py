@@ -73,6 +73,8 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "protected": (bool, False),
     "request_deadline_s": (float, 30.0),
     "max_body_bytes": (int, 8 * 1024 * 1024),
+    # The release serves the Stripe webhook (runbook section 7): its checks join the gate.
+    "webhooks": (bool, False),
 }
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
 # On a protected profile only the shipped file decides these (see _check_protection).
@@ -203,11 +205,13 @@ def target_from_sandbox(settings: EnvSettings, state: Any) -> Target:
         "service_role_key": state.service_role_key,
         "database_url": state.database_url,
         "creator_token": state.creator_token,
-        "stripe_webhook_secret": None,
+        "stripe_webhook_secret": getattr(state, "stripe_webhook_secret", None) or None,
         "other_user_token": getattr(state, "other_user_token", None) or None,
     }
     for key in ("service_role_key", "database_url", "creator_token", "other_user_token"):
         sources[key] = "sandbox"
+    if secrets["stripe_webhook_secret"]:
+        sources["stripe_webhook_secret"] = "sandbox"
     if not values.get("app_repo"):  # an app repo given for the run wins over the sandbox's own
         values["app_repo"] = getattr(state, "app_repo", None) or None
         sources["app_repo"] = "sandbox"

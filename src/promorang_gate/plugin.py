@@ -57,6 +57,8 @@ from promorang_gate.sandbox_target import (
     state_file_from,
 )
 from promorang_gate.validation import check_output_dir
+from promorang_gate.webhooks.scope import not_required as webhooks_not_required
+from promorang_gate.webhooks.scope import scoped
 
 CHECKLIST_MARKER = (
     "checklist(*ids): the Operations Runbook checklist items this test verifies, e.g."
@@ -313,6 +315,7 @@ def _choose_gates(
             env=name,
             profile_source=env.sources.get("gate", "profile"),
         )
+        choice = scoped(choice, webhooks_not_required(catalog, name, env.values, env.sources))
         writes = bool(env.values["writes_allowed"])
         refuse_writes_on_read_only(choice, catalog, name, writes, gates.values())
         choices[name] = choice

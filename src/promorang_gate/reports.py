@@ -162,6 +162,7 @@ def render_json(
             "picked_by": choice.picked_by,
             "description": choice.gate.description,
             "required": list(choice.gate.requires),
+            **({"not_required": dict(choice.not_required)} if choice.not_required else {}),
         },
         "run_id": meta.run_id,
         "started_at": meta.started_at,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -18,6 +19,7 @@ from promorang_gate.errors import ConfigError
 from promorang_gate.gates import checklists_digest, load_gates
 from promorang_gate.reports import FORMAT, running_marker
 from promorang_gate.verdict import STATUSES
+from promorang_gate.webhooks.scope import profile_not_required
 
 __all__ = ["Exit", "GateFile", "Refused", "check_gate_file"]
 
@@ -167,6 +169,10 @@ def _check_requirements(gate_file: GateFile, gate: str, checklists: Path) -> Non
     except (ConfigError, KeyError) as exc:
         raise Refused(Exit.USAGE, f"{checklists}: cannot read gate {gate!r}: {exc}") from None
     path, known = gate_file.path, catalog.items
+    env = str(gate_file.data.get("environment"))
+    # The webhook items this env does not require (its profile, not the file, says so).
+    excused = profile_not_required(catalog, env, checklists.parent / "environments", os.environ)
+    requires = tuple(i for i in requires if i not in excused)
     if sorted(gate_file.data["gate"]["required"]) != sorted(requires):
         raise _malformed(path, f"its items are not the items gate '{gate}' requires")
     for item in gate_file.items:

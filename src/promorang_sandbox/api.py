@@ -27,6 +27,7 @@ from .growth import growth_routes
 from .middleware import PlatformMiddleware
 from .recorder import RequestRecorder
 from .uploads import Uploads
+from .webhooks import webhook_routes
 
 __all__ = ["ApiConfig", "ApiError", "PromorangApi", "create_api_app"]
 
@@ -51,6 +52,8 @@ class ApiConfig:
     # What content_items has no column for, kept so it reads back as written (CONTRACT §6.8).
     platform_urls: dict[str, str] = field(default_factory=dict)
     share_prices: dict[str, float] = field(default_factory=dict)
+    # The Stripe variables the backend reads (names as in the platform's .env), CONTRACT §8.
+    stripe_env: dict[str, str] = field(default_factory=dict)
 
 
 class PromorangApi:
@@ -113,6 +116,7 @@ def create_api_app(config: ApiConfig) -> tuple[ASGIApp, PromorangApi]:
         *Uploads(api).routes(),
         *ContentRoutes(api).routes(),
         *growth_routes(api),
+        *webhook_routes(config),
         *Admin(config).routes(),
         Route("/{path:path}", guarded(api.not_found), methods=ANY_METHOD),
     ]

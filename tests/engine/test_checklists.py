@@ -22,6 +22,7 @@ def test_shipped_checklists_load(repo_root: Path) -> None:
         "migrations",
         "monitoring",
         "security",
+        "webhooks",
     ]
     assert catalog.items["slo.storage_quota"].manual is True
     assert catalog.items["slo.storage_quota"].checklist_id == "monitoring"
