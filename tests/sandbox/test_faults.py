@@ -306,6 +306,49 @@ def frontend_api_unrouted(h: SandboxHandle, api: httpx.Client) -> bool:
     return health.headers["content-type"].startswith("text/html") and upload.status_code == 404
 
 
+def _stripe_post(h: SandboxHandle, body: bytes, header: str | None) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if header is not None:
+        headers["Stripe-Signature"] = header
+    return httpx.post(h.state.api_url + "/api/webhooks/stripe", content=body, headers=headers)
+
+
+def _stripe_signed(h: SandboxHandle, body: bytes, age_s: int = 0) -> str:
+    import stripe
+
+    stamp = int(time.time()) - age_s
+    secret = h.state.stripe_webhook_secret
+    return str(stripe.WebhookSignature.generate_signature_header(body.decode(), secret, stamp))
+
+
+STRIPE_EVENT = json.dumps({"id": "evt_probe", "type": "promorang_gate.ping"}, indent=2).encode()
+
+
+def webhook_accepts_unsigned(h: SandboxHandle, api: httpx.Client) -> bool:
+    return _stripe_post(h, STRIPE_EVENT, None).status_code == 200
+
+
+def webhook_wrong_secret_name(h: SandboxHandle, api: httpx.Client) -> bool:
+    resp = _stripe_post(h, STRIPE_EVENT, _stripe_signed(h, STRIPE_EVENT))
+    return resp.status_code == 400 and resp.text.startswith("Webhook Error: No signatures")
+
+
+def webhook_parses_before_verifying(h: SandboxHandle, api: httpx.Client) -> bool:
+    genuine = _stripe_post(h, STRIPE_EVENT, _stripe_signed(h, STRIPE_EVENT))
+    compact = json.dumps(json.loads(STRIPE_EVENT), separators=(",", ":")).encode()
+    copy = _stripe_post(h, STRIPE_EVENT, _stripe_signed(h, compact))
+    return genuine.status_code == 400 and copy.status_code == 200
+
+
+def webhook_500_on_bad_signature(h: SandboxHandle, api: httpx.Client) -> bool:
+    resp = _stripe_post(h, STRIPE_EVENT, "t=1,v1=00")
+    return resp.status_code == 500 and resp.text == "Webhook handler error"
+
+
+def webhook_no_timestamp_tolerance(h: SandboxHandle, api: httpx.Client) -> bool:
+    return _stripe_post(h, STRIPE_EVENT, _stripe_signed(h, STRIPE_EVENT, 3600)).status_code == 200
+
+
 PROBES: dict[str, Probe] = {n: globals()[n] for n in FAULTS if callable(globals().get(n))}
 
 
