@@ -12,6 +12,7 @@ from promorang_gate.app_repo import AppRepo
 from promorang_gate.checklists import Catalog
 from promorang_gate.criteria import Criteria
 from promorang_gate.gates import GateChoice
+from promorang_gate.identity.deployed import describe_identity, identity_of
 from promorang_gate.leftovers import NOT_REMOVED_HEADING, run_failed_note
 from promorang_gate.verdict import EnvVerdict
 
@@ -147,6 +148,8 @@ def _not_removed(ctx: MarkdownContext) -> list[str]:
 
 def render_markdown(verdict: EnvVerdict, criteria: Criteria, ctx: MarkdownContext) -> str:
     lines = _head(verdict, ctx) + _not_removed(ctx) + _criteria(criteria) + _tested(ctx)
+    if (identity := identity_of(verdict)) is not None:
+        lines.append(f"- deployed: {describe_identity(identity)}")
     lines += _out_of_scope(verdict, ctx)
     lines += ["", "## The runbook's checklists"]
     for checklist in verdict.checklists:

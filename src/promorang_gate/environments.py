@@ -46,6 +46,7 @@ SECRET_KEYS = (
     "creator_token",
     "stripe_webhook_secret",
     "other_user_token",
+    "vercel_token",
 )
 REQUIRED_SECRETS = ("service_role_key",)
 
@@ -108,6 +109,8 @@ class Target:
     sources: Mapping[str, str]
     # A second user's token (not the creator's), for the ownership check; optional.
     other_user_token: str | None = field(default=None, repr=False)
+    #: Vercel API token: reads the deployment's commit when the API does not state it.
+    vercel_token: str | None = field(default=None, repr=False)
     sandbox_admin_url: str | None = None
     sandbox_admin_token: str | None = field(default=None, repr=False)
     preflight: bool = True
@@ -184,6 +187,7 @@ def _make_target(
         creator_token=secrets.get("creator_token"),
         stripe_webhook_secret=secrets.get("stripe_webhook_secret"),
         other_user_token=secrets.get("other_user_token"),
+        vercel_token=secrets.get("vercel_token"),
         sources=dict(sources),
         sandbox_admin_url=admin_url,
         sandbox_admin_token=admin_token,

@@ -136,6 +136,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="YYYY-MM-DD",
         help="the release whose notes (docs/releases/<date>.md) are checked (default: today)",
     )
+    group.addoption(
+        "--expect-commit",
+        dest="gate_expect_commit",
+        metavar="SHA",
+        help="the release's commit: release.identity fails when the deployment states another"
+        " (default: GATE_<ENV>_EXPECT_COMMIT, else the application repository's HEAD)",
+    )
     parser.addini("gate_app_repo", "checkout of the application being released", default="")
     parser.addini("gate_checklists", "directory of checklist YAML files", default="checklists")
     parser.addini("gate_reports", "directory the verdict files are written to", default="reports")

@@ -31,6 +31,8 @@ from .webhooks import webhook_routes
 
 __all__ = ["ApiConfig", "ApiError", "PromorangApi", "create_api_app"]
 
+# Fault stale_deployment: the API still runs an older build (the platform's snapshot B).
+STALE_COMMIT = "baf89b7eb"
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -54,6 +56,8 @@ class ApiConfig:
     share_prices: dict[str, float] = field(default_factory=dict)
     # The Stripe variables the backend reads (names as in the platform's .env), CONTRACT §8.
     stripe_env: dict[str, str] = field(default_factory=dict)
+    # The commit this build was made from (its reference repository's HEAD), stated on health.
+    build_commit: str | None = None
 
 
 class PromorangApi:
@@ -92,7 +96,10 @@ class PromorangApi:
             await asyncio.sleep(10)
         if "health_down" in faults:
             return json_response(503, {"status": "down"})
-        body = {"status": "OK", "timestamp": now_iso(), "service": "promorang-api"}
+        body: dict[str, str] = {"status": "OK", "timestamp": now_iso(), "service": "promorang-api"}
+        commit = STALE_COMMIT if "stale_deployment" in faults else self.config.build_commit
+        if commit:
+            body["commit"] = commit
         return json_response(200, body)
 
     async def not_found(self, request: Request) -> Response:

@@ -256,6 +256,12 @@ _FAULT_LIST = (
     ),
     Fault("webhook_500_on_bad_signature", "api", "a bad webhook signature -> 500, not 400"),
     Fault("webhook_no_timestamp_tolerance", "api", "the webhook accepts signatures of any age"),
+    # What is deployed (the gate's release.identity).
+    Fault(
+        "stale_deployment",
+        "api",
+        "the API answers an older build's commit on health than the repository's HEAD",
+    ),
 )
 
 FAULTS: Mapping[str, Fault] = MappingProxyType({f.name: f for f in _FAULT_LIST})

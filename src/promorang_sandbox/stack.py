@@ -20,7 +20,7 @@ import uvicorn
 
 from . import database, jwtkeys
 from .api import ApiConfig, PromorangApi, create_api_app
-from .app_repo import served_routes, write_reference_repo
+from .app_repo import head_commit, served_routes, write_reference_repo
 from .faults import FaultSet, validate
 from .frontend import FrontendMode, create_frontend_app
 from .postgres import PostgresServer, acquire_server
@@ -136,7 +136,9 @@ class Stack:
         )
         self._repo = Path(tempfile.mkdtemp(prefix="promorang-app-repo-"))
         await asyncio.to_thread(write_reference_repo, self._repo, api_url, served_routes(api_app))
-        frontend = create_frontend_app(api_url, self.faults, opts.frontend_mode)
+        commit = await asyncio.to_thread(head_commit, self._repo)
+        self._api.config.build_commit = commit  # the build states its commit (health, bundle)
+        frontend = create_frontend_app(api_url, self.faults, opts.frontend_mode, commit)
         apps: list[Any] = [
             gateway,
             RecordingMiddleware(api_app, self.recorder, "api"),

@@ -21,6 +21,7 @@ def test_shipped_checklists_load(repo_root: Path) -> None:
         "health",
         "migrations",
         "monitoring",
+        "release",
         "security",
         "webhooks",
     ]

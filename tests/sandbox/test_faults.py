@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -347,6 +348,17 @@ def webhook_500_on_bad_signature(h: SandboxHandle, api: httpx.Client) -> bool:
 
 def webhook_no_timestamp_tolerance(h: SandboxHandle, api: httpx.Client) -> bool:
     return _stripe_post(h, STRIPE_EVENT, _stripe_signed(h, STRIPE_EVENT, 3600)).status_code == 200
+
+
+def stale_deployment(h: SandboxHandle, api: httpx.Client) -> bool:
+    stated = api.get("/api/health").json().get("commit")
+    head = subprocess.run(
+        ["git", "-C", h.state.app_repo, "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return stated != head and f'__PROMORANG_BUILD_COMMIT__ = "{head}"' in _bundle(h)
 
 
 PROBES: dict[str, Probe] = {n: globals()[n] for n in FAULTS if callable(globals().get(n))}

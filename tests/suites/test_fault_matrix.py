@@ -114,6 +114,8 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
         set(),
     ),
     "webhook_no_timestamp_tolerance": ({"webhooks.stale_timestamp_refused"}, set()),
+    # What is deployed (checklists/release.yaml).
+    "stale_deployment": ({"release.identity"}, set()),
 }
 
 # Faults of a frontend that calls relative /api, proved against a sandbox in that mode
