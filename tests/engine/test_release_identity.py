@@ -51,6 +51,18 @@ def test_vercel_metadata_when_the_api_states_nothing() -> None:
     assert read_api_build(api, vercel, "https://api.example", None) == (None, "unknown")
 
 
+def test_a_deployment_that_does_not_answer_states_nothing() -> None:
+    class _Slow(_Fake):
+        def get(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+            raise httpx.ReadTimeout("no answer")
+
+    assert read_api_build(_Slow({}), _Slow({}), "https://api.example", "tok-1234") == (
+        None,
+        "unknown",
+    )
+    assert read_bundle(_Slow({}), "https://app.example") == (None, None)
+
+
 def test_the_bundle_is_hashed_and_its_commit_read() -> None:
     script = f'window.__PROMORANG_BUILD_COMMIT__ = "{SHA}";\nconsole.log(1);'.encode()
     http = _Fake(

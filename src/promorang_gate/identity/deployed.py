@@ -16,6 +16,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpx
+import psycopg
+
 __all__ = [
     "COMMIT_KEYS",
     "DeployedIdentity",
@@ -78,17 +81,34 @@ def _json(response: Any) -> Any:
         return None
 
 
+def _get(client: Any, url: str, headers: dict[str, str] | None = None) -> Any:
+    """The answer, or None when there is none (a deployment too slow or down states nothing;
+    the health and frontend items judge that)."""
+    try:
+        return client.get(url, headers=headers) if headers else client.get(url)
+    except httpx.HTTPError:
+        return None
+
+
+def _ok(response: Any) -> bool:
+    return response is not None and response.status_code == 200
+
+
 def read_api_build(
     api: Any, http: Any, api_url: str, vercel_token: str | None
 ) -> tuple[str | None, str]:
     """(commit, source): the health body, ``/api/version``, Vercel's metadata, else unknown."""
     for path, source in (("/api/health", "health"), ("/api/version", "version")):
-        response = api.get(path)
-        if response.status_code == 200 and (commit := _commit_in(_json(response))):
+        response = _get(api, path)
+        commit = _commit_in(_json(response)) if _ok(response) else None
+        if commit:
             return commit, source
     if vercel_token:
         host = urlsplit(api_url).hostname or ""
-        response = http.get(VERCEL_API + host, headers={"Authorization": f"Bearer {vercel_token}"})
+        auth = {"Authorization": f"Bearer {vercel_token}"}
+        response = _get(http, VERCEL_API + host, auth)
+        if response is None:
+            return None, "unknown"
         meta = (_json(response) or {}).get("meta") if response.status_code == 200 else None
         commit = (meta or {}).get("githubCommitSha") if isinstance(meta, dict) else None
         if isinstance(commit, str) and _SHA.match(commit.lower()):
@@ -98,12 +118,12 @@ def read_api_build(
 
 def read_bundle(http: Any, frontend_url: str) -> tuple[str | None, str | None]:
     """(``"<path> sha256:<hex>"``, stated commit) of the entry script ``index.html`` loads."""
-    page = http.get(frontend_url.rstrip("/") + "/")
-    match = _SCRIPT.search(page.text) if page.status_code == 200 else None
+    page = _get(http, frontend_url.rstrip("/") + "/")
+    match = _SCRIPT.search(page.text) if page is not None and page.status_code == 200 else None
     if match is None:
         return None, None
-    bundle = http.get(urljoin(frontend_url.rstrip("/") + "/", match.group(1)))
-    if bundle.status_code != 200:
+    bundle = _get(http, urljoin(frontend_url.rstrip("/") + "/", match.group(1)))
+    if bundle is None or bundle.status_code != 200:
         return None, None
     digest = hashlib.sha256(bundle.content).hexdigest()
     stated = _BUNDLE_COMMIT.search(bundle.text)
@@ -113,7 +133,11 @@ def read_bundle(http: Any, frontend_url: str) -> tuple[str | None, str | None]:
 def read_migration_version(db: Any) -> str | None:
     if db is None:
         return None
-    row = db.execute("select max(version) from supabase_migrations.schema_migrations").fetchone()
+    try:
+        row = db.execute("select max(version) from supabase_migrations.schema_migrations")
+        row = row.fetchone()
+    except psycopg.Error:  # no ledger (a project not migrated with the Supabase CLI)
+        return None
     return str(row[0]) if row and row[0] is not None else None
 
 
