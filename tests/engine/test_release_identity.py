@@ -140,3 +140,25 @@ def test_verdict_refuses_a_file_made_for_another_build(project: pytest.Pytester)
     code, err = _verdict(project, "--env", "local", "--expect-commit", SHA)
     assert code == Exit.OTHER_BUILD
     assert f"the frontend it tested runs {OTHER[:12]}" in err
+
+
+def test_the_step_summary_and_the_executor_name_the_deployment() -> None:
+    from promorang_gate.allure_results import executor_info
+    from promorang_gate.ci_summary import render_step_summary
+    from promorang_gate.identity import identity_of
+    from promorang_gate.verdict import ChecklistResult, EnvVerdict, ItemResult
+
+    recorded = {"api_commit": SHA, "api_source": "health", "frontend_bundle": None}
+    recorded |= {"frontend_commit": None, "migration_version": "7", "expected_commit": SHA}
+    item = ItemResult("release.identity", "text", "passed", (), None, {"identity": recorded})
+    verdict = EnvVerdict(
+        "staging", "promotion", "allow", (ChecklistResult("release", "Release", (item,)),)
+    )
+    assert identity_of(verdict) == recorded
+    summary = render_step_summary(
+        [verdict], {}, run_id="gr1", files=[], allure_dir=None, ci_url=None
+    )
+    assert f"Deployed: api {SHA[:12]} (health); frontend unknown; database migration 7" in summary
+    described = describe_identity(recorded)
+    executor = executor_info({}, "gr1", None, {"staging": described})
+    assert str(executor["buildName"]).endswith(f"; staging: {described}")
