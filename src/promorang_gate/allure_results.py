@@ -31,6 +31,7 @@ from typing import Any
 from promorang_gate.allure_support import EPIC
 from promorang_gate.checklists import Catalog
 from promorang_gate.ci_summary import job_url
+from promorang_gate.identity.deployed import describe_identity, identity_of
 from promorang_gate.leftovers import NOT_REMOVED_HEADING
 from promorang_gate.redaction import Redactor
 from promorang_gate.verdict import EnvVerdict, ItemResult
@@ -204,10 +205,16 @@ def _verdict_result(
 
 
 def executor_info(
-    environ: Mapping[str, str], run_id: str, suite_sha: str | None
+    environ: Mapping[str, str],
+    run_id: str,
+    suite_sha: str | None,
+    deployed: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
-    """``executor.json``: which run produced the results (the CI job when there is one)."""
+    """``executor.json``: which run produced the results (the CI job when there is one) and,
+    per env, the deployment it tested (``identity``)."""
     build = f"gate run {run_id}" + (f" (suite {suite_sha[:12]})" if suite_sha else "")
+    for env, described in (deployed or {}).items():
+        build += f"; {env}: {described}"
     info: dict[str, object] = {
         "name": "promorang-gate",
         "type": "local",
@@ -222,6 +229,10 @@ def executor_info(
         if run_number.isdigit():
             info["buildOrder"] = int(run_number)
     return info
+
+
+def _deployed(verdict: EnvVerdict) -> str:
+    return describe_identity(identity_of(verdict) or {})
 
 
 def _write(directory: Path, name: str, data: object, redactor: Redactor) -> None:
@@ -256,5 +267,7 @@ def write_gate_results(
         data = _verdict_result(verdict, info, source)
         _write(out, f"{data['uuid']}-result.json", data, redactor)
         written.append(out / f"{data['uuid']}-result.json")
-    _write(out, "executor.json", executor_info(environ, info.run_id, info.suite_sha), redactor)
+    deployed = {v.environment: _deployed(v) for v in verdicts if identity_of(v) is not None}
+    executor = executor_info(environ, info.run_id, info.suite_sha, deployed)
+    _write(out, "executor.json", executor, redactor)
     return [*written, out / "executor.json"]

@@ -12,6 +12,7 @@ from promorang_gate.app_repo import AppRepo
 from promorang_gate.checklists import Catalog
 from promorang_gate.criteria import Criteria
 from promorang_gate.gates import GateChoice
+from promorang_gate.identity.deployed import describe_identity, identity_of
 from promorang_gate.leftovers import NOT_REMOVED_HEADING, run_failed_note
 from promorang_gate.verdict import EnvVerdict
 
@@ -129,6 +130,10 @@ def _out_of_scope(verdict: EnvVerdict, ctx: MarkdownContext) -> list[str]:
             if later:
                 # Items another command judges (the watch, after promotion), never this run.
                 lines.append(f"- {checklist.title}: judged by `promorang-gate watch`: {later}")
+    if ctx.choice is not None and ctx.choice.not_required:
+        for reason in sorted(set(ctx.choice.not_required.values())):
+            ids = [i for i, why in ctx.choice.not_required.items() if why == reason]
+            lines.append(f"- not required here: {', '.join(f'`{i}`' for i in ids)}: {reason}")
     if verdict.out_of_scope:
         lines += [
             f"- ran, does not decide: `{i.id}` ({label(i.status)})" for i in verdict.out_of_scope
@@ -148,6 +153,8 @@ def _not_removed(ctx: MarkdownContext) -> list[str]:
 
 def render_markdown(verdict: EnvVerdict, criteria: Criteria, ctx: MarkdownContext) -> str:
     lines = _head(verdict, ctx) + _not_removed(ctx) + _criteria(criteria) + _tested(ctx)
+    if (identity := identity_of(verdict)) is not None:
+        lines.append(f"- deployed: {describe_identity(identity)}")
     lines += _out_of_scope(verdict, ctx)
     lines += ["", "## The runbook's checklists"]
     for checklist in verdict.checklists:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from promorang_gate.identity.deployed import describe_identity, identity_of
 from promorang_gate.leftovers import NOT_REMOVED_HEADING, run_failed_note
 from promorang_gate.verdict import EnvVerdict
 
@@ -45,6 +46,8 @@ def _env_section(
         "",
         counts,
     ]
+    if (identity := identity_of(verdict)) is not None:
+        lines += ["", f"Deployed: {describe_identity(identity)}"]
     if verdict.blockers:
         lines += ["", "| blocker | status | reason |", "|---|---|---|"]
         lines += [

@@ -3,8 +3,9 @@ manual item's sign-off, ``janitor`` removes what killed runs left, ``report`` re
 report.
 
 Exit codes of ``verdict``: see ``verdict_file.Exit`` (0 allow, 1 block, 2 usage, 3 missing,
-4 malformed, 5 stale, 6 other gate or criteria); of ``janitor``: 0 clean, 1 something left,
-2 refused or a usage mistake, 3 unreachable, 4 key rejected, 5 bucket missing, 6 stopped midway
+4 malformed, 5 stale, 6 other gate or criteria, 7 another build); of ``janitor``: 0 clean,
+1 something left, 2 refused or a usage mistake, 3 unreachable, 4 key rejected, 5 bucket missing,
+6 stopped midway
 (``janitor.EXIT_CODES``); of ``report``: ``report_render.Exit`` (0 rendered, 2 usage, 3 no
 results, 4 no Node.js/npm, 5 failed); of ``watch``: ``watch.run.Exit`` (0 allow, 1 breach,
 2 usage, 3 not verified, 130 interrupted). Every error is one redacted line on stderr, no traceback.
@@ -65,6 +66,7 @@ def _verdict(args: argparse.Namespace) -> int:
             checklists=checklists,
             max_age_s=max_age_s,
             accept_flags=args.accept_flags,
+            expect_commit=args.expect_commit,
         )
     except Refused as refused:
         print(f"promorang-gate: refused: {refused}", file=sys.stderr)
@@ -256,6 +258,11 @@ def _parser() -> argparse.ArgumentParser:
         "--checklists",
         metavar="DIR",
         help="the repository's checklists (default ROOTDIR/checklists)",
+    )
+    verdict.add_argument(
+        "--expect-commit",
+        metavar="SHA",
+        help="refuse (exit 7) a file made for another build than this commit",
     )
     signoff = sub.add_parser("signoff", help="record a sign-off of a manual checklist item")
     signoff.add_argument("item", metavar="ITEM", help="the item id, e.g. growth_hub.frontend_copy")

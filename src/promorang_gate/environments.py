@@ -46,6 +46,7 @@ SECRET_KEYS = (
     "creator_token",
     "stripe_webhook_secret",
     "other_user_token",
+    "vercel_token",
 )
 REQUIRED_SECRETS = ("service_role_key",)
 
@@ -81,6 +82,8 @@ SETTINGS: dict[str, tuple[type, object]] = {
     # (GATE_<ENV>_PROMETHEUS_URL) and the PromQL expression it evaluates; "" = none.
     "prometheus_url": (str, ""),
     "error_rate_query": (str, ""),
+    # The release serves the Stripe webhook (runbook section 7): its checks join the gate.
+    "webhooks": (bool, False),
 }
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
 # On a protected profile only the shipped file decides these (see _check_protection).
@@ -114,6 +117,8 @@ class Target:
     sources: Mapping[str, str]
     # A second user's token (not the creator's), for the ownership check; optional.
     other_user_token: str | None = field(default=None, repr=False)
+    #: Vercel API token: reads the deployment's commit when the API does not state it.
+    vercel_token: str | None = field(default=None, repr=False)
     sandbox_admin_url: str | None = None
     sandbox_admin_token: str | None = field(default=None, repr=False)
     preflight: bool = True
@@ -190,6 +195,7 @@ def _make_target(
         creator_token=secrets.get("creator_token"),
         stripe_webhook_secret=secrets.get("stripe_webhook_secret"),
         other_user_token=secrets.get("other_user_token"),
+        vercel_token=secrets.get("vercel_token"),
         sources=dict(sources),
         sandbox_admin_url=admin_url,
         sandbox_admin_token=admin_token,
@@ -211,11 +217,13 @@ def target_from_sandbox(settings: EnvSettings, state: Any) -> Target:
         "service_role_key": state.service_role_key,
         "database_url": state.database_url,
         "creator_token": state.creator_token,
-        "stripe_webhook_secret": None,
+        "stripe_webhook_secret": getattr(state, "stripe_webhook_secret", None) or None,
         "other_user_token": getattr(state, "other_user_token", None) or None,
     }
     for key in ("service_role_key", "database_url", "creator_token", "other_user_token"):
         sources[key] = "sandbox"
+    if secrets["stripe_webhook_secret"]:
+        sources["stripe_webhook_secret"] = "sandbox"
     if not values.get("app_repo"):  # an app repo given for the run wins over the sandbox's own
         values["app_repo"] = getattr(state, "app_repo", None) or None
         sources["app_repo"] = "sandbox"

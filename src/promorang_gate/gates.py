@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ class GateChoice:
 
     gate: Gate
     picked_by: str
+    #: Items of the gate's file this env does not require, each with the reason (webhooks/).
+    not_required: Mapping[str, str] = field(default_factory=dict)
 
 
 def _expand(entries: object, catalog: Catalog, at: str, judge: str = PYTEST) -> tuple[str, ...]:

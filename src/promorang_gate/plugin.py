@@ -57,6 +57,8 @@ from promorang_gate.sandbox_target import (
     state_file_from,
 )
 from promorang_gate.validation import check_output_dir
+from promorang_gate.webhooks.scope import not_required as webhooks_not_required
+from promorang_gate.webhooks.scope import scoped
 
 CHECKLIST_MARKER = (
     "checklist(*ids): the Operations Runbook checklist items this test verifies, e.g."
@@ -133,6 +135,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="gate_release_date",
         metavar="YYYY-MM-DD",
         help="the release whose notes (docs/releases/<date>.md) are checked (default: today)",
+    )
+    group.addoption(
+        "--expect-commit",
+        dest="gate_expect_commit",
+        metavar="SHA",
+        help="the release's commit: release.identity fails when the deployment states another"
+        " (default: GATE_<ENV>_EXPECT_COMMIT, else the application repository's HEAD)",
     )
     parser.addini("gate_app_repo", "checkout of the application being released", default="")
     parser.addini("gate_checklists", "directory of checklist YAML files", default="checklists")
@@ -313,6 +322,7 @@ def _choose_gates(
             env=name,
             profile_source=env.sources.get("gate", "profile"),
         )
+        choice = scoped(choice, webhooks_not_required(catalog, name, env.values, env.sources))
         writes = bool(env.values["writes_allowed"])
         refuse_writes_on_read_only(choice, catalog, name, writes, gates.values())
         choices[name] = choice

@@ -29,6 +29,7 @@ from promorang_gate.environments import URL_KEYS, Target
 from promorang_gate.files import write_atomic
 from promorang_gate.gates import GateChoice
 from promorang_gate.git import git_output
+from promorang_gate.identity.deployed import identity_of
 from promorang_gate.junit import DefaultJunit, VerdictCase
 from promorang_gate.redaction import Redactor
 from promorang_gate.verdict import (
@@ -162,6 +163,7 @@ def render_json(
             "picked_by": choice.picked_by,
             "description": choice.gate.description,
             "required": list(choice.gate.requires),
+            **({"not_required": dict(choice.not_required)} if choice.not_required else {}),
         },
         "run_id": meta.run_id,
         "started_at": meta.started_at,
@@ -373,6 +375,8 @@ class GateReporter:
             criteria = self.criteria[env]
             gate = self.reports_dir / f"gate-{env}.json"
             extra = {}
+            if (identity := identity_of(verdict)) is not None:
+                extra["identity"] = identity
             if env in self.sweeps:
                 from promorang_gate.leftovers import leftovers_json
 

@@ -95,7 +95,7 @@ class SandboxProvider:
 
     def _register_secrets(self, state: Any) -> None:
         names = ("service_role_key", "anon_key", "creator_token", "admin_token", "other_user_token")
-        for name in names:
+        for name in (*names, "stripe_webhook_secret"):
             self._redactor.add_secret(getattr(state, name, None))
         database_url = getattr(state, "database_url", None)
         if database_url:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -16,8 +17,10 @@ from promorang_gate.checklists import load_catalog
 from promorang_gate.durations import format_duration
 from promorang_gate.errors import ConfigError
 from promorang_gate.gates import checklists_digest, load_gates
+from promorang_gate.identity.deployed import same_commit
 from promorang_gate.reports import FORMAT, running_marker
 from promorang_gate.verdict import STATUSES
+from promorang_gate.webhooks.scope import profile_not_required
 
 __all__ = ["Exit", "GateFile", "Refused", "check_gate_file"]
 
@@ -32,6 +35,7 @@ class Exit(IntEnum):
     MALFORMED = 4
     STALE = 5
     OTHER_GATE_OR_CRITERIA = 6
+    OTHER_BUILD = 7
 
 
 class Refused(Exception):
@@ -167,6 +171,10 @@ def _check_requirements(gate_file: GateFile, gate: str, checklists: Path) -> Non
     except (ConfigError, KeyError) as exc:
         raise Refused(Exit.USAGE, f"{checklists}: cannot read gate {gate!r}: {exc}") from None
     path, known = gate_file.path, catalog.items
+    env = str(gate_file.data.get("environment"))
+    # The webhook items this env does not require (its profile, not the file, says so).
+    excused = profile_not_required(catalog, env, checklists.parent / "environments", os.environ)
+    requires = tuple(i for i in requires if i not in excused)
     if sorted(gate_file.data["gate"]["required"]) != sorted(requires):
         raise _malformed(path, f"its items are not the items gate '{gate}' requires")
     for item in gate_file.items:
@@ -212,6 +220,28 @@ def _check_flags(gate_file: GateFile) -> None:
         )
 
 
+def _check_build(gate_file: GateFile, expect_commit: str) -> None:
+    """The file was made for the build ``expect_commit``: it expected that commit, and every
+    commit the deployment stated is that commit."""
+    identity = gate_file.data.get("identity")
+    path = gate_file.path
+    if not isinstance(identity, dict):
+        raise Refused(Exit.OTHER_BUILD, f"{path}: records no deployed identity (release.identity)")
+    expected = identity.get("expected_commit")
+    if not isinstance(expected, str) or not same_commit(expected, expect_commit):
+        raise Refused(
+            Exit.OTHER_BUILD,
+            f"{path}: made for the release {str(expected)[:12]}, not {expect_commit[:12]}",
+        )
+    for part in ("api", "frontend"):
+        stated = identity.get(f"{part}_commit")
+        if isinstance(stated, str) and not same_commit(stated, expect_commit):
+            raise Refused(
+                Exit.OTHER_BUILD,
+                f"{path}: the {part} it tested runs {stated[:12]}, not {expect_commit[:12]}",
+            )
+
+
 def check_gate_file(
     directory: Path,
     env: str,
@@ -221,6 +251,7 @@ def check_gate_file(
     max_age_s: float,
     accept_flags: bool = False,
     now: dt.datetime | None = None,
+    expect_commit: str | None = None,
 ) -> GateFile:
     """The gate file of ``env`` if it is whole, consistent, of ``gate`` and the repository's
     criteria (nothing flagged, unless accepted), and fresh; else ``Refused`` with the reason
@@ -232,4 +263,6 @@ def check_gate_file(
     if not accept_flags:
         _check_flags(gate_file)
     _check_fresh(gate_file, env, max_age_s, now or dt.datetime.now(dt.UTC))
+    if expect_commit:
+        _check_build(gate_file, expect_commit)
     return gate_file

@@ -28,9 +28,12 @@ from .middleware import PlatformMiddleware
 from .recorder import RequestRecorder
 from .traffic import TrafficMetrics
 from .uploads import Uploads
+from .webhooks import webhook_routes
 
 __all__ = ["ApiConfig", "ApiError", "PromorangApi", "create_api_app"]
 
+# Fault stale_deployment: the API still runs an older build (the platform's snapshot B).
+STALE_COMMIT = "baf89b7eb"
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -54,6 +57,10 @@ class ApiConfig:
     share_prices: dict[str, float] = field(default_factory=dict)
     # Real-traffic counters served at /metrics (traffic.py).
     traffic: TrafficMetrics = field(default_factory=TrafficMetrics)
+    # The Stripe variables the backend reads (names as in the platform's .env), CONTRACT §8.
+    stripe_env: dict[str, str] = field(default_factory=dict)
+    # The commit this build was made from (its reference repository's HEAD), stated on health.
+    build_commit: str | None = None
 
 
 class PromorangApi:
@@ -92,7 +99,10 @@ class PromorangApi:
             await asyncio.sleep(10)
         if "health_down" in faults:
             return json_response(503, {"status": "down"})
-        body = {"status": "OK", "timestamp": now_iso(), "service": "promorang-api"}
+        body: dict[str, str] = {"status": "OK", "timestamp": now_iso(), "service": "promorang-api"}
+        commit = STALE_COMMIT if "stale_deployment" in faults else self.config.build_commit
+        if commit:
+            body["commit"] = commit
         return json_response(200, body)
 
     async def not_found(self, request: Request) -> Response:
@@ -116,6 +126,7 @@ def create_api_app(config: ApiConfig) -> tuple[ASGIApp, PromorangApi]:
         *Uploads(api).routes(),
         *ContentRoutes(api).routes(),
         *growth_routes(api),
+        *webhook_routes(config),
         *Admin(config).routes(),
         Route("/{path:path}", guarded(api.not_found), methods=ANY_METHOD),
     ]

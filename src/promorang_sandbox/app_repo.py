@@ -19,7 +19,7 @@ from typing import Any
 
 from .database import app_migration_files
 
-__all__ = ["served_routes", "write_reference_repo"]
+__all__ = ["head_commit", "served_routes", "write_reference_repo"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 DESCRIPTIONS = {
@@ -143,6 +143,21 @@ def _git_commit(root: Path) -> None:
         subprocess.run(
             [git, "-C", str(root), *args], capture_output=True, timeout=GIT_TIMEOUT_S, check=True
         )
+
+
+def head_commit(root: Path) -> str | None:
+    """The repository's HEAD commit (the build the sandbox states), or None without git."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    proc = subprocess.run(
+        [git, "-C", str(root), "rev-parse", "-q", "--verify", "HEAD"],
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT_S,
+        check=False,
+    )
+    return proc.stdout.strip() or None
 
 
 def write_reference_repo(

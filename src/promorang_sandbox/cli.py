@@ -78,6 +78,7 @@ def _print_ready(state: SandboxState, ready_s: float) -> None:
         ("other user id", state.other_user_id),
         ("other user token", state.other_user_token),
         ("admin token", state.admin_token),
+        ("stripe webhook secret", state.stripe_webhook_secret),
         ("frontend mode", state.frontend_mode),
         ("faults", ", ".join(state.faults) or "none"),
         ("app repo", state.app_repo),

@@ -243,6 +243,26 @@ _FAULT_LIST = (
         "frontend",
         "the frontend host has no /api rewrite: GET /api/* -> the app's HTML, writes -> 404",
     ),
+    # The Stripe webhook (CONTRACT §8, §6.19; checklists/webhooks.yaml).
+    Fault("webhook_accepts_unsigned", "api", "a webhook POST without Stripe-Signature -> 200"),
+    Fault(
+        "webhook_wrong_secret_name",
+        "api",
+        "the webhook reads WEBHOOK_SECRET_STRIPE (a retired secret), not STRIPE_WEBHOOK_SECRET",
+    ),
+    Fault(
+        "webhook_parses_before_verifying",
+        "api",
+        "the webhook verifies the parsed, re-serialised body instead of the raw bytes",
+    ),
+    Fault("webhook_500_on_bad_signature", "api", "a bad webhook signature -> 500, not 400"),
+    Fault("webhook_no_timestamp_tolerance", "api", "the webhook accepts signatures of any age"),
+    # What is deployed (the gate's release.identity).
+    Fault(
+        "stale_deployment",
+        "api",
+        "the API answers an older build's commit on health than the repository's HEAD",
+    ),
 )
 
 # Faults that appear only after a while (promorang-gate watch): each starts this many seconds

@@ -77,9 +77,12 @@ class Build:
 
 
 @functools.lru_cache(maxsize=16)
-def build(api_base: str, patches: tuple[str, ...] = ()) -> Build:
-    """The app built against ``api_base`` ("" = relative), with the named faulty patches."""
+def build(api_base: str, patches: tuple[str, ...] = (), commit: str | None = None) -> Build:
+    """The app built against ``api_base`` ("" = relative), with the named faulty patches; a
+    build from a commit states it (``window.__PROMORANG_BUILD_COMMIT__``)."""
     source = _asset("app.js")
+    if commit:
+        source = f"window.__PROMORANG_BUILD_COMMIT__ = {json.dumps(commit)};\n" + source
     if API_BASE_PLACEHOLDER not in source:
         raise RuntimeError("app.js lost its API base placeholder")
     source = source.replace(API_BASE_PLACEHOLDER, json.dumps(api_base))
@@ -95,13 +98,15 @@ def build(api_base: str, patches: tuple[str, ...] = ()) -> Build:
     return Build(index_html=html, assets=assets)
 
 
-def build_for(api_url: str, mode: FrontendMode, active: Iterable[str]) -> Build:
+def build_for(
+    api_url: str, mode: FrontendMode, active: Iterable[str], commit: str | None = None
+) -> Build:
     """The build the frontend serves while ``active`` faults are on."""
     faults = set(active)
     base = api_url if mode == "absolute" else ""
     if "frontend_wrong_api" in faults:
         base = WRONG_API  # built without VITE_API_URL: the config's localhost fallback
-    return build(base, tuple(n for n in BUILD_PATCHES if n in faults))
+    return build(base, tuple(n for n in BUILD_PATCHES if n in faults), commit)
 
 
 class ApiRewrite:
@@ -142,14 +147,17 @@ class ApiRewrite:
 
 
 def create_frontend_app(
-    api_url: str | Callable[[], str], faults: FaultSet, mode: FrontendMode = "absolute"
+    api_url: str | Callable[[], str],
+    faults: FaultSet,
+    mode: FrontendMode = "absolute",
+    commit: str | None = None,
 ) -> Starlette:
     """The frontend host; ``api_url`` may be a callable when it is known only later."""
     rewrite = ApiRewrite(api_url)
 
     def current() -> Build:
         url = api_url if isinstance(api_url, str) else api_url()
-        return build_for(url, mode, faults.active)
+        return build_for(url, mode, faults.active, commit)
 
     async def serve(request: Request) -> Response:
         if "frontend_down" in faults:

@@ -20,12 +20,13 @@ import uvicorn
 
 from . import database, jwtkeys
 from .api import ApiConfig, PromorangApi, create_api_app
-from .app_repo import served_routes, write_reference_repo
+from .app_repo import head_commit, served_routes, write_reference_repo
 from .faults import FaultSet, validate
 from .frontend import FrontendMode, create_frontend_app
 from .postgres import PostgresServer, acquire_server
 from .recorder import RecordingMiddleware, RequestRecorder
 from .state import SandboxState
+from .webhooks import stripe_variables
 
 HOST = "127.0.0.1"
 Log = Callable[[str], None]
@@ -115,6 +116,7 @@ class Stack:
         seed = await asyncio.to_thread(database.seed, dsn)
         gateway_url, api_url, frontend_url = urls
         admin_token = secrets.token_urlsafe(24)
+        webhook_secret = "whsec_" + secrets.token_hex(16)
         self.faults = FaultSet(dsn)
         from .gateway import create_gateway_app
 
@@ -129,11 +131,14 @@ class Stack:
                 recorder=self.recorder,
                 bucket=opts.bucket,
                 upload_prefix=opts.upload_prefix,
+                stripe_env=stripe_variables(webhook_secret),
             )
         )
         self._repo = Path(tempfile.mkdtemp(prefix="promorang-app-repo-"))
         await asyncio.to_thread(write_reference_repo, self._repo, api_url, served_routes(api_app))
-        frontend = create_frontend_app(api_url, self.faults, opts.frontend_mode)
+        commit = await asyncio.to_thread(head_commit, self._repo)
+        self._api.config.build_commit = commit  # the build states its commit (health, bundle)
+        frontend = create_frontend_app(api_url, self.faults, opts.frontend_mode, commit)
         apps: list[Any] = [
             gateway,
             RecordingMiddleware(api_app, self.recorder, "api"),
@@ -161,6 +166,7 @@ class Stack:
             other_user_id=seed.other_id,
             other_user_token=jwtkeys.user_token(seed.other_id, seed.other_email),
             frontend_mode=opts.frontend_mode,
+            stripe_webhook_secret=webhook_secret,
         )
         return self.state
 

@@ -32,6 +32,8 @@ class SandboxState:
     other_user_id: str = ""
     other_user_token: str = ""
     frontend_mode: str = "absolute"  # or "relative" (promorang_sandbox.frontend)
+    #: The secret of the API's Stripe webhook endpoint (``webhooks.py``); "" in older files.
+    stripe_webhook_secret: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

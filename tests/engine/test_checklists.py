@@ -21,7 +21,9 @@ def test_shipped_checklists_load(repo_root: Path) -> None:
         "health",
         "migrations",
         "monitoring",
+        "release",
         "security",
+        "webhooks",
     ]
     assert catalog.items["slo.storage_quota"].manual is True
     assert catalog.items["slo.storage_quota"].checklist_id == "monitoring"

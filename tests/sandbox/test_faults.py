@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -346,6 +347,58 @@ def connections_leak(h: SandboxHandle, api: httpx.Client) -> bool:
 def bucket_near_quota(h: SandboxHandle, api: httpx.Client) -> bool:
     fill = "select count(*) from storage.objects where name like '__sandbox_quota_fill/%'"
     return _within(3, lambda: _db_count(h, fill) > 0)
+def _stripe_post(h: SandboxHandle, body: bytes, header: str | None) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if header is not None:
+        headers["Stripe-Signature"] = header
+    return httpx.post(h.state.api_url + "/api/webhooks/stripe", content=body, headers=headers)
+
+
+def _stripe_signed(h: SandboxHandle, body: bytes, age_s: int = 0) -> str:
+    import stripe
+
+    stamp = int(time.time()) - age_s
+    secret = h.state.stripe_webhook_secret
+    return str(stripe.WebhookSignature.generate_signature_header(body.decode(), secret, stamp))
+
+
+STRIPE_EVENT = json.dumps({"id": "evt_probe", "type": "promorang_gate.ping"}, indent=2).encode()
+
+
+def webhook_accepts_unsigned(h: SandboxHandle, api: httpx.Client) -> bool:
+    return _stripe_post(h, STRIPE_EVENT, None).status_code == 200
+
+
+def webhook_wrong_secret_name(h: SandboxHandle, api: httpx.Client) -> bool:
+    resp = _stripe_post(h, STRIPE_EVENT, _stripe_signed(h, STRIPE_EVENT))
+    return resp.status_code == 400 and resp.text.startswith("Webhook Error: No signatures")
+
+
+def webhook_parses_before_verifying(h: SandboxHandle, api: httpx.Client) -> bool:
+    genuine = _stripe_post(h, STRIPE_EVENT, _stripe_signed(h, STRIPE_EVENT))
+    compact = json.dumps(json.loads(STRIPE_EVENT), separators=(",", ":")).encode()
+    copy = _stripe_post(h, STRIPE_EVENT, _stripe_signed(h, compact))
+    return genuine.status_code == 400 and copy.status_code == 200
+
+
+def webhook_500_on_bad_signature(h: SandboxHandle, api: httpx.Client) -> bool:
+    resp = _stripe_post(h, STRIPE_EVENT, "t=1,v1=00")
+    return resp.status_code == 500 and resp.text == "Webhook handler error"
+
+
+def webhook_no_timestamp_tolerance(h: SandboxHandle, api: httpx.Client) -> bool:
+    return _stripe_post(h, STRIPE_EVENT, _stripe_signed(h, STRIPE_EVENT, 3600)).status_code == 200
+
+
+def stale_deployment(h: SandboxHandle, api: httpx.Client) -> bool:
+    stated = api.get("/api/health").json().get("commit")
+    head = subprocess.run(
+        ["git", "-C", h.state.app_repo, "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return stated != head and f'__PROMORANG_BUILD_COMMIT__ = "{head}"' in _bundle(h)
 
 
 PROBES: dict[str, Probe] = {n: globals()[n] for n in FAULTS if callable(globals().get(n))}

@@ -101,6 +101,21 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
         {"contract.get_content", "contract.update_content", "contract.delete_content"}
         | {"contract.list_content"},
     ),
+    # The Stripe webhook (checklists/webhooks.yaml; CONTRACT.md §8, §6.19).
+    "webhook_accepts_unsigned": ({"webhooks.unsigned_refused"}, set()),
+    "webhook_wrong_secret_name": ({"webhooks.signed_event_accepted"}, set()),
+    "webhook_parses_before_verifying": (
+        {"webhooks.altered_body_refused", "webhooks.signed_event_accepted"},
+        set(),
+    ),
+    "webhook_500_on_bad_signature": (
+        {"webhooks.unsigned_refused", "webhooks.wrong_secret_refused"}
+        | {"webhooks.stale_timestamp_refused", "webhooks.altered_body_refused"},
+        set(),
+    ),
+    "webhook_no_timestamp_tolerance": ({"webhooks.stale_timestamp_refused"}, set()),
+    # What is deployed (checklists/release.yaml).
+    "stale_deployment": ({"release.identity"}, set()),
 }
 
 # Faults of a frontend that calls relative /api, proved against a sandbox in that mode

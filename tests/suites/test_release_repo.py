@@ -63,7 +63,14 @@ def test_the_promotion_gate_allows_a_good_release(
 ) -> None:
     sandbox.set_faults([])
     repo = write_repo(tmp_path / "release")
-    run = run_gate(("--gate", "promotion", f"--app-repo={repo}"))
+    # The repository is no git checkout: the release's commit is the one the sandbox deployed.
+    deployed = subprocess.run(
+        ["git", "-C", sandbox.state.app_repo, "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    run = run_gate(("--gate", "promotion", f"--app-repo={repo}", f"--expect-commit={deployed}"))
     assert run.returncode == 0, run.output
     assert run.gate()["verdict"] == "allow", run.output
     assert run.gate()["gate"]["name"] == "promotion"
