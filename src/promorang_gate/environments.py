@@ -46,6 +46,9 @@ SECRET_KEYS = (
     "creator_token",
     "stripe_webhook_secret",
     "other_user_token",
+    # Vercel's Deployment Protection: sent as x-vercel-protection-bypass to the env's Vercel
+    # hosts only (vercel_bypass.py).
+    "vercel_bypass_secret",
 )
 REQUIRED_SECRETS = ("service_role_key",)
 
@@ -106,6 +109,7 @@ class Target:
     sources: Mapping[str, str]
     # A second user's token (not the creator's), for the ownership check; optional.
     other_user_token: str | None = field(default=None, repr=False)
+    vercel_bypass_secret: str | None = field(default=None, repr=False)
     sandbox_admin_url: str | None = None
     sandbox_admin_token: str | None = field(default=None, repr=False)
     preflight: bool = True
@@ -182,6 +186,7 @@ def _make_target(
         creator_token=secrets.get("creator_token"),
         stripe_webhook_secret=secrets.get("stripe_webhook_secret"),
         other_user_token=secrets.get("other_user_token"),
+        vercel_bypass_secret=secrets.get("vercel_bypass_secret"),
         sources=dict(sources),
         sandbox_admin_url=admin_url,
         sandbox_admin_token=admin_token,
