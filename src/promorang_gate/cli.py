@@ -142,6 +142,17 @@ def _janitor(args: argparse.Namespace) -> int:
     return run_janitor(targets[args.env], older_than_s, sys.stdout)
 
 
+def _check_config(args: argparse.Namespace) -> int:
+    from promorang_gate.check_config import EXIT_PROBLEM, check_config
+
+    try:
+        return check_config(args.env, Path(args.rootdir), app_repos=args.app_repo)
+    except ConfigError as exc:
+        message = _redactor().one_line(exc, 2000)
+        print(f"promorang-gate: check-config: {message}", file=sys.stderr)
+        return EXIT_PROBLEM
+
+
 def _note(message: str) -> None:
     print(f"promorang-gate: {message}", file=sys.stderr)
 
@@ -231,7 +242,29 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--open", action="store_true", help="then serve it and open a browser (Ctrl-C stops)"
     )
-    for command in (verdict, signoff, janitor, report):
+    check = sub.add_parser(
+        "check-config",
+        help="check the settings, hosts and credentials of ENV(s) without running any test",
+        description="Everything `pytest --env NAME` checks before its first test: settings"
+        " resolved (no placeholder URL, no missing secret), hosts reachable, the service-role"
+        " key, user tokens and database URL accepted by the target. Exit 0 when all are good,"
+        " 4 (like the gate's usage error) with one line naming the variable to fix.",
+        epilog="example: promorang-gate check-config --env staging,prod",
+    )
+    check.add_argument(
+        "--env",
+        required=True,
+        action="append",
+        metavar="NAME",
+        help="environment(s), repeatable or comma separated, e.g. staging,prod",
+    )
+    check.add_argument(
+        "--app-repo",
+        action="append",
+        metavar="[ENV=]PATH",
+        help="checkout of the application being released (default: $GATE_<ENV>_APP_REPO)",
+    )
+    for command in (verdict, signoff, janitor, report, check):
         command.add_argument(
             "--rootdir",
             default=".",
@@ -258,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _signoff(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "check-config":
+            return _check_config(args)
         return _janitor(args)
     except ConfigError as exc:
         print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)

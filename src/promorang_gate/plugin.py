@@ -33,6 +33,7 @@ from promorang_gate.collection import (
     redact_report,
     tag_items,
 )
+from promorang_gate.credentials import check_credentials
 from promorang_gate.criteria import DEFAULT_SIGNOFF_MAX_AGE, Criteria, criteria_in_force
 from promorang_gate.durations import parse_duration
 from promorang_gate.environments import (
@@ -211,7 +212,9 @@ def _configure(config: pytest.Config) -> None:
     if not _is_worker(config):
         check_output_dir(_reports_dir(config), "reports directory")
         if not opt.collectonly:
-            check_reachable(env.target() for env in settings.values() if not env.embedded)
+            remote = [env.target() for env in settings.values() if not env.embedded]
+            check_reachable(remote)
+            check_credentials(remote)
     redactor = Redactor(
         str(v) for env in settings.values() for v in env.secrets.values() if v is not None
     )
