@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from project_helpers import ENDPOINTS, env_at_sandbox
 
+from project_helpers import ENDPOINTS, env_at_sandbox
 from promorang_gate.check_config import check_config
 from promorang_gate.errors import ConfigError
 
