@@ -54,6 +54,16 @@ def _verdict(args: argparse.Namespace) -> int:
         )
     gate = args.gate or _profile_gate(args.env, rootdir)
     max_age_s = parse_duration(args.max_age, "--max-age")
+    if args.no_cli_signoffs:
+        signed = _cli_signoffs(Path(args.directory), args.env)
+        if signed:
+            print(
+                f"promorang-gate: refused: {', '.join(signed)} signed on the command line"
+                " (--signoff): --no-cli-signoffs counts only sign-offs committed in"
+                f" checklists/signoffs/{args.env}.yaml (`promorang-gate signoff`)",
+                file=sys.stderr,
+            )
+            return 6
     try:
         gate_file = check_gate_file(
             Path(args.directory),
@@ -79,6 +89,19 @@ def _verdict(args: argparse.Namespace) -> int:
         f" run {data.get('run_id')} finished {data.get('finished_at')}"
     )
     return 0 if data["verdict"] == "allow" and not gate_file.not_removed else 1
+
+
+def _cli_signoffs(directory: Path, env: str) -> list[str]:
+    """Items of the gate file signed with ``--signoff`` (none when the file cannot be read:
+    the verdict's own checks say why)."""
+    import json
+
+    try:
+        data = json.loads((directory / f"gate-{env}.json").read_text(encoding="utf-8"))
+        signed = data["criteria"].get("cli_signoffs") or []
+        return [str(entry["item"]) for entry in signed]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
 
 
 def _signoff(args: argparse.Namespace) -> int:
@@ -205,6 +228,12 @@ def _parser() -> argparse.ArgumentParser:
         "--accept-flags",
         action="store_true",
         help="accept a verdict judged with criteria not as shipped (flagged in its file)",
+    )
+    verdict.add_argument(
+        "--no-cli-signoffs",
+        action="store_true",
+        help="refuse (exit 6) a verdict whose manual items were signed with pytest --signoff:"
+        " only sign-offs committed in checklists/signoffs/<env>.yaml count (what CI uses)",
     )
     verdict.add_argument(
         "--checklists",

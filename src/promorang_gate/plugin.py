@@ -99,7 +99,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         dest="gate_signoff",
         metavar="ITEM=WHO",
-        help="sign off a manual checklist item for every selected env (repeatable)",
+        help="sign off a manual checklist item for every selected env (repeatable); needs"
+        " --signoff-note, and the gate file lists it among its flags",
+    )
+    group.addoption(
+        "--signoff-note",
+        dest="gate_signoff_note",
+        metavar="TEXT",
+        help="what was checked for the --signoff items and where the evidence is",
     )
     group.addoption(
         "--sandbox-fault",
@@ -344,6 +351,7 @@ def _criteria(
             repository_checklists=config.rootpath / "checklists",
             signoff_max_age_s=max_age_s,
             signoff_max_age_source=max_age_source,
+            signoffs=list(config.stash[state.SIGNOFFS].get(name, {}).values()),
         )
         for name, env in settings.items()
     }
@@ -371,7 +379,10 @@ def _signoffs(
 ) -> dict[str, dict[str, SignOff]]:
     now = dt.datetime.now(dt.UTC)
     signoffs = load_signoffs(catalog, names, now)
-    for signoff in parse_signoff_options(config.option.gate_signoff, catalog, names, now):
+    given = parse_signoff_options(
+        config.option.gate_signoff, catalog, names, now, config.option.gate_signoff_note
+    )
+    for signoff in given:
         signoffs[signoff.env][signoff.item] = signoff
     # Their texts become item reasons, cut to a length later: redacted before that.
     return {

@@ -148,7 +148,9 @@ def test_item_history_is_stable_and_a_sign_off_passes_with_its_words(
         """
     )
     args = ("--env", "local", "--gate", "monitoring", "--alluredir", "allure")
-    first = project.runpytest(*args, "--signoff", "slo.storage_quota=carol")
+    first = project.runpytest(
+        *args, "--signoff", "slo.storage_quota=carol", "--signoff-note", "quota alert set"
+    )
     assert first.ret == pytest.ExitCode.OK
     gate, _ = _allure(project.path / "allure")
     signed = gate["promorang-gate:local:slo.storage_quota"]
