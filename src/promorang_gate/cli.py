@@ -300,7 +300,9 @@ def _parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help="project root (checklists/, environments/)",
         )
-    return parser
+    from promorang_gate.cli_help import apply_help
+
+    return apply_help(parser)
 
 
 def _redactor() -> Redactor:
