@@ -189,7 +189,7 @@ def _report(args: argparse.Namespace) -> int:
         results=Path(args.results).resolve() if args.results else rootdir / RESULTS,
         output=Path(args.output).resolve() if args.output else rootdir / REPORT,
         history=Path(args.history).resolve() if args.history else None,
-        single_file=args.single_file,
+        single_file=not args.multi_file,
     )
     try:
         index = render_report(job, os.environ, notify=_note)
@@ -267,7 +267,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="history kept across runs for the Trend (default ROOTDIR/reports/history.jsonl)",
     )
-    report.add_argument("--single-file", action="store_true", help="one self-contained index.html")
+    report.add_argument(
+        "--single-file",
+        action="store_true",
+        help="one self-contained index.html that opens from disk (the default)",
+    )
+    report.add_argument(
+        "--multi-file",
+        action="store_true",
+        help="a site of several files instead (open it with --open: from disk it cannot load)",
+    )
     report.add_argument(
         "--open", action="store_true", help="then serve it and open a browser (Ctrl-C stops)"
     )

@@ -427,6 +427,7 @@ class GateReporter:
             run_id=self.run_id,
             suite_sha=self.meta.suite_sha,
             finished_ms=_epoch_ms(self.meta.finished_at),
+            started_ms=_epoch_ms(self.meta.started_at),
             gate_files=self._gate_texts,
             picked_by={env: choice.picked_by for env, choice in self.gates.items()},
             flags={env: criteria.flags for env, criteria in self.criteria.items()},

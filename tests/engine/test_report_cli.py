@@ -15,7 +15,7 @@ import pytest
 
 from promorang_gate.report_render import RENDERED_MARK, Exit, clear_output
 
-TOOLING = ("package.json", "package-lock.json", "allurerc.mjs")
+TOOLING = ("package.json", "package-lock.json", "allurerc.mjs", "scripts/allure-render.mjs")
 
 
 @pytest.fixture
@@ -24,6 +24,7 @@ def checkout(tmp_path: Path, repo_root: Path) -> Path:
     root = tmp_path / "gate"
     root.mkdir()
     for name in TOOLING:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(repo_root / name, root / name)
     results = root / "reports" / "allure-results"
     results.mkdir(parents=True)
