@@ -301,6 +301,8 @@ def _register_reporter(
         pytest_args=config.invocation_params.args,
         allure_dir=getattr(config.option, "allure_report_dir", None),
         junit=claim_default_junit(config, reports_dir, names, stash[state.RUN_ID]),
+        # The repository's reports directory keeps the Trend; a run pointed elsewhere does not.
+        allure_history=None if config.option.gate_reports else reports_dir / "history.jsonl",
     )
     stash[state.REPORTER] = reporter
     config.pluginmanager.register(reporter, "promorang-gate-reporter")

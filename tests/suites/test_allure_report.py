@@ -326,3 +326,22 @@ def test_the_blocked_run_wrote_the_step_summary(rendered: Rendered) -> None:
     assert "render them with `promorang-gate report`" in summary
     assert str(rendered.blocked / "gate-local.json") in summary
     assert "GATE_" not in summary
+
+
+def test_each_gate_run_appends_its_point_and_a_render_does_not_repeat_it(
+    rendered: Rendered, tmp_path: Path
+) -> None:
+    from promorang_gate.allure_history import append_history
+
+    history = tmp_path / "history.jsonl"
+    for reports in (rendered.blocked, rendered.healthy):
+        (gate_file,) = reports.glob("gate-*.json")
+        run_id = json.loads(gate_file.read_text(encoding="utf-8"))["run_id"]
+        note = append_history(REPO_ROOT, reports / "allure-results", history, run_id)
+        assert note == f"Allure history: run {run_id} appended to {history}"
+    assert len(history.read_text(encoding="utf-8").splitlines()) == 2
+    report = _render(rendered.healthy, history, "--multi-file", output="after-history")
+    assert len(history.read_text(encoding="utf-8").splitlines()) == 2  # shown, not appended
+    charts = json.loads((report / "widgets" / "charts.json").read_text(encoding="utf-8"))
+    (trend,) = [c for c in charts["general"].values() if c["type"] == "statusDynamics"]
+    assert len(trend["data"]) == 2  # the blocked run, then the healthy one as the current
