@@ -123,11 +123,22 @@ def _installed_version(rootdir: Path) -> str | None:
     return str(json.loads(manifest.read_text(encoding="utf-8")).get("version") or "") or None
 
 
-def ensure_installed(rootdir: Path, npm: str, environ: Mapping[str, str]) -> bool:
-    """``npm ci`` when the pinned Allure is not what node_modules holds; True if it ran."""
+def ensure_installed(
+    rootdir: Path,
+    npm: str,
+    environ: Mapping[str, str],
+    notify: Callable[[str], None] | None = None,
+) -> bool:
+    """``npm ci`` when the pinned Allure is not what node_modules holds; True if it ran.
+    ``notify`` hears, before the wait, what is being installed and its time limit."""
     locked = _locked_version(rootdir)
     if locked is not None and _installed_version(rootdir) == locked:
         return False
+    if notify is not None:
+        notify(
+            f"installing the pinned Allure {locked or ''} with npm ci in {rootdir}"
+            f" (about 10-60 s, at most {INSTALL_TIMEOUT_S} s)"
+        )
     proc = _run([npm, "ci", "--no-audit", "--no-fund"], rootdir, environ, INSTALL_TIMEOUT_S)
     if proc.returncode != 0:
         raise RenderFailed(Exit.FAILED, f"npm ci in {rootdir} failed: {_last_line(proc)}")
@@ -170,7 +181,7 @@ def render_report(
     _check_job(job)
     node, npm, _ = _tools(environ)
     clear_output(job.output)
-    if ensure_installed(job.rootdir, npm, environ):
+    if ensure_installed(job.rootdir, npm, environ, notify):
         notify(f"installed the pinned Allure {_locked_version(job.rootdir)} (npm ci)")
     env = dict(environ)
     env[SINGLE_FILE_VARIABLE] = "1" if job.single_file else "0"
