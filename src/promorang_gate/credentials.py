@@ -14,6 +14,8 @@ says nothing about the credential (a 5xx, a missing bucket) is left to the check
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterable
 
 import httpx
@@ -29,6 +31,36 @@ __all__ = ["PROBE_TIMEOUT_S", "check_credentials"]
 PROBE_TIMEOUT_S = 0.6
 #: Statuses that mean "this credential is not accepted here".
 REJECTED = frozenset({400, 401, 403})
+#: Storage answers every error with HTTP 400 and the real status in its body: a missing bucket
+#: ("404") says nothing about the key, a refused one says "401" or "403".
+STORAGE_REFUSED = frozenset({"401", "403"})
+
+
+def _jwt_role(key: str) -> str | None:
+    """The ``role`` claim of a JWT, read without verifying (None when it is no JWT)."""
+    if key.startswith("sb_publishable_"):
+        return "anon"
+    parts = key.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    role = payload.get("role") if isinstance(payload, dict) else None
+    return role if isinstance(role, str) else None
+
+
+def _storage_refused(response: httpx.Response) -> bool:
+    if response.status_code in (401, 403):
+        return True
+    if response.status_code != 400:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and str(body.get("statusCode")) in STORAGE_REFUSED
 
 
 def _variable(target: Target, key: str) -> str:
@@ -45,9 +77,15 @@ def _get(client: httpx.Client, url: str, headers: dict[str, str]) -> httpx.Respo
 
 def _service_role_key(target: Target, client: httpx.Client) -> str | None:
     key = target.service_role_key
+    role = _jwt_role(key)
+    if role is not None and role != "service_role":
+        return (
+            f"{_variable(target, 'service_role_key')} is a key of role {role!r}, not the"
+            " service-role key: give the service-role key of the Supabase project (Settings → API)"
+        )
     url = f"{target.supabase_url}/storage/v1/bucket/{target.bucket}"
     response = _get(client, url, {"apikey": key, "Authorization": f"Bearer {key}"})
-    if response is not None and response.status_code in REJECTED:
+    if response is not None and _storage_refused(response):
         return (
             f"{_variable(target, 'service_role_key')} is refused by {target.supabase_url}"
             f" (storage answered {response.status_code}): give the service-role key of that"

@@ -86,3 +86,22 @@ def test_the_gate_stops_with_exit_4_and_no_leftover_line(run_gate: Any, sandbox:
     assert WRONG not in run.output
     errors = [line for line in run.output.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1, run.output
+
+
+def test_the_anon_key_given_as_the_service_role_key_is_named(sandbox: Any) -> None:
+    environ = {**_env(sandbox.state), "GATE_STAGING_SERVICE_ROLE_KEY": sandbox.state.anon_key}
+    message, _ = _problem(environ)
+    assert message.startswith(
+        "GATE_STAGING_SERVICE_ROLE_KEY is a key of role 'anon', not the service-role key"
+    )
+
+
+@pytest.mark.parametrize("fault", ["bucket_missing", "storage_read_denied"])
+def test_a_product_fault_is_no_credential_problem(sandbox: Any, fault: str) -> None:
+    """A missing bucket or revoked storage grants are the checks' to judge (a block), not a
+    usage error: the preflight only refuses what says the key itself is refused."""
+    sandbox.set_faults([fault])
+    try:
+        assert check_config(["staging"], REPO, _env(sandbox.state), out=io.StringIO()) == 0
+    finally:
+        sandbox.set_faults([])
