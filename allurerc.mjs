@@ -20,6 +20,19 @@ const categories = JSON.parse(
   groupByMessage: false,
 }));
 
+// Allure's quality gate calls Iterator.prototype.toArray, which Node.js has from version 22 on;
+// this file is loaded by every allure command, `allure quality-gate` included.
+const iteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
+if (typeof iteratorPrototype.toArray !== "function") {
+  Object.defineProperty(iteratorPrototype, "toArray", {
+    value() {
+      return Array.from(this);
+    },
+    configurable: true,
+    writable: true,
+  });
+}
+
 // One self-contained index.html unless `promorang-gate report --multi-file` asks for a site:
 // a report opened from disk (file://) cannot load a site's data files, and shows a spinner.
 const singleFile = process.env.PROMORANG_REPORT_SINGLE_FILE !== "0";

@@ -24,18 +24,6 @@ import {
   stringifyQualityGateResults,
 } from "@allurereport/core";
 
-// Allure's quality gate calls Iterator.prototype.toArray, which Node.js has from version 22 on.
-const iteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
-if (typeof iteratorPrototype.toArray !== "function") {
-  Object.defineProperty(iteratorPrototype, "toArray", {
-    value() {
-      return Array.from(this);
-    },
-    configurable: true,
-    writable: true,
-  });
-}
-
 const { values, positionals } = parseArgs({
   options: {
     config: { type: "string" },

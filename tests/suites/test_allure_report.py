@@ -345,3 +345,22 @@ def test_each_gate_run_appends_its_point_and_a_render_does_not_repeat_it(
     charts = json.loads((report / "widgets" / "charts.json").read_text(encoding="utf-8"))
     (trend,) = [c for c in charts["general"].values() if c["type"] == "statusDynamics"]
     assert len(trend["data"]) == 2  # the blocked run, then the healthy one as the current
+
+
+@pytest.mark.parametrize(("run", "code"), [("blocked", 1), ("healthy", 0)])
+def test_allure_itself_exits_non_zero_on_a_block(rendered: Rendered, run: str, code: int) -> None:
+    """Allure's own `quality-gate` command, with our rule (allurerc.mjs) reading the gate file."""
+    reports = getattr(rendered, run)
+    command = ["npx", "--no", "--", "allure", "quality-gate", str(reports / "allure-results")]
+    proc = subprocess.run(
+        [*command, "--config", str(REPO_ROOT / "allurerc.mjs")],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PROMORANG_GATE_REPORTS": str(reports), "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    if code:
+        assert "Gate verdict: local: BLOCK by gate promotion (blockers: " in proc.stderr
