@@ -66,6 +66,9 @@ class GateResults:
     picked_by: Mapping[str, str]  # env -> what picked its gate
     flags: Mapping[str, Sequence[str]]  # env -> criteria not as shipped
     not_removed: Mapping[str, Sequence[str]] = field(default_factory=dict)  # env -> leftovers
+    #: When the run started: the verdict result is dated just before it, so the report's tree
+    #: (sorted by start) shows it first in its environment.
+    started_ms: int | None = None
 
 
 def allure_status(item: ItemResult) -> str:
@@ -77,6 +80,10 @@ def allure_status(item: ItemResult) -> str:
 
 def _digest(*parts: str) -> str:
     return hashlib.md5("\0".join(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+#: The tree group (under the environment) that holds the verdict result.
+VERDICT_FEATURE = "Gate verdict"
 
 
 def _labels(env: str, **extra: str) -> list[dict[str, str]]:
@@ -178,6 +185,7 @@ def _verdict_result(
 ) -> dict[str, Any]:
     env = verdict.environment
     message = _verdict_message(verdict)
+    first = info.finished_ms if info.started_ms is None else info.started_ms - 1
     left = info.not_removed.get(env, ())
     if left:
         # The run fails on them whatever the verdict: the report must not read green.
@@ -192,9 +200,10 @@ def _verdict_result(
         "stage": "finished",
         "statusDetails": {"message": message},
         "description": _verdict_description(verdict, info),
-        "start": info.finished_ms,
-        "stop": info.finished_ms,
-        "labels": _labels(env, severity="blocker", tag="gate verdict"),
+        "start": first,
+        "stop": first,
+        # A group of its own, dated first: the tree lists it before the checklists.
+        "labels": _labels(env, feature=VERDICT_FEATURE, severity="blocker", tag="gate verdict"),
         "parameters": [{"name": "env", "value": env}, {"name": "gate", "value": verdict.gate}],
     }
     if attachment:

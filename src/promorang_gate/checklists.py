@@ -92,6 +92,8 @@ class SignOff:
     deployment: str = ""
     #: Holds by construction (the sandbox's own): never expires.
     standing: bool = False
+    #: Given with ``--signoff`` for one run, not recorded in the env's sign-off file.
+    command_line: bool = False
 
     def describe(self) -> str:
         text = f"signed by {self.by} at {self.at}"
@@ -99,6 +101,8 @@ class SignOff:
             text += f" for {self.deployment}"
         if self.standing:
             text += " (standing)"
+        if self.command_line:
+            text += " (on the command line)"
         return f"{text}: {self.note}" if self.note else text
 
     def signed_at(self) -> dt.datetime:
@@ -384,8 +388,10 @@ def parse_signoff_options(
     catalog: Catalog,
     env_names: Iterable[str],
     now: dt.datetime,
+    note: str | None = None,
 ) -> list[SignOff]:
-    """``--signoff ITEM=WHO``: one sign-off per selected env, dated now."""
+    """``--signoff ITEM=WHO`` with ``--signoff-note TEXT``: one sign-off per selected env, dated
+    now, marked as given on the command line (the gate file lists it among its flags)."""
     signoffs: list[SignOff] = []
     at = now.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     for value in values or []:
@@ -394,9 +400,15 @@ def parse_signoff_options(
             raise ConfigError(f"--signoff {value!r}: expected ITEM=WHO")
         check_signable(catalog, item_id.strip(), f"--signoff {value!r}")
         signoffs += [
-            SignOff(item_id.strip(), who.strip(), at, env, "signed on the command line")
+            SignOff(item_id.strip(), who.strip(), at, env, (note or "").strip(), command_line=True)
             for env in env_names
         ]
+    if values and not (note or "").strip():
+        raise ConfigError(
+            f"--signoff {values[0]}: a sign-off needs evidence; add --signoff-note TEXT (what"
+            " was checked, where the evidence is), or record it in the sign-off file with"
+            " `promorang-gate signoff ITEM --env ENV --by WHO --note TEXT`"
+        )
     return signoffs
 
 

@@ -58,6 +58,16 @@ def _verdict(args: argparse.Namespace) -> int:
     max_age_s = parse_duration(args.max_age, "--max-age")
     if _judged_by_watch(gate, checklists):
         return _watch_verdict(args, gate, checklists, max_age_s)
+    if args.no_cli_signoffs:
+        signed = _cli_signoffs(Path(args.directory), args.env)
+        if signed:
+            print(
+                f"promorang-gate: refused: {', '.join(signed)} signed on the command line"
+                " (--signoff): --no-cli-signoffs counts only sign-offs committed in"
+                f" checklists/signoffs/{args.env}.yaml (`promorang-gate signoff`)",
+                file=sys.stderr,
+            )
+            return 6
     try:
         gate_file = check_gate_file(
             Path(args.directory),
@@ -115,6 +125,17 @@ def _watch_verdict(args: argparse.Namespace, gate: str, checklists: Path, max_ag
         f" finished {data.get('finished_at')}"
     )
     return 0 if data["verdict"] == "allow" else 1
+def _cli_signoffs(directory: Path, env: str) -> list[str]:
+    """Items of the gate file signed with ``--signoff`` (none when the file cannot be read:
+    the verdict's own checks say why)."""
+    import json
+
+    try:
+        data = json.loads((directory / f"gate-{env}.json").read_text(encoding="utf-8"))
+        signed = data["criteria"].get("cli_signoffs") or []
+        return [str(entry["item"]) for entry in signed]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
 
 
 def _signoff(args: argparse.Namespace) -> int:
@@ -199,6 +220,15 @@ def _watch(args: argparse.Namespace) -> int:
     except GateError as exc:  # the sandbox would not start: nothing could be watched
         print(f"promorang-gate: watch: {_redactor().one_line(exc, 2000)}", file=sys.stderr)
         return 3
+def _check_config(args: argparse.Namespace) -> int:
+    from promorang_gate.check_config import EXIT_PROBLEM, check_config
+
+    try:
+        return check_config(args.env, Path(args.rootdir), app_repos=args.app_repo)
+    except ConfigError as exc:
+        message = _redactor().one_line(exc, 2000)
+        print(f"promorang-gate: check-config: {message}", file=sys.stderr)
+        return EXIT_PROBLEM
 
 
 def _note(message: str) -> None:
@@ -214,7 +244,7 @@ def _report(args: argparse.Namespace) -> int:
         results=Path(args.results).resolve() if args.results else rootdir / RESULTS,
         output=Path(args.output).resolve() if args.output else rootdir / REPORT,
         history=Path(args.history).resolve() if args.history else None,
-        single_file=args.single_file,
+        single_file=not args.multi_file,
     )
     try:
         index = render_report(job, os.environ, notify=_note)
@@ -255,6 +285,12 @@ def _parser() -> argparse.ArgumentParser:
         help="accept a verdict judged with criteria not as shipped (flagged in its file)",
     )
     verdict.add_argument(
+        "--no-cli-signoffs",
+        action="store_true",
+        help="refuse (exit 6) a verdict whose manual items were signed with pytest --signoff:"
+        " only sign-offs committed in checklists/signoffs/<env>.yaml count (what CI uses)",
+    )
+    verdict.add_argument(
         "--checklists",
         metavar="DIR",
         help="the repository's checklists (default ROOTDIR/checklists)",
@@ -291,7 +327,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="history kept across runs for the Trend (default ROOTDIR/reports/history.jsonl)",
     )
-    report.add_argument("--single-file", action="store_true", help="one self-contained index.html")
+    report.add_argument(
+        "--single-file",
+        action="store_true",
+        help="one self-contained index.html that opens from disk (the default)",
+    )
+    report.add_argument(
+        "--multi-file",
+        action="store_true",
+        help="a site of several files instead (open it with --open: from disk it cannot load)",
+    )
     report.add_argument(
         "--open", action="store_true", help="then serve it and open a browser (Ctrl-C stops)"
     )
@@ -318,14 +363,38 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "--sandbox-state", metavar="PATH", help="state file of a running sandbox (--env sandbox)"
     )
-    for command in (verdict, signoff, janitor, report, watch):
+    check = sub.add_parser(
+        "check-config",
+        help="check the settings, hosts and credentials of ENV(s) without running any test",
+        description="Everything `pytest --env NAME` checks before its first test: settings"
+        " resolved (no placeholder URL, no missing secret), hosts reachable, the service-role"
+        " key, user tokens and database URL accepted by the target. Exit 0 when all are good,"
+        " 4 (like the gate's usage error) with one line naming the variable to fix.",
+        epilog="example: promorang-gate check-config --env staging,prod",
+    )
+    check.add_argument(
+        "--env",
+        required=True,
+        action="append",
+        metavar="NAME",
+        help="environment(s), repeatable or comma separated, e.g. staging,prod",
+    )
+    check.add_argument(
+        "--app-repo",
+        action="append",
+        metavar="[ENV=]PATH",
+        help="checkout of the application being released (default: $GATE_<ENV>_APP_REPO)",
+    )
+    for command in (verdict, signoff, janitor, report, watch, check):
         command.add_argument(
             "--rootdir",
             default=".",
             metavar="DIR",
             help="project root (checklists/, environments/)",
         )
-    return parser
+    from promorang_gate.cli_help import apply_help
+
+    return apply_help(parser)
 
 
 def _redactor() -> Redactor:
@@ -347,6 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "watch":
             return _watch(args)
+        if args.command == "check-config":
+            return _check_config(args)
         return _janitor(args)
     except ConfigError as exc:
         print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)

@@ -8,11 +8,12 @@ gate can never pass for the default one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promorang_gate.checklists import Catalog
+from promorang_gate.checklists import Catalog, SignOff
 from promorang_gate.durations import format_duration
 from promorang_gate.environments import SETTINGS, EnvSettings, load_profiles
 from promorang_gate.gates import GateChoice, checklists_digest
@@ -92,6 +93,7 @@ def criteria_in_force(
     repository_checklists: Path,
     signoff_max_age_s: float,
     signoff_max_age_source: str,
+    signoffs: Sequence[SignOff] = (),
 ) -> Criteria:
     """What ``env``'s verdict is judged by, with sources; ``flags`` lists every departure."""
     flags: list[str] = []
@@ -115,6 +117,13 @@ def criteria_in_force(
         age = format_duration(signoff_max_age_s)
         default = DEFAULT_SIGNOFF_MAX_AGE
         flags.append(f"sign-offs count for {age} ({signoff_max_age_source}), not {default}")
+    # A sign-off given with --signoff is in no committed file: evidence of this run only.
+    cli_signoffs = [s for s in signoffs if s.command_line]
+    flags += [
+        f"{s.item} signed on the command line by {s.by}: {s.note}"
+        f" (not in {catalog.directory.name}/signoffs/{env.name}.yaml)"
+        for s in cli_signoffs
+    ]
     data: dict[str, Any] = {
         "settings": _settings(env, flags),
         "checklists": {
@@ -127,6 +136,7 @@ def criteria_in_force(
             "seconds": signoff_max_age_s,
             "source": signoff_max_age_source,
         },
+        "cli_signoffs": [{"item": s.item, "by": s.by, "note": s.note} for s in cli_signoffs],
         "not_gating": not_gating,
         "undeclared_checks": undeclared,
     }

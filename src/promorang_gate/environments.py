@@ -47,6 +47,9 @@ SECRET_KEYS = (
     "stripe_webhook_secret",
     "other_user_token",
     "vercel_token",
+    # Vercel's Deployment Protection: sent as x-vercel-protection-bypass to the env's Vercel
+    # hosts only (vercel_bypass.py).
+    "vercel_bypass_secret",
 )
 REQUIRED_SECRETS = ("service_role_key",)
 
@@ -119,6 +122,7 @@ class Target:
     other_user_token: str | None = field(default=None, repr=False)
     #: Vercel API token: reads the deployment's commit when the API does not state it.
     vercel_token: str | None = field(default=None, repr=False)
+    vercel_bypass_secret: str | None = field(default=None, repr=False)
     sandbox_admin_url: str | None = None
     sandbox_admin_token: str | None = field(default=None, repr=False)
     preflight: bool = True
@@ -196,6 +200,7 @@ def _make_target(
         stripe_webhook_secret=secrets.get("stripe_webhook_secret"),
         other_user_token=secrets.get("other_user_token"),
         vercel_token=secrets.get("vercel_token"),
+        vercel_bypass_secret=secrets.get("vercel_bypass_secret"),
         sources=dict(sources),
         sandbox_admin_url=admin_url,
         sandbox_admin_token=admin_token,

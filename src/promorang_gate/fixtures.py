@@ -19,6 +19,7 @@ from promorang_gate.readonly_db import ReadOnlyConnection
 from promorang_gate.redaction import Redactor
 from promorang_gate.stored import StoredState
 from promorang_gate.supabase_access import connect_db, connect_db_for_writes, make_supabase
+from promorang_gate.vercel_bypass import VercelBypass
 
 if TYPE_CHECKING:
     import psycopg
@@ -116,6 +117,7 @@ def _http(config: pytest.Config, target: Target, base_url: str | None, **kw: Any
         _redactor(config, target),
         deadline_s=target.request_deadline_s,
         max_body_bytes=target.max_body_bytes,
+        vercel_bypass=VercelBypass.of(target),
         **kw,
     )
 

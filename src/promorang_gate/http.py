@@ -22,6 +22,7 @@ from promorang_gate.bounded import (
     one_deadline,
 )
 from promorang_gate.redaction import Redactor
+from promorang_gate.vercel_bypass import BypassTransport, VercelBypass
 
 __all__ = [
     "DEFAULT_DEADLINE_S",
@@ -256,17 +257,20 @@ class GateHttp:
         transport: httpx.BaseTransport | None = None,
         deadline_s: float = DEFAULT_DEADLINE_S,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        vercel_bypass: VercelBypass | None = None,
     ) -> None:
-        """``transport`` replaces the network (tests); the guard and the limits still apply."""
+        """``transport`` replaces the network (tests); the guard and the limits still apply.
+        ``vercel_bypass`` sends Vercel's protection bypass header to the env's Vercel hosts."""
         self.target_name = target_name
         self.writes_allowed = writes_allowed
         self.redactor = redactor
         self._attach = attach
         self._ring: collections.deque[Exchange] = collections.deque(maxlen=RING_SIZE)
         self._lock = threading.Lock()
-        bounded = BoundedTransport(
-            transport or CoreTransport(), deadline_s=deadline_s, max_body_bytes=max_body_bytes
-        )
+        network: httpx.BaseTransport = transport or CoreTransport()
+        if vercel_bypass is not None:
+            network = BypassTransport(network, vercel_bypass)
+        bounded = BoundedTransport(network, deadline_s=deadline_s, max_body_bytes=max_body_bytes)
         self.transport = GuardedTransport(
             bounded, target_name=target_name, writes_allowed=writes_allowed
         )

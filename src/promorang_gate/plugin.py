@@ -33,6 +33,7 @@ from promorang_gate.collection import (
     redact_report,
     tag_items,
 )
+from promorang_gate.credentials import check_credentials
 from promorang_gate.criteria import DEFAULT_SIGNOFF_MAX_AGE, Criteria, criteria_in_force
 from promorang_gate.durations import parse_duration
 from promorang_gate.environments import (
@@ -100,7 +101,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         dest="gate_signoff",
         metavar="ITEM=WHO",
-        help="sign off a manual checklist item for every selected env (repeatable)",
+        help="sign off a manual checklist item for every selected env (repeatable); needs"
+        " --signoff-note, and the gate file lists it among its flags",
+    )
+    group.addoption(
+        "--signoff-note",
+        dest="gate_signoff_note",
+        metavar="TEXT",
+        help="what was checked for the --signoff items and where the evidence is",
     )
     group.addoption(
         "--sandbox-fault",
@@ -220,7 +228,9 @@ def _configure(config: pytest.Config) -> None:
     if not _is_worker(config):
         check_output_dir(_reports_dir(config), "reports directory")
         if not opt.collectonly:
-            check_reachable(env.target() for env in settings.values() if not env.embedded)
+            remote = [env.target() for env in settings.values() if not env.embedded]
+            check_reachable(remote)
+            check_credentials(remote)
     redactor = Redactor(
         str(v) for env in settings.values() for v in env.secrets.values() if v is not None
     )
@@ -300,6 +310,8 @@ def _register_reporter(
         pytest_args=config.invocation_params.args,
         allure_dir=getattr(config.option, "allure_report_dir", None),
         junit=claim_default_junit(config, reports_dir, names, stash[state.RUN_ID]),
+        # The repository's reports directory keeps the Trend; a run pointed elsewhere does not.
+        allure_history=None if config.option.gate_reports else reports_dir / "history.jsonl",
     )
     stash[state.REPORTER] = reporter
     config.pluginmanager.register(reporter, "promorang-gate-reporter")
@@ -351,6 +363,7 @@ def _criteria(
             repository_checklists=config.rootpath / "checklists",
             signoff_max_age_s=max_age_s,
             signoff_max_age_source=max_age_source,
+            signoffs=list(config.stash[state.SIGNOFFS].get(name, {}).values()),
         )
         for name, env in settings.items()
     }
@@ -378,7 +391,10 @@ def _signoffs(
 ) -> dict[str, dict[str, SignOff]]:
     now = dt.datetime.now(dt.UTC)
     signoffs = load_signoffs(catalog, names, now)
-    for signoff in parse_signoff_options(config.option.gate_signoff, catalog, names, now):
+    given = parse_signoff_options(
+        config.option.gate_signoff, catalog, names, now, config.option.gate_signoff_note
+    )
+    for signoff in given:
         signoffs[signoff.env][signoff.item] = signoff
     # Their texts become item reasons, cut to a length later: redacted before that.
     return {

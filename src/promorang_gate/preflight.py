@@ -16,6 +16,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_expone
 
 from promorang_gate.environments import URL_KEYS, URL_OPTIONS, Target
 from promorang_gate.errors import ConfigError
+from promorang_gate.progress import Waiting
 
 __all__ = ["check_reachable"]
 
@@ -34,12 +35,15 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, OSError) and not isinstance(error, socket.gaierror)
 
 
-def _problem(address: tuple[str, int], target: Target) -> str | None:
-    """None when a TCP connection succeeds within the readiness budget, else why not."""
+def _problem(address: tuple[str, int], target: Target, what: str) -> str | None:
+    """None when a TCP connection succeeds within the readiness budget, else why not. A wait
+    over two seconds says what it waits for and the time left (``progress.Waiting``)."""
+    waiting = Waiting(what, target.readiness_budget_s)
     retrying = Retrying(
         stop=stop_after_delay(target.readiness_budget_s),
         wait=wait_exponential(multiplier=0.1, max=1.0),
         retry=retry_if_exception(_retryable),
+        before_sleep=lambda _state: waiting.tick(),
         reraise=True,
     )
     try:
@@ -48,6 +52,8 @@ def _problem(address: tuple[str, int], target: Target) -> str | None:
         return f"host {address[0]!r} does not resolve"
     except OSError as error:
         return error.strerror or type(error).__name__
+    finally:
+        waiting.done()
     return None
 
 
@@ -62,7 +68,7 @@ def check_reachable(targets: Iterable[Target]) -> None:
             address = _address(url)
             if address in checked:
                 continue
-            problem = _problem(address, target)
+            problem = _problem(address, target, f"env '{target.name}' {key} {url} to answer")
             if problem is not None:
                 variable = f"GATE_{target.name.upper()}_{key.upper()}"
                 raise ConfigError(

@@ -1,6 +1,9 @@
 """``promorang-gate report``: render ``reports/allure-results`` to ``reports/allure-report/``
 with Allure 3 as the repository pins it (``package.json``/``package-lock.json`` at the root,
-configured by ``allurerc.mjs``), run through ``npx``. The pinned package is installed with
+configured by ``allurerc.mjs``), run by ``scripts/allure-render.mjs`` (Allure's own core, plus
+the configured quality gate: the gate file's verdict fills the report's Quality Gates tab). The
+report is one self-contained ``index.html`` unless ``single_file`` is off, so it opens from
+disk. The pinned package is installed with
 ``npm ci`` on first use (or when the installed version is not the locked one).
 
 Exit codes (``Exit``): 0 rendered, 2 usage, 3 no results to render, 4 Node.js/npm missing or
@@ -24,6 +27,11 @@ __all__ = ["MIN_NODE", "Exit", "RenderFailed", "ReportJob", "open_report", "rend
 
 MIN_NODE = 20
 CONFIG = "allurerc.mjs"
+RENDER_SCRIPT = "scripts/allure-render.mjs"
+#: Read by allurerc.mjs's quality gate rule: where the gate files are.
+GATE_REPORTS_VARIABLE = "PROMORANG_GATE_REPORTS"
+#: allure-render.mjs's exit code for "written, and the quality gate failed".
+QUALITY_GATE_FAILED = 1
 #: Read by allurerc.mjs.
 SINGLE_FILE_VARIABLE = "PROMORANG_REPORT_SINGLE_FILE"
 HISTORY_VARIABLE = "PROMORANG_REPORT_HISTORY"
@@ -55,7 +63,7 @@ class ReportJob:
     results: Path
     output: Path
     history: Path | None = None
-    single_file: bool = False
+    single_file: bool = True
     open_after: bool = False
 
 
@@ -115,11 +123,22 @@ def _installed_version(rootdir: Path) -> str | None:
     return str(json.loads(manifest.read_text(encoding="utf-8")).get("version") or "") or None
 
 
-def ensure_installed(rootdir: Path, npm: str, environ: Mapping[str, str]) -> bool:
-    """``npm ci`` when the pinned Allure is not what node_modules holds; True if it ran."""
+def ensure_installed(
+    rootdir: Path,
+    npm: str,
+    environ: Mapping[str, str],
+    notify: Callable[[str], None] | None = None,
+) -> bool:
+    """``npm ci`` when the pinned Allure is not what node_modules holds; True if it ran.
+    ``notify`` hears, before the wait, what is being installed and its time limit."""
     locked = _locked_version(rootdir)
     if locked is not None and _installed_version(rootdir) == locked:
         return False
+    if notify is not None:
+        notify(
+            f"installing the pinned Allure {locked or ''} with npm ci in {rootdir}"
+            f" (about 10-60 s, at most {INSTALL_TIMEOUT_S} s)"
+        )
     proc = _run([npm, "ci", "--no-audit", "--no-fund"], rootdir, environ, INSTALL_TIMEOUT_S)
     if proc.returncode != 0:
         raise RenderFailed(Exit.FAILED, f"npm ci in {rootdir} failed: {_last_line(proc)}")
@@ -127,7 +146,7 @@ def ensure_installed(rootdir: Path, npm: str, environ: Mapping[str, str]) -> boo
 
 
 def _check_job(job: ReportJob) -> None:
-    for name in ("package.json", "package-lock.json", CONFIG):
+    for name in ("package.json", "package-lock.json", CONFIG, RENDER_SCRIPT):
         if not (job.rootdir / name).is_file():
             raise ConfigError(
                 f"no {name} in {job.rootdir}: run from the promorang-gate repository or give"
@@ -160,20 +179,27 @@ def render_report(
 ) -> Path:
     """Render ``job.results`` into ``job.output``; the path of the report's index.html."""
     _check_job(job)
-    _, npm, npx = _tools(environ)
+    node, npm, _ = _tools(environ)
     clear_output(job.output)
-    if ensure_installed(job.rootdir, npm, environ):
+    if ensure_installed(job.rootdir, npm, environ, notify):
         notify(f"installed the pinned Allure {_locked_version(job.rootdir)} (npm ci)")
     env = dict(environ)
     env[SINGLE_FILE_VARIABLE] = "1" if job.single_file else "0"
     if job.history is not None:
         env[HISTORY_VARIABLE] = str(job.history)
-    command = [npx, "--no", "--", "allure", "generate", str(job.results)]
+    # The gate files next to the results (reports/gate-<env>.json) decide the quality gate.
+    env.setdefault(GATE_REPORTS_VARIABLE, str(job.results.parent))
+    command = [node, str(job.rootdir / RENDER_SCRIPT), str(job.results)]
     command += ["--config", str(job.rootdir / CONFIG), "--output", str(job.output)]
     proc = _run(command, job.rootdir, env, RENDER_TIMEOUT_S)
     index = job.output / "index.html"
-    if proc.returncode != 0 or not index.is_file():
+    rendered = proc.returncode in (0, QUALITY_GATE_FAILED) and index.is_file()
+    if not rendered:
         raise RenderFailed(Exit.FAILED, f"allure generate failed: {_last_line(proc)}")
+    if proc.returncode == QUALITY_GATE_FAILED:
+        notify(
+            "the report's quality gate failed: the gate file says BLOCK (see its Quality Gates tab)"
+        )
     (job.output / RENDERED_MARK).write_text("rendered by promorang-gate report\n", "utf-8")
     return index
 

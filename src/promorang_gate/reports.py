@@ -232,6 +232,7 @@ class GateReporter:
         allure_dir: str | None = None,
         junit: DefaultJunit | None = None,
         environ: Mapping[str, str] | None = None,
+        allure_history: Path | None = None,
     ) -> None:
         self.env_names = list(env_names)
         self.catalog = catalog
@@ -247,6 +248,9 @@ class GateReporter:
         self.pytest_args = list(pytest_args)
         self.allure_dir = allure_dir
         self.junit = junit
+        #: The Allure history this run appends its point to (allure_history.py); None: none.
+        self.allure_history = allure_history
+        self.history_note: str | None = None
         self.environ = dict(os.environ if environ is None else environ)
         self.collector = OutcomeCollector()
         self.meta: RunMeta | None = None
@@ -351,6 +355,7 @@ class GateReporter:
         self._finish_junit(session.config, reached_verdict=True)
         self._remove_markers()
         self._write_allure()
+        self._append_history()
         self._write_step_summary()
         blocked = any(v.verdict == "block" for v in self.verdicts)
         blocked = blocked or any(unremoved(r) for r in self.sweeps.values())
@@ -431,6 +436,7 @@ class GateReporter:
             run_id=self.run_id,
             suite_sha=self.meta.suite_sha,
             finished_ms=_epoch_ms(self.meta.finished_at),
+            started_ms=_epoch_ms(self.meta.started_at),
             gate_files=self._gate_texts,
             picked_by={env: choice.picked_by for env, choice in self.gates.items()},
             flags={env: criteria.flags for env, criteria in self.criteria.items()},
@@ -438,6 +444,17 @@ class GateReporter:
         )
         write_gate_results(
             self.allure_dir, self.verdicts, self.catalog, info, self.redactor, self.environ
+        )
+
+    def _append_history(self) -> None:
+        if not self.allure_dir or self.allure_history is None or self.meta is None:
+            return
+        from promorang_gate.allure_history import append_history
+
+        results = Path(self.allure_dir)
+        results = results if results.is_absolute() else self.rootdir / results
+        self.history_note = append_history(
+            self.rootdir, results, self.allure_history, self.run_id, self.environ
         )
 
     def _write_step_summary(self) -> None:
@@ -469,6 +486,8 @@ class GateReporter:
         terminalreporter.write_sep("=", "promorang-gate")
         for line in table_lines(self.verdicts, self.redactor):
             terminalreporter.write_line(line)
+        if self.history_note:
+            terminalreporter.write_line(self.history_note)
         for verdict in self.verdicts:
             for flag in self.criteria[verdict.environment].flags:
                 terminalreporter.write_line(

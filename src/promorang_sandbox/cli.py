@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import time
@@ -58,8 +59,81 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PID",
         help="stop when this process is gone (a killed test run must not leave a sandbox behind)",
     )
+    up.add_argument(
+        "--print-env",
+        metavar="ENV",
+        help="once ready, print `export GATE_<ENV>_*=…` lines on stdout (the table goes to"
+        " stderr): the variables that point the gate's env ENV (e.g. staging) at this sandbox",
+    )
     sub.add_parser("faults", help="list the faults")
+    env = sub.add_parser(
+        "env",
+        help="print `export GATE_<ENV>_*=…` lines for a running sandbox (its state file)",
+        description="Print the variables that point the gate's environment ENV at a running"
+        " sandbox, DB URL and application repository included, as shell `export` lines.",
+        epilog='example: eval "$(promorang-sandbox env staging --state-file'
+        ' reports/sandbox-state.json --wait 60)"',
+    )
+    env.add_argument("env_name", metavar="ENV", help="the gate's environment, e.g. staging")
+    env.add_argument(
+        "--state-file", type=Path, required=True, metavar="PATH", help="the sandbox's state file"
+    )
+    env.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="wait up to S seconds for the file (a sandbox still starting) [0]",
+    )
     return parser
+
+
+#: GATE_<ENV>_<name> -> the state's field that provides it.
+ENV_SETTINGS = {
+    "API_URL": "api_url",
+    "FRONTEND_URL": "frontend_url",
+    "SUPABASE_URL": "supabase_url",
+    "SERVICE_ROLE_KEY": "service_role_key",
+    "CREATOR_TOKEN": "creator_token",
+    "OTHER_USER_TOKEN": "other_user_token",
+    "DATABASE_URL": "database_url",
+    "APP_REPO": "app_repo",
+}
+
+
+def export_lines(state: SandboxState, env: str) -> list[str]:
+    """``export GATE_<ENV>_X=value`` for every setting the sandbox can give (shell-quoted)."""
+    prefix = f"GATE_{env.upper().replace('-', '_')}_"
+    lines = []
+    for name, key in ENV_SETTINGS.items():
+        value = str(getattr(state, key) or "")
+        if value:
+            lines.append(f"export {prefix}{name}={shlex.quote(value)}")
+    return lines
+
+
+def _wait_for_state(path: Path, wait_s: float) -> SandboxState:
+    """The state file, polled until it is there (progress on stderr every 2 s)."""
+    deadline = time.monotonic() + wait_s
+    next_note = time.monotonic() + 2.0
+    while not path.is_file():
+        now = time.monotonic()
+        if now >= deadline:
+            raise SandboxError(
+                f"no state file at {path} after {wait_s:g} s: start the sandbox with"
+                f" `promorang-sandbox up --state-file {path}`"
+            )
+        if now >= next_note:
+            _log(f"waiting for the sandbox's state file {path} ({deadline - now:.0f} s left)")
+            next_note = now + 2.0
+        time.sleep(0.1)
+    return SandboxState.from_file(path)
+
+
+def _env(args: argparse.Namespace) -> int:
+    state = _wait_for_state(args.state_file, args.wait)
+    print("\n".join(export_lines(state, args.env_name)))
+    return 0
 
 
 def _log(message: str) -> None:
@@ -130,7 +204,12 @@ async def _up(args: argparse.Namespace) -> int:
             state = await asyncio.wait_for(stack.start(), timeout=args.ready_timeout)
         except TimeoutError:
             raise SandboxError(f"not ready within {args.ready_timeout} s") from None
-        _print_ready(state, time.monotonic() - started)
+        if args.print_env:
+            with contextlib.redirect_stdout(sys.stderr):
+                _print_ready(state, time.monotonic() - started)
+            print("\n".join(export_lines(state, args.print_env)), flush=True)
+        else:
+            _print_ready(state, time.monotonic() - started)
         state_file: Path | None = args.state_file
         try:
             if state_file is not None:
@@ -154,8 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:<{width}}  [{fault.layer}] {fault.description}")
         return 0
     try:
+        if args.command == "env":
+            return _env(args)
         return asyncio.run(_up(args))
-    except (SandboxError, OSError, psycopg.Error) as exc:
+    except (SandboxError, OSError, psycopg.Error, ValueError) as exc:
         print(f"{PROG}: error: {exc}".splitlines()[0], file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -90,7 +90,10 @@ def test_prod_still_runs_read_only(project: pytest.Pytester, prod: HostileServer
     assert (reason or "").endswith(
         "writes not allowed on prod: POST /api/content refused before sending"
     )
-    assert prod.received == []
+    # Only the preflight's read proving the service-role key reached prod (credentials.py).
+    assert [(r["method"], r["path"]) for r in prod.received] == [
+        ("GET", "/storage/v1/bucket/content-media")
+    ]
 
 
 DB_SUITE = """

@@ -125,7 +125,9 @@ def test_the_release_date_defaults_to_today() -> None:
 
 def test_signable_items_take_a_sign_off(project: pytest.Pytester) -> None:
     project.makepyfile(SUITE)
-    result = project.runpytest("--env", "local", "--signoff", "growth_hub.api_docs=alice")
+    result = project.runpytest(
+        "--env", "local", "--signoff", "growth_hub.api_docs=alice", "--signoff-note", "docs read"
+    )
     assert result.ret != pytest.ExitCode.USAGE_ERROR, result.stderr.str()
 
 

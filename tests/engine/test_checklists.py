@@ -92,13 +92,17 @@ def test_bad_signoff_file(repo_root: Path, tmp_path: Path, text: str, problem: s
 def test_signoff_option_applies_to_every_env(repo_root: Path) -> None:
     catalog = load_catalog(repo_root / "checklists")
     now = dt.datetime(2026, 11, 25, 16, 47, tzinfo=dt.UTC)
-    signoffs = parse_signoff_options(["slo.storage_quota=frank"], catalog, ["a", "b"], now)
-    assert [(s.env, s.by, s.at) for s in signoffs] == [
-        ("a", "frank", "2026-11-25T16:47:00Z"),
-        ("b", "frank", "2026-11-25T16:47:00Z"),
+    signoffs = parse_signoff_options(
+        ["slo.storage_quota=frank"], catalog, ["a", "b"], now, "quota alert set"
+    )
+    assert [(s.env, s.by, s.at, s.note, s.command_line) for s in signoffs] == [
+        ("a", "frank", "2026-11-25T16:47:00Z", "quota alert set", True),
+        ("b", "frank", "2026-11-25T16:47:00Z", "quota alert set", True),
     ]
     with pytest.raises(ConfigError, match="expected ITEM=WHO"):
-        parse_signoff_options(["slo.storage_quota"], catalog, ["a"], now)
+        parse_signoff_options(["slo.storage_quota"], catalog, ["a"], now, "note")
+    with pytest.raises(ConfigError, match="add --signoff-note TEXT"):
+        parse_signoff_options(["slo.storage_quota=frank"], catalog, ["a"], now)
 
 
 def test_markers_tag_user_properties(project: pytest.Pytester) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from promorang_gate.report_render import RENDERED_MARK, Exit, clear_output
 
-TOOLING = ("package.json", "package-lock.json", "allurerc.mjs")
+TOOLING = ("package.json", "package-lock.json", "allurerc.mjs", "scripts/allure-render.mjs")
 
 
 @pytest.fixture
@@ -24,6 +24,7 @@ def checkout(tmp_path: Path, repo_root: Path) -> Path:
     root = tmp_path / "gate"
     root.mkdir()
     for name in TOOLING:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(repo_root / name, root / name)
     results = root / "reports" / "allure-results"
     results.mkdir(parents=True)
@@ -95,7 +96,10 @@ def test_no_results_is_its_own_exit_code(checkout: Path, tmp_path: Path) -> None
 def test_a_failed_install_of_the_pinned_allure(checkout: Path, tmp_path: Path) -> None:
     code, _, err = _report(checkout, _fake_tools(tmp_path / "bin", "v20.11.1", npm_exit=1))
     assert code == Exit.FAILED == 5
-    assert _one_line(err) == (
+    waiting, failed = err.splitlines()  # what it waits for, then the one-line failure
+    assert waiting.startswith("promorang-gate: installing the pinned Allure ")
+    assert waiting.endswith(" s)")
+    assert failed == (
         f"promorang-gate: report: npm ci in {checkout} failed: npm ERR! network unreachable"
     )
 

@@ -88,7 +88,7 @@ def test_each_required_item_and_the_verdict_are_allure_results(
         clean_env.setenv(key, value)
     result = mixed.runpytest("--env", "local", "--gate", "suite", "--alluredir", "allure")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    gate, _ = _allure(mixed.path / "allure")
+    gate, tests = _allure(mixed.path / "allure")
     required = 6 + 2 + 3  # create_flow, health, monitoring
     assert len(gate) == required + 1
     item = {name.rsplit(":", 1)[1]: r for name, r in gate.items()}
@@ -122,7 +122,10 @@ def test_each_required_item_and_the_verdict_are_allure_results(
     assert verdict["statusDetails"]["message"].startswith("BLOCK by gate suite: 10 blocker(s): ")
     assert "`slo.upload_latency_p95` (failed): upload latency p95" in verdict["description"]
     assert _labels(verdict)["parentSuite"] == "local"
-    assert "feature" not in _labels(verdict)
+    assert _labels(verdict)["feature"] == "Gate verdict"  # its own group in the tree
+    # Dated before every test of the run, so the tree (sorted by start) lists it first.
+    starts = [r["start"] for r in [*tests, *gate.values()] if r is not verdict and "start" in r]
+    assert verdict["start"] < min(starts)
     (attachment,) = verdict["attachments"]
     attached = json.loads((mixed.path / "allure" / attachment["source"]).read_text())
     assert attached["verdict"] == "block"
@@ -148,7 +151,9 @@ def test_item_history_is_stable_and_a_sign_off_passes_with_its_words(
         """
     )
     args = ("--env", "local", "--gate", "monitoring", "--alluredir", "allure")
-    first = project.runpytest(*args, "--signoff", "slo.storage_quota=carol")
+    first = project.runpytest(
+        *args, "--signoff", "slo.storage_quota=carol", "--signoff-note", "quota alert set"
+    )
     assert first.ret == pytest.ExitCode.OK
     gate, _ = _allure(project.path / "allure")
     signed = gate["promorang-gate:local:slo.storage_quota"]

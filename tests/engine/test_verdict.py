@@ -310,7 +310,14 @@ def test_upload(gate_target):
 def test_each_status_in_one_run(project: pytest.Pytester) -> None:
     project.makepyfile(SUITE)
     result = project.runpytest(
-        "--env", "local", "--gate", "suite", "--signoff", "slo.storage_quota=carol"
+        "--env",
+        "local",
+        "--gate",
+        "suite",
+        "--signoff",
+        "slo.storage_quota=carol",
+        "--signoff-note",
+        "quota alert set",
     )
     result.assert_outcomes(passed=1, skipped=1, failed=1, errors=1, xfailed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED

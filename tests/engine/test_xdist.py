@@ -53,7 +53,7 @@ def _stable(data: dict[str, Any]) -> dict[str, Any]:
 def test_xdist_gate_file_equals_single_process(project: pytest.Pytester) -> None:
     project.makepyfile(SUITE)
     args = ("--env", "local", "--gate", "full", "-k", "not deselected")
-    args += ("--signoff", "growth_hub.analytics=erin")
+    args += ("--signoff", "growth_hub.analytics=erin", "--signoff-note", "events checked")
     single = project.runpytest(*args)
     single.assert_outcomes(passed=5, skipped=1, failed=1, deselected=1)
     assert single.ret == pytest.ExitCode.TESTS_FAILED

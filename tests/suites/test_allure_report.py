@@ -6,7 +6,9 @@ sandbox, gate `promotion`, the upload falling back, no sign-offs, a narrowed sel
 healthy one (`-m create_flow`). The blocked report must show the tree env → checklist → item
 with each item's verdict, a manual-missing item and the "Gate verdict" result saying BLOCK; the
 healthy one 100 % and ALLOW; together a Trend of two points. The blocked run also writes the CI
-step summary.
+step summary. The report as shipped (one file) opens from disk with the verdict on its landing
+page: in the title, first in the tree, and in the Quality Gates tab Allure's own quality gate
+fills from the gate file.
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ TREE_PATH_JS = """
   return path;
 }
 """
+
+SECTION_TITLES_JS = (
+    "[...document.querySelectorAll('[data-testid=tree-section-title]')]"
+    ".map(e => e.textContent.trim())"
+)
 
 
 @dataclass(frozen=True)
@@ -127,11 +134,11 @@ def rendered(
         _gate(("--env", "local", "--gate", "promotion", *BLOCKED_SELECTION), base / "blocked", env)
     finally:
         sandbox.set_faults([])
-    _render(base / "blocked", history)
+    _render(base / "blocked", history, "--multi-file")
     healthy_env = {k: v for k, v in os.environ.items() if not k.startswith("GATE_")}
     healthy_env["PROMORANG_SANDBOX_STATE"] = str(sandbox_state_file)
     _gate(("-m", "create_flow"), base / "healthy", healthy_env)
-    _render(base / "healthy", history)
+    _render(base / "healthy", history, "--multi-file")
     return Rendered(
         base / "blocked", base / "healthy", summary.read_text(encoding="utf-8"), history
     )
@@ -224,7 +231,7 @@ def test_a_blocked_run_reads_block_in_chromium(
             "Checklist Before Launching New Growth Hub Feature",
             "Frontend copy reviewed.",
         ]
-        assert _tree_path(page, "Gate verdict: local") == ["local"]
+        assert _tree_path(page, "Gate verdict: local") == ["local", "Gate verdict"]
         _attach_screenshot(page, tmp_path / "blocked-report-tree.png", record_property)
         verdict = _open_leaf(page, "Gate verdict: local", "BLOCK by gate promotion", "Blockers:")
         assert "Category: Gate verdict: block" in verdict
@@ -249,19 +256,52 @@ def test_a_healthy_run_reads_100_percent_and_allow(
         _open(page, serve(rendered.healthy / "allure-report"))
         page.wait_for_text("100%")
         _expand(page, "sandbox")
+        page.wait_for(f"({SECTION_TITLES_JS}).includes('Gate verdict')")
+        _expand(page, "Gate verdict")  # the first group, closed like every green one
         page.wait_for("document.querySelectorAll('[data-testid=tree-leaf-title]').length > 0")
-        assert _tree_path(page, "Gate verdict: sandbox") == ["sandbox"]
+        assert _tree_path(page, "Gate verdict: sandbox") == ["sandbox", "Gate verdict"]
         verdict = _open_leaf(page, "Gate verdict: sandbox", "ALLOW", "judged by gate")
         assert "env sandbox judged by gate create_flow" in verdict
         _attach_screenshot(page, tmp_path / "healthy-report-verdict.png", record_property)
 
 
-def test_the_single_file_report_opens_from_disk(rendered: Rendered, tmp_path: Path) -> None:
-    single = _render(rendered.blocked, tmp_path / "history.jsonl", "--single-file", output="one")
-    assert not (single / "data").exists()
+@pytest.mark.parametrize(
+    ("run", "env", "verdict"), [("blocked", "local", "BLOCK"), ("healthy", "sandbox", "ALLOW")]
+)
+def test_the_report_as_shipped_opens_from_disk_with_the_verdict_on_its_landing_page(
+    rendered: Rendered,
+    tmp_path: Path,
+    record_property: Any,
+    run: str,
+    env: str,
+    verdict: str,
+) -> None:
+    reports = getattr(rendered, run)
+    single = _render(reports, tmp_path / "history.jsonl", output="shipped")  # no option: one file
+    assert sorted(p.name for p in single.iterdir() if not p.name.startswith(".")) == [
+        "index.html",
+        "quality-gate.json",
+        "summary.json",
+        "test-results.json",
+    ]
+    (rule,) = json.loads((single / "quality-gate.json").read_text(encoding="utf-8"))
+    assert rule["rule"] == "gate/promorangGateVerdict"
+    assert rule["success"] is (verdict == "ALLOW")
+    assert rule["message"].startswith(f"Gate verdict: {env}: {verdict} by gate ")
     with headless_chromium() as page:
-        page.goto((single / "index.html").as_uri())
-        page.wait_for_text("Gate verdict: local", "Checklist item growth_hub.analytics")
+        page.goto((single / "index.html").as_uri())  # file://: no server
+        # One file with every attachment inlined: on a busy machine it takes a while to parse.
+        landing = page.wait_for_text(
+            f"promorang-gate · {env}: {verdict}", "Quality Gates", timeout_s=90
+        )
+        assert "Quality Gates\n1" in landing or "Quality Gates 1" in landing
+        page.wait_for("document.querySelectorAll('[data-testid=tree-section]').length > 0")
+        if "Gate verdict" not in page.evaluate(SECTION_TITLES_JS):  # a green env is closed
+            _expand(page, env)
+        page.wait_for(f"({SECTION_TITLES_JS}).includes('Gate verdict')")
+        sections = page.evaluate(SECTION_TITLES_JS)
+        assert sections[:2] == [env, "Gate verdict"], sections  # first under its env
+        _attach_screenshot(page, tmp_path / f"{run}-landing-page.png", record_property)
 
 
 def test_two_runs_give_a_trend_of_two_points(rendered: Rendered) -> None:
@@ -286,3 +326,41 @@ def test_the_blocked_run_wrote_the_step_summary(rendered: Rendered) -> None:
     assert "render them with `promorang-gate report`" in summary
     assert str(rendered.blocked / "gate-local.json") in summary
     assert "GATE_" not in summary
+
+
+def test_each_gate_run_appends_its_point_and_a_render_does_not_repeat_it(
+    rendered: Rendered, tmp_path: Path
+) -> None:
+    from promorang_gate.allure_history import append_history
+
+    history = tmp_path / "history.jsonl"
+    for reports in (rendered.blocked, rendered.healthy):
+        (gate_file,) = reports.glob("gate-*.json")
+        run_id = json.loads(gate_file.read_text(encoding="utf-8"))["run_id"]
+        note = append_history(REPO_ROOT, reports / "allure-results", history, run_id)
+        assert note == f"Allure history: run {run_id} appended to {history}"
+    assert len(history.read_text(encoding="utf-8").splitlines()) == 2
+    report = _render(rendered.healthy, history, "--multi-file", output="after-history")
+    assert len(history.read_text(encoding="utf-8").splitlines()) == 2  # shown, not appended
+    charts = json.loads((report / "widgets" / "charts.json").read_text(encoding="utf-8"))
+    (trend,) = [c for c in charts["general"].values() if c["type"] == "statusDynamics"]
+    assert len(trend["data"]) == 2  # the blocked run, then the healthy one as the current
+
+
+@pytest.mark.parametrize(("run", "code"), [("blocked", 1), ("healthy", 0)])
+def test_allure_itself_exits_non_zero_on_a_block(rendered: Rendered, run: str, code: int) -> None:
+    """Allure's own `quality-gate` command, with our rule (allurerc.mjs) reading the gate file."""
+    reports = getattr(rendered, run)
+    command = ["npx", "--no", "--", "allure", "quality-gate", str(reports / "allure-results")]
+    proc = subprocess.run(
+        [*command, "--config", str(REPO_ROOT / "allurerc.mjs")],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PROMORANG_GATE_REPORTS": str(reports), "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    if code:
+        assert "Gate verdict: local: BLOCK by gate promotion (blockers: " in proc.stderr

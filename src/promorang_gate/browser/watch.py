@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from promorang_gate.http import WRITE_METHODS, WriteRefused
+from promorang_gate.vercel_bypass import VercelBypass
 
 if TYPE_CHECKING:
     from playwright.sync_api import (
@@ -114,6 +115,7 @@ class PageWatch:
         self._hosts.add(origin_of(target.supabase_url))
         self._env = target.name
         self._writes_allowed = target.writes_allowed
+        self._bypass = VercelBypass.of(target)
         self.calls: list[ApiCall] = []
         self._by_request: dict[Request, ApiCall] = {}
         self.console_errors: list[str] = []
@@ -130,6 +132,8 @@ class PageWatch:
             context.route(self._outside, self._answer_locally)
         else:
             context.route("**/*", self._guarded)
+        if self._bypass is not None:  # registered last, so it runs first, then falls back
+            context.route("**/*", self._with_bypass)
 
     # record -----------------------------------------------------------------------------------
 
@@ -179,6 +183,12 @@ class PageWatch:
         else:
             kind = _EMPTY_ANSWER_TYPES.get(request.resource_type, "text/plain")
             route.fulfill(status=200, content_type=kind, body=b"")
+
+    def _with_bypass(self, route: Route) -> None:
+        """Vercel's protection bypass header on requests to the env's Vercel hosts only."""
+        assert self._bypass is not None
+        request = route.request
+        route.fallback(headers=self._bypass.headers_for(request.url, request.headers))
 
     def _guarded(self, route: Route) -> None:
         request = route.request

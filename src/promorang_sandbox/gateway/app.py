@@ -34,6 +34,22 @@ async def _health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def _auth_user(request: Request) -> Response:
+    """GoTrue's ``GET /auth/v1/user``: the user behind a user's access token, else 401 (what a
+    client calls to learn whether its token is still good)."""
+    from .auth import authenticate
+
+    auth = authenticate(request.headers)
+    if auth.error is not None or auth.role != "authenticated" or not auth.sub:
+        body = {"code": 401, "error_code": "bad_jwt", "msg": "invalid JWT: token is not a user's"}
+        return JSONResponse(body, status_code=401)
+    claims = auth.claims
+    user = {"id": auth.sub, "aud": claims.get("aud", "authenticated"), "role": auth.role}
+    if isinstance(claims.get("email"), str):
+        user["email"] = claims["email"]
+    return JSONResponse(user)
+
+
 def _storage_routes() -> list[Route]:
     return [
         Route("/bucket", st.list_buckets, methods=["GET"]),
@@ -84,6 +100,7 @@ def create_gateway_app(dsn: str, recorder: RequestRecorder) -> RecordingMiddlewa
         routes=[
             Route("/health", _health, methods=["GET"]),
             Route("/customer/v1/privileged/metrics", metrics, methods=["GET"]),
+            Route("/auth/v1/user", _auth_user, methods=["GET"]),
             Mount("/rest/v1", routes=[Route("/{table}", handle_rest, methods=rest_methods)]),
             Mount("/storage/v1", routes=_storage_routes()),
         ],
