@@ -125,6 +125,8 @@ def _watch_verdict(args: argparse.Namespace, gate: str, checklists: Path, max_ag
         f" finished {data.get('finished_at')}"
     )
     return 0 if data["verdict"] == "allow" else 1
+
+
 def _cli_signoffs(directory: Path, env: str) -> list[str]:
     """Items of the gate file signed with ``--signoff`` (none when the file cannot be read:
     the verdict's own checks say why)."""
@@ -220,6 +222,8 @@ def _watch(args: argparse.Namespace) -> int:
     except GateError as exc:  # the sandbox would not start: nothing could be watched
         print(f"promorang-gate: watch: {_redactor().one_line(exc, 2000)}", file=sys.stderr)
         return 3
+
+
 def _check_config(args: argparse.Namespace) -> int:
     from promorang_gate.check_config import EXIT_PROBLEM, check_config
 

@@ -347,6 +347,8 @@ def connections_leak(h: SandboxHandle, api: httpx.Client) -> bool:
 def bucket_near_quota(h: SandboxHandle, api: httpx.Client) -> bool:
     fill = "select count(*) from storage.objects where name like '__sandbox_quota_fill/%'"
     return _within(3, lambda: _db_count(h, fill) > 0)
+
+
 def _stripe_post(h: SandboxHandle, body: bytes, header: str | None) -> httpx.Response:
     headers = {"Content-Type": "application/json"}
     if header is not None:
