@@ -47,6 +47,7 @@ from promorang_gate.environments import (
 from promorang_gate.errors import ConfigError
 from promorang_gate.gates import GateChoice, choose_gate, load_gates, refuse_writes_on_read_only
 from promorang_gate.junit import claim_default_junit
+from promorang_gate.observed import OutcomeObserver
 from promorang_gate.preflight import check_reachable
 from promorang_gate.redaction import Redactor
 from promorang_gate.reports import GateReporter
@@ -171,6 +172,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", CHECKLIST_MARKER)
     config.pluginmanager.import_plugin("promorang_gate.fixtures")
     config.pluginmanager.register(_OutermostRedaction(), "promorang-gate-outermost-redaction")
+    config.pluginmanager.register(OutcomeObserver(config), "promorang-gate-observer")
     interrupts.install(config)
     try:
         _configure(config)

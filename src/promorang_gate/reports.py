@@ -106,7 +106,9 @@ def _skip_message(longrepr: object) -> str | None:
     return _SKIP_CLASS.sub("", text.strip()).strip() or None
 
 
-def phase_report(report: pytest.TestReport, redactor: Redactor) -> PhaseReport:
+def phase_report(
+    report: pytest.TestReport, redactor: Redactor, rewritten: str | None = None
+) -> PhaseReport:
     """The gate's view of one report; texts redacted (the plugin's reason first)."""
     message: str | None = None
     if report.outcome == "failed":
@@ -123,6 +125,7 @@ def phase_report(report: pytest.TestReport, redactor: Redactor) -> PhaseReport:
         wasxfail=redactor.redact(str(wasxfail)) if wasxfail is not None else None,
         user_properties=list(report.user_properties),
         detail=redactor.redact(str(detail)) if detail else None,
+        rewritten=redactor.redact(rewritten) if rewritten else None,
     )
 
 
@@ -257,9 +260,16 @@ class GateReporter:
         self._created_dir = False
         # Set when an xdist worker found a usage error during collection.
         self.usage_error: str | None = None
+        #: (nodeid, when) -> outcome, as the gate's own phase wrappers saw it (observed.py).
+        self.observed: dict[tuple[str, str], str] = {}
+        self._suspects: list[str] = []
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from promorang_gate.observed import OBSERVED, suspects
+
         self.started_at = utc_now()
+        self.observed = session.config.stash.get(OBSERVED, {})
+        self._suspects = suspects(session.config.pluginmanager, self.rootdir)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
@@ -273,8 +283,20 @@ class GateReporter:
             write_atomic(path, marker + "\n")
             self._markers.append(path)
 
+    # Last: the report as every other plugin left it, compared with what the gate saw.
+    @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.collector.add(phase_report(report, self.redactor))
+        from promorang_gate.observed import describe, observed_of, rewritten
+
+        seen = observed_of(report, self.observed)
+        why = None
+        if rewritten(seen, report):
+            saw = {"xfail": "failed", None: "never run"}.get(seen, seen)
+            why = (
+                f"outcome_rewritten: the gate saw {report.when} {saw}, the report"
+                f" says {report.outcome} ({describe(self._suspects)})"
+            )
+        self.collector.add(phase_report(report, self.redactor, why))
 
     def compute(self, stopped_early: bool = False) -> list[EnvVerdict]:
         outcomes = self.collector.outcomes()
@@ -372,7 +394,11 @@ class GateReporter:
             target = self.targets.resolved(env)
             criteria = self.criteria[env]
             gate = self.reports_dir / f"gate-{env}.json"
-            extra = {}
+            extra: dict[str, Any] = {}
+            if self.collector.rewritten:
+                extra["outcome_rewritten"] = [
+                    {"test": nodeid, "reason": why} for nodeid, why in self.collector.rewritten
+                ]
             if env in self.sweeps:
                 from promorang_gate.leftovers import leftovers_json
 
@@ -465,6 +491,8 @@ class GateReporter:
         terminalreporter.write_sep("=", "promorang-gate")
         for line in table_lines(self.verdicts, self.redactor):
             terminalreporter.write_line(line)
+        for nodeid, why in self.collector.rewritten:
+            terminalreporter.write_line(self.redactor.redact(f"{nodeid}: {why}"), red=True)
         for verdict in self.verdicts:
             for flag in self.criteria[verdict.environment].flags:
                 terminalreporter.write_line(

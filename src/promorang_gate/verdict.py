@@ -68,6 +68,8 @@ class PhaseReport:
     wasxfail: str | None = None
     user_properties: Sequence[tuple[str, object]] = ()
     detail: str | None = None
+    #: Why the report is not what the gate saw the phase do (``outcome_rewritten: ...``).
+    rewritten: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class _Merging:
     reason: str | None = None
     detail: str | None = None
     call_passed: bool = False
+    rewritten: bool = False
     properties: list[tuple[str, object]] = field(default_factory=list)
 
 
@@ -107,12 +110,23 @@ class OutcomeCollector:
         self._tests: dict[str, _Merging] = {}
         self._deselected: dict[str, tuple[str, tuple[str, ...], str]] = {}
         self._collected: dict[str, tuple[str, tuple[str, ...], str]] = {}
+        #: (nodeid, reason) of every report that said something its phase did not do.
+        self.rewritten: list[tuple[str, str]] = []
 
     def add(self, report: PhaseReport) -> None:
         test = self._tests.setdefault(report.nodeid, _Merging(report.nodeid))
         for prop in report.user_properties:
             if prop not in test.properties or prop[0] == "gate_metric":
                 test.properties.append(prop)
+        if report.rewritten is not None:
+            # What the gate saw decides, and a report that lied fails its items whatever it says.
+            self.rewritten.append((report.nodeid, report.rewritten))
+            if not test.rewritten:
+                test.outcome, test.reason, test.detail = "failed", report.rewritten, None
+                test.rewritten = True
+            return
+        if test.rewritten:
+            return
         if report.wasxfail is not None and report.outcome in ("skipped", "passed"):
             label = "xfail" if report.outcome == "skipped" else "xpass"
             if test.outcome != "failed":
