@@ -43,6 +43,7 @@ def _profile_gate(env: str, rootdir: Path) -> str:
 
 
 def _verdict(args: argparse.Namespace) -> int:
+    from promorang_gate.signing import signing_key
     from promorang_gate.verdict_file import Refused, check_gate_file
 
     rootdir = Path(args.rootdir)
@@ -62,6 +63,8 @@ def _verdict(args: argparse.Namespace) -> int:
             checklists=checklists,
             max_age_s=max_age_s,
             accept_flags=args.accept_flags,
+            run_id=args.run_id or os.environ.get("GITHUB_RUN_ID") or None,
+            signing_key=signing_key(os.environ),
         )
     except Refused as refused:
         print(f"promorang-gate: refused: {refused}", file=sys.stderr)
@@ -199,6 +202,12 @@ def _parser() -> argparse.ArgumentParser:
         "--checklists",
         metavar="DIR",
         help="the repository's checklists (default ROOTDIR/checklists)",
+    )
+    verdict.add_argument(
+        "--run-id",
+        metavar="ID",
+        help="refuse a file another run wrote: the gate's run id or the CI run id it recorded"
+        " (default $GITHUB_RUN_ID); with $GATE_SIGNING_KEY set, an unsigned file is refused",
     )
     signoff = sub.add_parser("signoff", help="record a sign-off of a manual checklist item")
     signoff.add_argument("item", metavar="ITEM", help="the item id, e.g. growth_hub.frontend_copy")

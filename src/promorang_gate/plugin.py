@@ -50,13 +50,14 @@ from promorang_gate.junit import claim_default_junit
 from promorang_gate.observed import OutcomeObserver
 from promorang_gate.preflight import check_reachable
 from promorang_gate.redaction import Redactor
-from promorang_gate.reports import GateReporter
+from promorang_gate.reports import GateReporter, void_previous
 from promorang_gate.sandbox_target import (
     SandboxProvider,
     TargetRegistry,
     load_state_file,
     state_file_from,
 )
+from promorang_gate.signing import signing_key
 from promorang_gate.validation import check_output_dir
 
 CHECKLIST_MARKER = (
@@ -177,13 +178,16 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         _configure(config)
     except ConfigError as exc:
+        if not _is_worker(config):
+            # No verdict: an earlier run's gate files must not pass for this run's.
+            void_previous(_reports_dir(config), None, new_run_id(), "a usage error")
         # The message may quote a URL or value the user gave: redact it like any output.
         raise pytest.UsageError(_secrets_redactor(os.environ).redact(str(exc))) from None
 
 
 def _secrets_redactor(environ: Mapping[str, str]) -> Redactor:
     """Redactor knowing every secret variable that is set, before the envs are resolved."""
-    suffixes = tuple(f"_{key.upper()}" for key in SECRET_KEYS)
+    suffixes = (*(f"_{key.upper()}" for key in SECRET_KEYS), "_SIGNING_KEY")
     return Redactor(
         value
         for name, value in environ.items()
@@ -215,7 +219,8 @@ def _configure(config: pytest.Config) -> None:
         if not opt.collectonly:
             check_reachable(env.target() for env in settings.values() if not env.embedded)
     redactor = Redactor(
-        str(v) for env in settings.values() for v in env.secrets.values() if v is not None
+        [str(v) for env in settings.values() for v in env.secrets.values() if v is not None]
+        + [key for key in (signing_key(os.environ),) if key]
     )
     signoffs = _signoffs(config, catalog, names, redactor)
     _refuse_standing_outside_the_sandbox(signoffs, settings, catalog)

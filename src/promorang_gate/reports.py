@@ -31,6 +31,7 @@ from promorang_gate.gates import GateChoice
 from promorang_gate.git import git_output
 from promorang_gate.junit import DefaultJunit, VerdictCase
 from promorang_gate.redaction import Redactor
+from promorang_gate.signing import sign_text, signing_key
 from promorang_gate.verdict import (
     EnvVerdict,
     ItemResult,
@@ -52,6 +53,7 @@ __all__ = [
     "status_label",
     "summary_line",
     "table_lines",
+    "void_previous",
 ]
 
 #: Version of the gate file's layout.
@@ -187,6 +189,23 @@ def render_json(
 
 def running_marker(directory: Path, env: str) -> Path:
     return directory / f".gate-{env}.running"
+
+
+def void_previous(
+    directory: Path, envs: Sequence[str] | None, run_id: str, reason: str
+) -> list[Path]:
+    """Marks the gate files of earlier runs (of ``envs``, else all) as superseded by a run that
+    reached no verdict, so ``promorang-gate verdict`` refuses them; creates nothing else."""
+    if not directory.is_dir():
+        return []
+    names = envs if envs is not None else [p.name[5:-5] for p in directory.glob("gate-*.json")]
+    marker = json.dumps({"run_id": run_id, "started_at": utc_now(), "reason": reason})
+    marked = []
+    for env in names:
+        if (directory / f"gate-{env}.json").is_file():
+            write_atomic(running_marker(directory, env), marker + "\n")
+            marked.append(running_marker(directory, env))
+    return marked
 
 
 def summary_line(verdict: EnvVerdict) -> str:
@@ -348,6 +367,8 @@ class GateReporter:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if session.config.option.collectonly:
+            reason = "a --collect-only run reached no verdict"
+            void_previous(self.reports_dir, self.env_names, self.run_id, reason)
             return
         if self.usage_error:
             # Same outcome as without xdist: the message, the usage-error code, no report.
@@ -355,12 +376,14 @@ class GateReporter:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             self._finish_junit(session.config, reached_verdict=False)
             self._remove_markers(no_verdict=True)
+            void_previous(self.reports_dir, self.env_names, self.run_id, "a usage error")
             return
         stopped_early = _stopped_early(session)
         if exitstatus in _NO_VERDICT and not stopped_early:
             self._finish_junit(session.config, reached_verdict=False)
             if exitstatus == pytest.ExitCode.USAGE_ERROR:
                 self._remove_markers(no_verdict=True)
+                void_previous(self.reports_dir, self.env_names, self.run_id, "a usage error")
             return
         from promorang_gate.leftovers import sweep_leftovers, unremoved
 
@@ -403,9 +426,13 @@ class GateReporter:
                 from promorang_gate.leftovers import leftovers_json
 
                 extra["leftovers"] = leftovers_json(self.sweeps[env])
+            # The CI run that judged: ``verdict --run-id`` (default $GITHUB_RUN_ID) matches it.
+            extra["ci_run_id"] = self.environ.get("GITHUB_RUN_ID") or None
             text = self.redactor.redact(
                 render_json(verdict, meta, target, self.gates[env], criteria, extra)
             )
+            if key := signing_key(self.environ):
+                text = sign_text(text, key)
             write_atomic(gate, text)
             self._gate_texts[env] = text
             context = MarkdownContext(
