@@ -65,6 +65,9 @@ def _verdict(args: argparse.Namespace) -> int:
             accept_flags=args.accept_flags,
             run_id=args.run_id or os.environ.get("GITHUB_RUN_ID") or None,
             signing_key=signing_key(os.environ),
+            criteria_from=(args.criteria_from, rootdir / "environments")
+            if args.criteria_from
+            else None,
         )
     except Refused as refused:
         print(f"promorang-gate: refused: {refused}", file=sys.stderr)
@@ -202,6 +205,12 @@ def _parser() -> argparse.ArgumentParser:
         "--checklists",
         metavar="DIR",
         help="the repository's checklists (default ROOTDIR/checklists)",
+    )
+    verdict.add_argument(
+        "--criteria-from",
+        metavar="REF",
+        help="refuse a verdict judged with checklists, gates or profiles other than at this git"
+        " ref (the protected branch, e.g. origin/main)",
     )
     verdict.add_argument(
         "--run-id",

@@ -348,6 +348,7 @@ def _criteria(
             repository_checklists=config.rootpath / "checklists",
             signoff_max_age_s=max_age_s,
             signoff_max_age_source=max_age_source,
+            environments_dir=_ini_path(config, "gate_environments"),
         )
         for name, env in settings.items()
     }

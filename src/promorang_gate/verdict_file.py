@@ -276,6 +276,27 @@ def _check_signature(gate_file: GateFile, key: str | None) -> None:
         )
 
 
+def check_criteria_from(
+    gate_file: GateFile, ref: str, checklists: Path, environments: Path
+) -> None:
+    """The criteria the file was judged by must be those of ``ref`` (the protected branch)."""
+    from promorang_gate.criteria_digest import digests_at
+
+    try:
+        at_ref = digests_at(ref, checklists, environments)
+    except ConfigError as exc:
+        raise Refused(Exit.USAGE, str(exc)) from None
+    recorded = (gate_file.data.get("criteria") or {}).get("digests") or {}
+    differ = [part for part, digest in at_ref.items() if recorded.get(part) != digest]
+    if differ:
+        raise Refused(
+            Exit.OTHER_GATE_OR_CRITERIA,
+            f"{gate_file.path}: judged with criteria that differ from {ref}:"
+            f" {', '.join(differ)} (criteria changed since {ref}; --accept-flags does not"
+            " pass this)",
+        )
+
+
 def _check_flags(gate_file: GateFile) -> None:
     flags = gate_file.data.get("flags") or []
     if flags:
@@ -298,6 +319,7 @@ def check_gate_file(
     now: dt.datetime | None = None,
     run_id: str | None = None,
     signing_key: str | None = None,
+    criteria_from: tuple[str, Path] | None = None,
 ) -> GateFile:
     """The gate file of ``env`` if it is whole, signed (when a key is given), consistent, of
     ``gate`` and the repository's criteria (nothing flagged, unless accepted), of the run
@@ -308,6 +330,8 @@ def check_gate_file(
     except RecursionError:
         raise _malformed(gate_file.path, f"nested deeper than {MAX_DEPTH} levels") from None
     _check_gate_and_criteria(gate_file, gate, checklists)
+    if criteria_from is not None:
+        check_criteria_from(gate_file, criteria_from[0], checklists, criteria_from[1])
     _check_run(gate_file, run_id)
     _check_gate_and_criteria(gate_file, gate, checklists)
     if not accept_flags:
