@@ -144,8 +144,11 @@ def _janitor(args: argparse.Namespace) -> int:
         sandbox_state=state,
     )
     from promorang_gate.janitor import run_janitor
+    from promorang_gate.run_history import recorded_runs
 
-    return run_janitor(targets[args.env], older_than_s, sys.stdout)
+    reports = Path(args.reports) if args.reports else rootdir / "reports"
+    recorded = recorded_runs(reports, args.env)
+    return run_janitor(targets[args.env], older_than_s, sys.stdout, recorded=recorded)
 
 
 def _note(message: str) -> None:
@@ -234,6 +237,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     janitor.add_argument(
         "--sandbox-state", metavar="PATH", help="state file of a running sandbox (--env sandbox)"
+    )
+    janitor.add_argument(
+        "--reports",
+        metavar="DIR",
+        help="the gate reports directory holding the record of runs; only what a recorded run"
+        " tagged is removed (default ROOTDIR/reports)",
     )
     report = sub.add_parser(
         "report", help=f"render the Allure results ({RESULTS}) to {REPORT} with Allure 3"

@@ -276,6 +276,7 @@ class GateReporter:
         self.sweeps: dict[str, Any] = {}
         self.written: list[Path] = []
         self._markers: list[Path] = []
+        self._new_history: list[Path] = []
         self._created_dir = False
         # Set when an xdist worker found a usage error during collection.
         self.usage_error: str | None = None
@@ -297,10 +298,16 @@ class GateReporter:
             return
         self._created_dir = not self.reports_dir.exists()
         marker = json.dumps({"run_id": self.run_id, "started_at": self.started_at})
+        from promorang_gate.run_history import record_run
+
         for env in self.env_names:
             path = running_marker(self.reports_dir, env)
             write_atomic(path, marker + "\n")
             self._markers.append(path)
+            # The janitor removes only what a recorded run tagged (run_history.py).
+            history = record_run(self.reports_dir, env, self.run_id, self.started_at)
+            if self._created_dir:
+                self._new_history.append(history)
 
     # Last: the report as every other plugin left it, compared with what the gate saw.
     @pytest.hookimpl(trylast=True)
@@ -351,6 +358,23 @@ class GateReporter:
         envs = {o.env for o in ran if writing.intersection(o.item_ids)}
         return [env for env in self.env_names if env in envs or "" in envs]
 
+    def _cleanup_after_interrupt(self) -> None:
+        """Ctrl-C/SIGTERM: what the run created goes before the process exits (bounded)."""
+        from promorang_gate.interrupted import cleanup_after_interrupt
+        from promorang_gate.leftovers import sweep_leftovers
+
+        # Every env the run reached and may write to: the interrupted check reported nothing.
+        envs = [
+            env
+            for env in self.env_names
+            if (target := self.targets.resolved(env)) is not None and target.writes_allowed
+        ]
+        cleanup_after_interrupt(
+            envs,
+            lambda: sweep_leftovers(self.targets, envs, self.run_id, self.redactor),
+            _RedactedStream(sys.stderr, self.redactor),
+        )
+
     def _not_removed(self) -> dict[str, list[str]]:
         """Env -> what this run created and its end-of-run sweep could not remove."""
         from promorang_gate.leftovers import unremoved
@@ -361,6 +385,9 @@ class GateReporter:
         for path in self._markers:
             path.unlink(missing_ok=True)
         self._markers = []
+        if no_verdict:  # a record this run started holds only this run, which wrote nothing
+            for path in self._new_history:
+                path.unlink(missing_ok=True)
         if no_verdict and self._created_dir and not any(self.reports_dir.iterdir()):
             self.reports_dir.rmdir()  # nothing half-written: the directory goes too
 
@@ -381,6 +408,8 @@ class GateReporter:
         stopped_early = _stopped_early(session)
         if exitstatus in _NO_VERDICT and not stopped_early:
             self._finish_junit(session.config, reached_verdict=False)
+            if exitstatus == pytest.ExitCode.INTERRUPTED:
+                self._cleanup_after_interrupt()
             if exitstatus == pytest.ExitCode.USAGE_ERROR:
                 self._remove_markers(no_verdict=True)
                 void_previous(self.reports_dir, self.env_names, self.run_id, "a usage error")
@@ -542,6 +571,17 @@ class GateReporter:
         for path in self.written:
             if path.suffix == ".json":
                 terminalreporter.write_line(f"gate file: {path}")
+
+
+class _RedactedStream:
+    def __init__(self, stream: Any, redactor: Redactor) -> None:
+        self.stream, self.redactor = stream, redactor
+
+    def write(self, text: str) -> int:
+        return int(self.stream.write(self.redactor.redact(text)))
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def _epoch_ms(stamp: str) -> int:
