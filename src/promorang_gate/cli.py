@@ -22,6 +22,7 @@ from promorang_gate.durations import parse_duration
 from promorang_gate.environments import SECRET_KEYS
 from promorang_gate.errors import ConfigError
 from promorang_gate.redaction import Redactor
+from promorang_gate.validation import BadText
 
 __all__ = ["main"]
 
@@ -89,6 +90,7 @@ def _verdict(args: argparse.Namespace) -> int:
 
 def _signoff(args: argparse.Namespace) -> int:
     from promorang_gate.checklists import SignOff, load_catalog, record_signoff
+    from promorang_gate.validation import TEXT_LIMITS, check_text
 
     rootdir = Path(args.rootdir)
     _profile_gate(args.env, rootdir)  # the env must exist
@@ -101,6 +103,7 @@ def _signoff(args: argparse.Namespace) -> int:
     redactor = _redactor()
     for flag in ("by", "note", "deployment"):
         value = getattr(args, flag) or ""
+        check_text(value.strip(), f"--{flag}", TEXT_LIMITS[flag])  # BadText: exit 4
         if redactor.redact(value) != value:
             # The file is committed with the release: a secret must never get into it.
             raise ConfigError(f"--{flag}: the text holds a secret; leave it out of the sign-off")
@@ -286,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _report(args)
         return _janitor(args)
+    except BadText as exc:  # free text that is not one printable line: a bad input
+        print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)
+        return 4
     except ConfigError as exc:
         print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)
         return 2

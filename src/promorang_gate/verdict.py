@@ -52,9 +52,12 @@ NEVER_RAN = "never ran"
 
 
 def one_line(text: str | None, limit: int = MAX_REASON) -> str:
-    """First non-empty line, stripped, at most ``limit`` characters (redact before calling)."""
+    """First non-empty line, stripped, at most ``limit`` characters, control and invisible
+    formatting characters shown as ``?`` (a target's terminal escapes are never passed on;
+    redact before calling)."""
     line = next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    line = line if len(line) <= limit else line[: limit - 1] + "…"
+    return line if line.isprintable() else "".join(c if c.isprintable() else "?" for c in line)
 
 
 @dataclass(frozen=True)
