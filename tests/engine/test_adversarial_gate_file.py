@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from promorang_gate.verdict_file import Exit
 
 HEALTHY = """
 import pytest
+from pathlib import Path
 
 @pytest.mark.checklist("health.api", "health.frontend")
 def test_health(gate_target):
@@ -174,3 +176,14 @@ def test_a_malformed_file_of_any_depth_or_size_is_one_line_exit_4(
     proc = _verdict(judged)
     assert proc.returncode == Exit.MALFORMED, proc.stderr
     assert fragment in proc.stderr
+
+
+def test_a_run_with_the_gate_disabled_voids_the_previous_file(
+    judged: pytest.Pytester, repo_root: Path
+) -> None:
+    """The plugin cannot hook a run it is not loaded in: the project's root conftest.py does."""
+    judged.makeconftest((repo_root / "conftest.py").read_text(encoding="utf-8"))
+    judged.runpytest("-p", "no:promorang_gate")
+    proc = _verdict(judged)
+    assert proc.returncode == Exit.STALE, proc.stderr
+    assert "the gate plugin was disabled" in proc.stderr
