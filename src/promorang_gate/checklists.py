@@ -158,6 +158,15 @@ def _str(data: Mapping[str, Any], key: str, where: str, *, required: bool = True
     return value.strip()
 
 
+def _text(data: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
+    """A free-text value shown in reports and terminals: one printable line, bounded."""
+    from promorang_gate.validation import TEXT_LIMITS, check_text
+
+    return check_text(
+        _str(data, key, where, required=required), f"{where}: {key}", TEXT_LIMITS[key]
+    )
+
+
 def _bool(data: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
     value = data.get(key, default)
     if not isinstance(value, bool):
@@ -358,11 +367,11 @@ def read_signoff_file(
         signoffs.append(
             SignOff(
                 item=item_id,
-                by=_str(raw, "by", at),
+                by=_text(raw, "by", at),
                 at=_at_text(raw.get("at"), at, now),
                 env=env,
-                note=_str(raw, "note", at, required=False),
-                deployment=_str(raw, "deployment", at, required=False),
+                note=_text(raw, "note", at, required=False),
+                deployment=_text(raw, "deployment", at, required=False),
                 standing=_bool(raw, "standing", False, at),
             )
         )
@@ -399,6 +408,9 @@ def parse_signoff_options(
         if not sep or not item_id.strip() or not who.strip():
             raise ConfigError(f"--signoff {value!r}: expected ITEM=WHO")
         check_signable(catalog, item_id.strip(), f"--signoff {value!r}")
+        from promorang_gate.validation import TEXT_LIMITS, check_text
+
+        check_text(who.strip(), "--signoff WHO", TEXT_LIMITS["by"])
         signoffs += [
             SignOff(item_id.strip(), who.strip(), at, env, (note or "").strip(), command_line=True)
             for env in env_names

@@ -24,6 +24,7 @@ from promorang_gate.durations import parse_duration
 from promorang_gate.environments import SECRET_KEYS
 from promorang_gate.errors import ConfigError, GateError
 from promorang_gate.redaction import Redactor
+from promorang_gate.validation import BadText
 
 __all__ = ["main"]
 
@@ -45,6 +46,7 @@ def _profile_gate(env: str, rootdir: Path) -> str:
 
 
 def _verdict(args: argparse.Namespace) -> int:
+    from promorang_gate.signing import signing_key
     from promorang_gate.verdict_file import Refused, check_gate_file
 
     rootdir = Path(args.rootdir)
@@ -77,6 +79,11 @@ def _verdict(args: argparse.Namespace) -> int:
             max_age_s=max_age_s,
             accept_flags=args.accept_flags,
             expect_commit=args.expect_commit,
+            run_id=args.run_id or os.environ.get("GITHUB_RUN_ID") or None,
+            signing_key=signing_key(os.environ),
+            criteria_from=(args.criteria_from, rootdir / "environments")
+            if args.criteria_from
+            else None,
         )
     except Refused as refused:
         print(f"promorang-gate: refused: {refused}", file=sys.stderr)
@@ -142,6 +149,7 @@ def _cli_signoffs(directory: Path, env: str) -> list[str]:
 
 def _signoff(args: argparse.Namespace) -> int:
     from promorang_gate.checklists import SignOff, load_catalog, record_signoff
+    from promorang_gate.validation import TEXT_LIMITS, check_text
 
     rootdir = Path(args.rootdir)
     _profile_gate(args.env, rootdir)  # the env must exist
@@ -154,6 +162,7 @@ def _signoff(args: argparse.Namespace) -> int:
     redactor = _redactor()
     for flag in ("by", "note", "deployment"):
         value = getattr(args, flag) or ""
+        check_text(value.strip(), f"--{flag}", TEXT_LIMITS[flag])  # BadText: exit 4
         if redactor.redact(value) != value:
             # The file is committed with the release: a secret must never get into it.
             raise ConfigError(f"--{flag}: the text holds a secret; leave it out of the sign-off")
@@ -197,8 +206,11 @@ def _janitor(args: argparse.Namespace) -> int:
         sandbox_state=state,
     )
     from promorang_gate.janitor import run_janitor
+    from promorang_gate.run_history import recorded_runs
 
-    return run_janitor(targets[args.env], older_than_s, sys.stdout)
+    reports = Path(args.reports) if args.reports else rootdir / "reports"
+    recorded = recorded_runs(reports, args.env)
+    return run_janitor(targets[args.env], older_than_s, sys.stdout, recorded=recorded)
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -304,6 +316,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SHA",
         help="refuse (exit 7) a file made for another build than this commit",
     )
+    verdict.add_argument(
+        "--criteria-from",
+        metavar="REF",
+        help="refuse a verdict judged with checklists, gates or profiles other than at this git"
+        " ref (the protected branch, e.g. origin/main)",
+    )
+    verdict.add_argument(
+        "--run-id",
+        metavar="ID",
+        help="refuse a file another run wrote: the gate's run id or the CI run id it recorded"
+        " (default $GITHUB_RUN_ID); with $GATE_SIGNING_KEY set, an unsigned file is refused",
+    )
     signoff = sub.add_parser("signoff", help="record a sign-off of a manual checklist item")
     signoff.add_argument("item", metavar="ITEM", help="the item id, e.g. growth_hub.frontend_copy")
     signoff.add_argument("--env", required=True, metavar="NAME", help="the environment signed for")
@@ -320,6 +344,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     janitor.add_argument(
         "--sandbox-state", metavar="PATH", help="state file of a running sandbox (--env sandbox)"
+    )
+    janitor.add_argument(
+        "--reports",
+        metavar="DIR",
+        help="the gate reports directory holding the record of runs; only what a recorded run"
+        " tagged is removed (default ROOTDIR/reports)",
     )
     report = sub.add_parser(
         "report", help=f"render the Allure results ({RESULTS}) to {REPORT} with Allure 3"
@@ -423,6 +453,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             return _check_config(args)
         return _janitor(args)
+    except BadText as exc:  # free text that is not one printable line: a bad input
+        print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)
+        return 4
     except ConfigError as exc:
         print(f"promorang-gate: error: {_redactor().one_line(exc, 2000)}", file=sys.stderr)
         return 2

@@ -8,12 +8,14 @@ gate can never pass for the default one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promorang_gate.checklists import Catalog, SignOff
+from promorang_gate.checklists import Catalog, Checklist, SignOff
+from promorang_gate.criteria_digest import criteria_digests
 from promorang_gate.durations import format_duration
 from promorang_gate.environments import SETTINGS, EnvSettings, load_profiles
 from promorang_gate.gates import GateChoice, checklists_digest
@@ -85,6 +87,38 @@ def _settings(env: EnvSettings, flags: list[str]) -> dict[str, Any]:
     return settings
 
 
+_EVERY = re.compile(r"\b(every|all)\s+(the\s+)?checklists?\b", re.IGNORECASE)
+
+
+def _named(checklist: Checklist, description: str) -> bool:
+    """Whether a gate's description names the checklist (by id, title, or "every checklist")."""
+    if _EVERY.search(description):
+        return True
+    text = description.lower()
+    spellings = {checklist.id, checklist.id.replace("_", " "), checklist.id.replace("_", "-")}
+    if any(re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", text) for s in spellings):
+        return True
+    return checklist.title.lower() in text
+
+
+def narrowed(choice: GateChoice, catalog: Catalog) -> str | None:
+    """``criteria_narrowed`` when the gate requires fewer items than the runbook checklists its
+    description names: a gate cut down in a commit still says what it used to cover."""
+    wanted = set(choice.gate.requires)
+    runbook = [c for c in catalog.checklists if c.source.startswith("Operations Runbook")]
+    named = [c for c in runbook if _named(c, choice.gate.description)]
+    missing = [i.id for c in named for i in c.items if i.id not in wanted]
+    if not missing:
+        return None
+    total = sum(len(c.items) for c in named)
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return (
+        f"criteria_narrowed: gate '{choice.gate.name}' requires {total - len(missing)} of the"
+        f" {total} items of the runbook checklists it names"
+        f" ({', '.join(c.id for c in named)}); missing {shown}"
+    )
+
+
 def criteria_in_force(
     env: EnvSettings,
     choice: GateChoice,
@@ -94,6 +128,7 @@ def criteria_in_force(
     signoff_max_age_s: float,
     signoff_max_age_source: str,
     signoffs: Sequence[SignOff] = (),
+    environments_dir: Path | None = None,
 ) -> Criteria:
     """What ``env``'s verdict is judged by, with sources; ``flags`` lists every departure."""
     flags: list[str] = []
@@ -108,6 +143,8 @@ def criteria_in_force(
         )
     elif _locally_modified(catalog.directory):
         flags.append(f"checklist files in {catalog.directory} differ from the suite's commit")
+    if (narrow := narrowed(choice, catalog)) is not None:
+        flags.append(narrow)
     required = [catalog.items[i] for i in choice.gate.requires]
     not_gating = [i.id for i in required if not i.gating]
     undeclared = [i.id for i in required if not i.manual and not i.checks]
@@ -131,6 +168,8 @@ def criteria_in_force(
             "digest": digest,
             "repository_digest": repo_digest,
         },
+        # What ``verdict --criteria-from REF`` compares with the protected branch.
+        "digests": criteria_digests(catalog.directory, environments_dir),
         "signoff_max_age": {
             "value": format_duration(signoff_max_age_s),
             "seconds": signoff_max_age_s,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from promorang_gate.connections import owner_of, protect
 from promorang_gate.errors import ConfigError
 from promorang_gate.git import git
 from promorang_gate.validation import check_name, check_number, check_secret, check_url
@@ -477,10 +478,10 @@ def _host_key(url: object) -> str:
     return f"{host}:{port}" if host else ""
 
 
-def _protected_hosts(profiles: Mapping[str, Profile], environ: Mapping[str, str]) -> dict[str, str]:
-    """host:port -> the protected env it belongs to: its shipped URLs and the URLs its variables
-    give it (the real production project is often only known from GATE_PROD_SUPABASE_URL)."""
-    hosts: dict[str, str] = {}
+def _protected_urls(profiles: Mapping[str, Profile], environ: Mapping[str, str]) -> dict[str, str]:
+    """URL -> the protected env it belongs to: its shipped URLs and the URLs its variables give
+    it (the real production project is often only known from GATE_PROD_SUPABASE_URL)."""
+    found: dict[str, str] = {}
     for name, profile in profiles.items():
         if profile.shipped.get("protected") is not True:
             continue
@@ -490,8 +491,13 @@ def _protected_hosts(profiles: Mapping[str, Profile], environ: Mapping[str, str]
         for url in urls:
             key = _host_key(url) if url else ""
             if key and not key.rsplit(":", 1)[0].endswith(".invalid"):
-                hosts[key] = name
-    return hosts
+                found[str(url)] = name
+    return found
+
+
+def _protected_hosts(profiles: Mapping[str, Profile], environ: Mapping[str, str]) -> dict[str, str]:
+    """host:port -> the protected env it belongs to."""
+    return {_host_key(url): env for url, env in _protected_urls(profiles, environ).items()}
 
 
 def refuse_protected_sandbox_hosts(state: Any, environ: Mapping[str, str]) -> None:
@@ -514,12 +520,17 @@ def _refuse_writes_to_protected_hosts(
 ) -> None:
     """An env that allows writes must not point at a protected env's hosts: the write guard
     goes by the env's name, so a staging run pointed at production would write there."""
+    urls = _protected_urls(profiles, environ)
+    protect(urls)  # checked again before the first write (connections.recheck_before_write)
     protected = _protected_hosts(profiles, environ)
     for env in settings.values():
         if env.embedded or not env.values.get("writes_allowed"):
             continue
+        others = {url: owner for url, owner in urls.items() if owner != env.name}
         for key in URL_KEYS:
             owner = protected.get(_host_key(env.values.get(key, "")))
+            if owner is None and (clash := owner_of([env.values.get(key, "")], others)):
+                owner = clash[1]
             if owner is not None and owner != env.name:
                 raise ConfigError(
                     f"env '{env.name}' allows writes, but its {key} {env.values[key]}"

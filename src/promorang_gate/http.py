@@ -21,6 +21,7 @@ from promorang_gate.bounded import (
     DeadlineExceeded,
     one_deadline,
 )
+from promorang_gate.connections import recheck_before_write
 from promorang_gate.redaction import Redactor
 from promorang_gate.vercel_bypass import BypassTransport, VercelBypass
 
@@ -58,8 +59,11 @@ class WriteRefused(_SkipBase):
 
 
 def guard(method: str, url: str, writes_allowed: bool, target_name: str) -> None:
-    """Raise :class:`WriteRefused` for a write on an env without writes (any transport)."""
+    """Raise :class:`WriteRefused` for a write on an env without writes (any transport), and
+    ``ProtectedHostRefused`` for a write that would reach a protected env's host."""
     verb = method.upper()
+    if verb in WRITE_METHODS and writes_allowed:
+        recheck_before_write(str(url), target_name)
     if writes_allowed or verb not in WRITE_METHODS:
         return
     path = urlsplit(str(url)).path or "/"

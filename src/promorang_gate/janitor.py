@@ -6,7 +6,11 @@
 - objects: in every bucket the service role can list, names with a path segment *starting*
   with ``gate-<run id>`` (after the platform's ``<uuid>-`` prefix): ``delegate-gr…png`` is not;
 - each found thing must also pass the ownership check (``ownership.py``: not created before its
-  run started), else it is reported and left alone.
+  run started), else it is reported and left alone;
+- and it must be provably the gate's: its run recorded (the run's own sweep, or the record of
+  runs in ``run_history.py``), a row created by one of the gate's test users (the ``sub`` of
+  its tokens), an object in the env's configured bucket under its upload prefix or the probes'
+  folder. A tagged thing failing any of these "looks like ours" and is left alone, reported.
 
 ``run_janitor`` removes the leftovers of runs older than an age (the ``janitor`` command);
 ``sweep_run`` removes everything of exactly one run (the end-of-run sweep). Protected
@@ -67,6 +71,8 @@ class SweepResult:
     removed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     left_alone: list[str] = field(default_factory=list)
+    #: Tagged things of runs too recent for ``--older-than`` (never counted as clean).
+    skipped: list[str] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
 
@@ -152,11 +158,66 @@ def _buckets(session: _Session, target: Target) -> list[str]:
     return sorted(names)
 
 
+#: Folders a gate run writes objects to besides the env's upload prefix (smoke/test_storage.py).
+PROBES_FOLDER = "gate-probes"
+LOOKS_LIKE_OURS = "looks like ours, left alone"
+
+
+def token_user(token: str | None) -> str | None:
+    """The user id (``sub``) a JWT names, read without verifying (only to recognise it)."""
+    import base64
+    import binascii
+    import json
+
+    if not token or token.count(".") != 2:
+        return None
+    payload = token.split(".")[1]
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    sub = data.get("sub") if isinstance(data, dict) else None
+    return str(sub) if sub else None
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What makes a tagged thing the gate's: its run recorded, its creator a test user."""
+
+    recorded: frozenset[str]
+    users: frozenset[str]
+    #: Runs too recent to touch (the janitor's ``--older-than``): counted, never removed.
+    too_new: Callable[[str], bool] = lambda run_id: False
+
+    @classmethod
+    def of(cls, target: Target, recorded: set[str] | frozenset[str], **kw: Any) -> Proof:
+        tokens = (target.creator_token, getattr(target, "other_user_token", None))
+        users = frozenset(u for u in map(token_user, tokens) if u)
+        return cls(frozenset(recorded), users, **kw)
+
+    def row_problem(self, run_id: str, creator: object) -> str | None:
+        if run_id not in self.recorded:
+            return f"{LOOKS_LIKE_OURS}: run {run_id} is not in the gate's record of runs"
+        if creator is None or str(creator) not in self.users:
+            return f"{LOOKS_LIKE_OURS}: its creator {creator} is not one of the gate's test users"
+        return None
+
+    def object_problem(self, run_id: str, bucket: str, name: str, target: Target) -> str | None:
+        if run_id not in self.recorded:
+            return f"{LOOKS_LIKE_OURS}: run {run_id} is not in the gate's record of runs"
+        if bucket != target.bucket:
+            return f"{LOOKS_LIKE_OURS}: bucket {bucket} is not the env's bucket {target.bucket}"
+        folders = (target.upload_prefix.strip("/"), PROBES_FOLDER)
+        if not any(name.startswith(f"{folder}/") for folder in folders if folder):
+            return f"{LOOKS_LIKE_OURS}: outside the env's folders ({', '.join(folders)})"
+        return None
+
+
 def _content_rows(session: _Session, like: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for number in range(_MAX_PAGES):  # a gateway answering full pages for ever ends here
         offset = number * _PAGE
-        query = session.client.table("content_items").select("id,title,created_at")
+        query = session.client.table("content_items").select("id,title,created_at,creator_id")
         page = query.like("title", like).order("id").range(offset, offset + _PAGE - 1).execute()
         rows += page.data
         if len(page.data) < _PAGE:
@@ -165,7 +226,11 @@ def _content_rows(session: _Session, like: str) -> list[dict[str, Any]]:
 
 
 def _sweep_rows(
-    session: _Session, select: Callable[[str], bool], like: str, result: SweepResult
+    session: _Session,
+    select: Callable[[str], bool],
+    like: str,
+    result: SweepResult,
+    proof: Proof,
 ) -> None:
     for row in _content_rows(session, like):
         title = str(row.get("title") or "")
@@ -173,8 +238,13 @@ def _sweep_rows(
         if run_id is None or not select(run_id):
             continue  # a look-alike, or another run
         what = f"content_items {row.get('id')} {title!r} ({run_id})"
+        if proof.too_new(run_id):
+            result.skipped.append(session.redactor.one_line(what, 400))
+            continue
         result.found.append(what)
-        problem = row_problem(title, row.get("created_at"), run_id)
+        problem = proof.row_problem(run_id, row.get("creator_id")) or row_problem(
+            title, row.get("created_at"), run_id
+        )
         if problem:
             result.left_alone.append(session.redactor.one_line(f"{what}: {problem}", 400))
             continue
@@ -208,7 +278,12 @@ def _walk(bucket: Any, prefix: str, depth: int = 0) -> Iterator[dict[str, Any]]:
 
 
 def _sweep_bucket(
-    session: _Session, bucket_id: str, select: Callable[[str], bool], result: SweepResult
+    session: _Session,
+    bucket_id: str,
+    select: Callable[[str], bool],
+    result: SweepResult,
+    proof: Proof,
+    target: Target,
 ) -> None:
     bucket = session.client.storage.from_(bucket_id)
     doomed: list[tuple[str, str]] = []
@@ -218,8 +293,13 @@ def _sweep_bucket(
         if run_id is None or not select(run_id):
             continue
         what = f"object {bucket_id}/{name} ({run_id})"
+        if proof.too_new(run_id):
+            result.skipped.append(session.redactor.one_line(what, 400))
+            continue
         result.found.append(what)
-        problem = object_problem(name, run_id, entry.get("created_at") or None)
+        problem = proof.object_problem(run_id, bucket_id, name, target) or object_problem(
+            name, run_id, entry.get("created_at") or None
+        )
         if problem:
             result.left_alone.append(session.redactor.one_line(f"{what}: {problem}", 400))
         else:
@@ -262,6 +342,7 @@ def _sweep(
     client: Any,
     db_factory: DbFactory | None,
     redactor: Redactor | None,
+    proof: Proof,
 ) -> SweepResult:
     result = SweepResult(target.name)
     if not target.writes_allowed or target.protected:
@@ -289,9 +370,9 @@ def _sweep(
     try:
         try:
             buckets = _buckets(session, target)
-            _sweep_rows(session, select, like, result)
+            _sweep_rows(session, select, like, result, proof)
             for bucket in buckets:
-                _sweep_bucket(session, bucket, select, result)
+                _sweep_bucket(session, bucket, select, result, proof, target)
         except _Stop:
             raise
         except Exception as exc:
@@ -304,7 +385,8 @@ def _sweep(
         session.close()
         if http is not None:
             http.close()
-    result.exit_code = EXIT_CODES["left" if result.failed or result.left_alone else "clean"]
+    left = result.failed or result.left_alone or result.skipped
+    result.exit_code = EXIT_CODES["left" if left else "clean"]
     return result
 
 
@@ -322,7 +404,8 @@ def sweep_run(
     if not tags.is_run_id(run_id):
         raise ValueError(f"{run_id!r} is not a run id")
     like = f"%{tags.title_tag(run_id)}"
-    return _sweep(target, lambda found: found == run_id, like, client, db_factory, redactor)
+    proof = Proof.of(target, {run_id})
+    return _sweep(target, lambda found: found == run_id, like, client, db_factory, redactor, proof)
 
 
 def _age(run_id: str, now: dt.datetime) -> str:
@@ -339,17 +422,20 @@ def run_janitor(
     client: supabase.Client | None = None,
     db_factory: DbFactory | None = None,
     now: dt.datetime | None = None,
+    recorded: set[str] | frozenset[str] = frozenset(),
 ) -> int:
-    """Remove the leftovers of runs that started more than ``older_than_s`` ago; print one line
-    per thing and a summary. Returns an exit code of ``EXIT_CODES``."""
+    """Remove the leftovers of the ``recorded`` runs that started more than ``older_than_s``
+    ago; print one line per thing and a summary; tagged things of newer runs are counted and
+    make the exit 1. Returns an exit code of ``EXIT_CODES``."""
     stamp = now or dt.datetime.now(dt.UTC)
     cutoff = stamp - dt.timedelta(seconds=older_than_s)
 
-    def old_enough(run_id: str) -> bool:
+    def too_new(run_id: str) -> bool:
         started = tags.run_started_at(run_id)
-        return started is not None and started < cutoff
+        return started is None or started >= cutoff
 
-    result = _sweep(target, old_enough, "%[gate gr%", client, db_factory, None)
+    proof = Proof.of(target, recorded, too_new=too_new)
+    result = _sweep(target, lambda run_id: True, "%[gate gr%", client, db_factory, None, proof)
     if result.error is not None:
         out.write(result.error + "\n")
         return result.exit_code
@@ -360,8 +446,10 @@ def run_janitor(
         out.write(f"left alone {line}\n")
     for line in result.failed:
         out.write(f"FAILED {line}\n")
+    for line in result.skipped:
+        out.write(f"skipped (newer than --older-than) {line}\n")
     out.write(
         f"janitor: {target.name}: removed {len(result.removed)}, failed {len(result.failed)},"
-        f" left alone {len(result.left_alone)}\n"
+        f" left alone {len(result.left_alone)}, skipped {len(result.skipped)} of newer runs\n"
     )
     return result.exit_code

@@ -48,15 +48,17 @@ from promorang_gate.environments import (
 from promorang_gate.errors import ConfigError
 from promorang_gate.gates import GateChoice, choose_gate, load_gates, refuse_writes_on_read_only
 from promorang_gate.junit import claim_default_junit
+from promorang_gate.observed import OutcomeObserver
 from promorang_gate.preflight import check_reachable
 from promorang_gate.redaction import Redactor
-from promorang_gate.reports import GateReporter
+from promorang_gate.reports import GateReporter, void_previous
 from promorang_gate.sandbox_target import (
     SandboxProvider,
     TargetRegistry,
     load_state_file,
     state_file_from,
 )
+from promorang_gate.signing import signing_key
 from promorang_gate.validation import check_output_dir
 from promorang_gate.webhooks.scope import not_required as webhooks_not_required
 from promorang_gate.webhooks.scope import scoped
@@ -188,17 +190,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", CHECKLIST_MARKER)
     config.pluginmanager.import_plugin("promorang_gate.fixtures")
     config.pluginmanager.register(_OutermostRedaction(), "promorang-gate-outermost-redaction")
+    config.pluginmanager.register(OutcomeObserver(config), "promorang-gate-observer")
     interrupts.install(config)
     try:
         _configure(config)
     except ConfigError as exc:
+        if not _is_worker(config):
+            # No verdict: an earlier run's gate files must not pass for this run's.
+            void_previous(_reports_dir(config), None, new_run_id(), "a usage error")
         # The message may quote a URL or value the user gave: redact it like any output.
         raise pytest.UsageError(_secrets_redactor(os.environ).redact(str(exc))) from None
 
 
 def _secrets_redactor(environ: Mapping[str, str]) -> Redactor:
     """Redactor knowing every secret variable that is set, before the envs are resolved."""
-    suffixes = tuple(f"_{key.upper()}" for key in SECRET_KEYS)
+    suffixes = (*(f"_{key.upper()}" for key in SECRET_KEYS), "_SIGNING_KEY")
     return Redactor(
         value
         for name, value in environ.items()
@@ -232,7 +238,8 @@ def _configure(config: pytest.Config) -> None:
             check_reachable(remote)
             check_credentials(remote)
     redactor = Redactor(
-        str(v) for env in settings.values() for v in env.secrets.values() if v is not None
+        [str(v) for env in settings.values() for v in env.secrets.values() if v is not None]
+        + [key for key in (signing_key(os.environ),) if key]
     )
     signoffs = _signoffs(config, catalog, names, redactor)
     _refuse_standing_outside_the_sandbox(signoffs, settings, catalog)
@@ -364,6 +371,7 @@ def _criteria(
             signoff_max_age_s=max_age_s,
             signoff_max_age_source=max_age_source,
             signoffs=list(config.stash[state.SIGNOFFS].get(name, {}).values()),
+            environments_dir=_ini_path(config, "gate_environments"),
         )
         for name, env in settings.items()
     }

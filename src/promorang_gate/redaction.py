@@ -5,6 +5,10 @@ URL-encoded, base64 (standard and URL-safe, at each of the three byte alignments
 inside a longer encoded text), hex, JSON-escaped and repr-escaped. The parts of a secret that
 travel on their own are registered too: the password of a connection string and the signature
 of a JWT. Text is always redacted whole, before anything cuts it to a length.
+
+Pieces too: any run of ``PIECE_LEN`` (16) or more consecutive characters of a secret or of one
+of its forms is masked wherever it appears (a secret split across lines or cut by a column
+width leaves each long piece masked), the run masked to its end.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from urllib.parse import quote, quote_plus, unquote, urlsplit
 __all__ = [
     "MASK",
     "MIN_SECRET_LEN",
+    "PIECE_LEN",
     "SENSITIVE_HEADERS",
     "Redactor",
     "secret_forms",
@@ -38,6 +43,12 @@ _ESCAPE_RUN = re.compile(r"(?:\\+u(?![dD][89a-fA-F])[0-9a-fA-F]{4})+")
 #: Shorter values cannot be removed without destroying ordinary output; configuration refuses
 #: them (environments.py), the redactor ignores them.
 MIN_SECRET_LEN = 8
+#: The shortest piece of a secret (or of a form of it) masked on its own.
+PIECE_LEN = 16
+# Pieces are found by sampling the text every _BLOCK characters: a run of PIECE_LEN - 1 or more
+# characters holds at least one whole sample, which is then a substring of the form; each hit is
+# extended both ways and masked if the run is long enough.
+_BLOCK = PIECE_LEN // 2
 
 SENSITIVE_HEADERS = frozenset(
     {"apikey", "authorization", "proxy-authorization", "x-api-key", "cookie", "set-cookie"}
@@ -139,16 +150,25 @@ def secret_forms(secret: str) -> set[str]:
     return {f for f in forms if len(f) >= MIN_SECRET_LEN}
 
 
-def _alternation(literals: Iterable[str]) -> str:
-    """One regex for many literals, longest first, factored by first character so that the
-    engine tries only the literals that can start at a position."""
+def _alternation(literals: Iterable[str], depth: int = 0) -> str:
+    """One regex for many literals, longest first, factored by their first characters (a few
+    levels deep) so that the engine tries only the literals that can start at a position."""
     by_first: dict[str, list[str]] = {}
+    ended = False
     for literal in sorted(set(literals), key=len, reverse=True):
+        if not literal:
+            ended = True
+            continue
         by_first.setdefault(literal[0].lower(), []).append(literal)
     groups = []
     for first, group in sorted(by_first.items()):
-        tails = "|".join(re.escape(s[1:]) for s in group)
+        if depth < 3 and len(group) > 4:
+            tails = _alternation([s[1:] for s in group], depth + 1)
+        else:
+            tails = "|".join(re.escape(s[1:]) for s in group)
         groups.append(f"{re.escape(first)}(?:{tails})")
+    if ended:
+        groups.append("")  # a literal ending here: after every longer one
     return "|".join(groups)
 
 
@@ -159,6 +179,8 @@ class Redactor:
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
+        #: Every _BLOCK-long substring of every form, lower-cased -> (form lower-cased, offset).
+        self._pieces: dict[str, list[tuple[str, int]]] = {}
         self._text_re: re.Pattern[str] | None = None
         self._bytes_re: re.Pattern[bytes] | None = None
         for secret in secrets:
@@ -178,6 +200,13 @@ class Redactor:
         with self._lock:
             if forms <= self._secrets:
                 return
+            for form in forms - self._secrets:
+                low = form.lower()
+                if len(low) < PIECE_LEN:
+                    continue
+                for offset in range(len(low) - _BLOCK + 1):
+                    block = low[offset : offset + _BLOCK]
+                    self._pieces.setdefault(block, []).append((low, offset))
             self._secrets |= forms
             self._text_re = self._bytes_re = None
 
@@ -197,7 +226,12 @@ class Redactor:
         pattern = self._bytes_re
         if pattern is None and self._secrets:
             with self._lock:
-                ordered = sorted(self._secrets, key=len, reverse=True)
+                windows = {
+                    low[i : i + PIECE_LEN]
+                    for low in {form.lower() for form in self._secrets}
+                    for i in range(len(low) - PIECE_LEN + 1)
+                }
+                ordered = sorted(self._secrets, key=len, reverse=True) + sorted(windows)
                 literals = b"|".join(re.escape(s.encode()) for s in ordered)
                 self._bytes_re = pattern = re.compile(literals, re.IGNORECASE)
         return pattern
@@ -211,10 +245,43 @@ class Redactor:
                 return prefix + MASK
         return MASK
 
+    def _run_at(self, low: str, at: int, floor: int) -> tuple[int, int]:
+        """The longest run of a form through the sample at ``at`` (not before ``floor``)."""
+        best = (at, at)
+        for form, offset in self._pieces.get(low[at : at + _BLOCK], ()):
+            k, j = at + _BLOCK, offset + _BLOCK
+            while j < len(form) and k < len(low) and low[k] == form[j]:
+                k, j = k + 1, j + 1
+            b, i = at, offset
+            while i > 0 and b > floor and low[b - 1] == form[i - 1]:
+                b, i = b - 1, i - 1
+            if k - b > best[1] - best[0]:
+                best = (b, k)
+        return best
+
+    def _mask_pieces(self, text: str) -> str:
+        """Every run of PIECE_LEN or more characters of a form, masked."""
+        if not self._pieces or len(text) < PIECE_LEN:
+            return text
+        low = text.lower()
+        if len(low) != len(text):  # a character whose lower case is longer: compare as is
+            low = text
+        out: list[str] = []
+        pos = 0
+        for at in range(0, len(text) - _BLOCK + 1, _BLOCK):
+            if at < pos or low[at : at + _BLOCK] not in self._pieces:
+                continue
+            start, end = self._run_at(low, at, pos)
+            if end - start >= PIECE_LEN:
+                out += [text[pos:start], MASK]
+                pos = end
+        out.append(text[pos:])
+        return "".join(out)
+
     def redact(self, text: str) -> str:
         if not text:
             return text
-        cleaned = self._text_pattern().sub(self._replace, text)
+        cleaned = self._mask_pieces(self._text_pattern().sub(self._replace, text))
         if "\\u" not in cleaned:
             return cleaned
         # A target may echo a secret as a run of \uXXXX escapes, in JSON that does not parse

@@ -32,6 +32,7 @@ from promorang_gate.git import git_output
 from promorang_gate.identity.deployed import identity_of
 from promorang_gate.junit import DefaultJunit, VerdictCase
 from promorang_gate.redaction import Redactor
+from promorang_gate.signing import sign_text, signing_key
 from promorang_gate.verdict import (
     EnvVerdict,
     ItemResult,
@@ -53,6 +54,7 @@ __all__ = [
     "status_label",
     "summary_line",
     "table_lines",
+    "void_previous",
 ]
 
 #: Version of the gate file's layout.
@@ -107,7 +109,9 @@ def _skip_message(longrepr: object) -> str | None:
     return _SKIP_CLASS.sub("", text.strip()).strip() or None
 
 
-def phase_report(report: pytest.TestReport, redactor: Redactor) -> PhaseReport:
+def phase_report(
+    report: pytest.TestReport, redactor: Redactor, rewritten: str | None = None
+) -> PhaseReport:
     """The gate's view of one report; texts redacted (the plugin's reason first)."""
     message: str | None = None
     if report.outcome == "failed":
@@ -124,6 +128,7 @@ def phase_report(report: pytest.TestReport, redactor: Redactor) -> PhaseReport:
         wasxfail=redactor.redact(str(wasxfail)) if wasxfail is not None else None,
         user_properties=list(report.user_properties),
         detail=redactor.redact(str(detail)) if detail else None,
+        rewritten=redactor.redact(rewritten) if rewritten else None,
     )
 
 
@@ -186,6 +191,23 @@ def render_json(
 
 def running_marker(directory: Path, env: str) -> Path:
     return directory / f".gate-{env}.running"
+
+
+def void_previous(
+    directory: Path, envs: Sequence[str] | None, run_id: str, reason: str
+) -> list[Path]:
+    """Marks the gate files of earlier runs (of ``envs``, else all) as superseded by a run that
+    reached no verdict, so ``promorang-gate verdict`` refuses them; creates nothing else."""
+    if not directory.is_dir():
+        return []
+    names = envs if envs is not None else [p.name[5:-5] for p in directory.glob("gate-*.json")]
+    marker = json.dumps({"run_id": run_id, "started_at": utc_now(), "reason": reason})
+    marked = []
+    for env in names:
+        if (directory / f"gate-{env}.json").is_file():
+            write_atomic(running_marker(directory, env), marker + "\n")
+            marked.append(running_marker(directory, env))
+    return marked
 
 
 def summary_line(verdict: EnvVerdict) -> str:
@@ -260,12 +282,20 @@ class GateReporter:
         self.sweeps: dict[str, Any] = {}
         self.written: list[Path] = []
         self._markers: list[Path] = []
+        self._new_history: list[Path] = []
         self._created_dir = False
         # Set when an xdist worker found a usage error during collection.
         self.usage_error: str | None = None
+        #: (nodeid, when) -> outcome, as the gate's own phase wrappers saw it (observed.py).
+        self.observed: dict[tuple[str, str], str] = {}
+        self._suspects: list[str] = []
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from promorang_gate.observed import OBSERVED, suspects
+
         self.started_at = utc_now()
+        self.observed = session.config.stash.get(OBSERVED, {})
+        self._suspects = suspects(session.config.pluginmanager, self.rootdir)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
@@ -274,13 +304,31 @@ class GateReporter:
             return
         self._created_dir = not self.reports_dir.exists()
         marker = json.dumps({"run_id": self.run_id, "started_at": self.started_at})
+        from promorang_gate.run_history import record_run
+
         for env in self.env_names:
             path = running_marker(self.reports_dir, env)
             write_atomic(path, marker + "\n")
             self._markers.append(path)
+            # The janitor removes only what a recorded run tagged (run_history.py).
+            history = record_run(self.reports_dir, env, self.run_id, self.started_at)
+            if self._created_dir:
+                self._new_history.append(history)
 
+    # Last: the report as every other plugin left it, compared with what the gate saw.
+    @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.collector.add(phase_report(report, self.redactor))
+        from promorang_gate.observed import describe, observed_of, rewritten
+
+        seen = observed_of(report, self.observed)
+        why = None
+        if rewritten(seen, report):
+            saw = {"xfail": "failed", None: "never run"}.get(seen, seen)
+            why = (
+                f"outcome_rewritten: the gate saw {report.when} {saw}, the report"
+                f" says {report.outcome} ({describe(self._suspects)})"
+            )
+        self.collector.add(phase_report(report, self.redactor, why))
 
     def compute(self, stopped_early: bool = False) -> list[EnvVerdict]:
         outcomes = self.collector.outcomes()
@@ -316,6 +364,23 @@ class GateReporter:
         envs = {o.env for o in ran if writing.intersection(o.item_ids)}
         return [env for env in self.env_names if env in envs or "" in envs]
 
+    def _cleanup_after_interrupt(self) -> None:
+        """Ctrl-C/SIGTERM: what the run created goes before the process exits (bounded)."""
+        from promorang_gate.interrupted import cleanup_after_interrupt
+        from promorang_gate.leftovers import sweep_leftovers
+
+        # Every env the run reached and may write to: the interrupted check reported nothing.
+        envs = [
+            env
+            for env in self.env_names
+            if (target := self.targets.resolved(env)) is not None and target.writes_allowed
+        ]
+        cleanup_after_interrupt(
+            envs,
+            lambda: sweep_leftovers(self.targets, envs, self.run_id, self.redactor),
+            _RedactedStream(sys.stderr, self.redactor),
+        )
+
     def _not_removed(self) -> dict[str, list[str]]:
         """Env -> what this run created and its end-of-run sweep could not remove."""
         from promorang_gate.leftovers import unremoved
@@ -326,12 +391,17 @@ class GateReporter:
         for path in self._markers:
             path.unlink(missing_ok=True)
         self._markers = []
+        if no_verdict:  # a record this run started holds only this run, which wrote nothing
+            for path in self._new_history:
+                path.unlink(missing_ok=True)
         if no_verdict and self._created_dir and not any(self.reports_dir.iterdir()):
             self.reports_dir.rmdir()  # nothing half-written: the directory goes too
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if session.config.option.collectonly:
+            reason = "a --collect-only run reached no verdict"
+            void_previous(self.reports_dir, self.env_names, self.run_id, reason)
             return
         if self.usage_error:
             # Same outcome as without xdist: the message, the usage-error code, no report.
@@ -339,12 +409,16 @@ class GateReporter:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             self._finish_junit(session.config, reached_verdict=False)
             self._remove_markers(no_verdict=True)
+            void_previous(self.reports_dir, self.env_names, self.run_id, "a usage error")
             return
         stopped_early = _stopped_early(session)
         if exitstatus in _NO_VERDICT and not stopped_early:
             self._finish_junit(session.config, reached_verdict=False)
+            if exitstatus == pytest.ExitCode.INTERRUPTED:
+                self._cleanup_after_interrupt()
             if exitstatus == pytest.ExitCode.USAGE_ERROR:
                 self._remove_markers(no_verdict=True)
+                void_previous(self.reports_dir, self.env_names, self.run_id, "a usage error")
             return
         from promorang_gate.leftovers import sweep_leftovers, unremoved
 
@@ -379,16 +453,24 @@ class GateReporter:
             target = self.targets.resolved(env)
             criteria = self.criteria[env]
             gate = self.reports_dir / f"gate-{env}.json"
-            extra = {}
+            extra: dict[str, Any] = {}
             if (identity := identity_of(verdict)) is not None:
                 extra["identity"] = identity
+            if self.collector.rewritten:
+                extra["outcome_rewritten"] = [
+                    {"test": nodeid, "reason": why} for nodeid, why in self.collector.rewritten
+                ]
             if env in self.sweeps:
                 from promorang_gate.leftovers import leftovers_json
 
                 extra["leftovers"] = leftovers_json(self.sweeps[env])
+            # The CI run that judged: ``verdict --run-id`` (default $GITHUB_RUN_ID) matches it.
+            extra["ci_run_id"] = self.environ.get("GITHUB_RUN_ID") or None
             text = self.redactor.redact(
                 render_json(verdict, meta, target, self.gates[env], criteria, extra)
             )
+            if key := signing_key(self.environ):
+                text = sign_text(text, key)
             write_atomic(gate, text)
             self._gate_texts[env] = text
             context = MarkdownContext(
@@ -488,6 +570,8 @@ class GateReporter:
             terminalreporter.write_line(line)
         if self.history_note:
             terminalreporter.write_line(self.history_note)
+        for nodeid, why in self.collector.rewritten:
+            terminalreporter.write_line(self.redactor.redact(f"{nodeid}: {why}"), red=True)
         for verdict in self.verdicts:
             for flag in self.criteria[verdict.environment].flags:
                 terminalreporter.write_line(
@@ -510,6 +594,17 @@ class GateReporter:
         for path in self.written:
             if path.suffix == ".json":
                 terminalreporter.write_line(f"gate file: {path}")
+
+
+class _RedactedStream:
+    def __init__(self, stream: Any, redactor: Redactor) -> None:
+        self.stream, self.redactor = stream, redactor
+
+    def write(self, text: str) -> int:
+        return int(self.stream.write(self.redactor.redact(text)))
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def _epoch_ms(stamp: str) -> int:

@@ -18,10 +18,13 @@ from promorang_gate.redaction import MIN_SECRET_LEN
 
 __all__ = [
     "RANGES",
+    "TEXT_LIMITS",
+    "BadText",
     "check_name",
     "check_number",
     "check_output_dir",
     "check_secret",
+    "check_text",
     "check_url",
 ]
 
@@ -46,6 +49,28 @@ _HOST = re.compile(r"^(?:[A-Za-z0-9-]+\.)*[A-Za-z0-9-]+\.?$|^[0-9A-Fa-f:.]+$")
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 _DSN_SCHEMES = ("postgres", "postgresql")
 _KV_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+class BadText(ConfigError):
+    """Free text (a name, a note) that is not one printable line of a bounded length."""
+
+
+#: Limits of the free-text values written into reports and terminals.
+TEXT_LIMITS = {"by": 100, "note": 500, "deployment": 300}
+
+
+def check_text(value: str, what: str, limit: int) -> str:
+    """``value`` if it is one printable line of at most ``limit`` characters, else BadText
+    (quoting it escaped: a terminal escape or a line break is never printed raw)."""
+    shown = repr(value)[:60] + ("…" if len(repr(value)) > 60 else "")
+    if not value.isprintable():
+        raise BadText(
+            f"{what} {shown}: holds a line break, a control character or an invisible"
+            " formatting character; give one printable line"
+        )
+    if len(value) > limit:
+        raise BadText(f"{what} {shown}: {len(value)} characters, at most {limit}; shorten it")
+    return value
 
 
 def check_number(key: str, value: float, where: str) -> None:

@@ -52,9 +52,12 @@ NEVER_RAN = "never ran"
 
 
 def one_line(text: str | None, limit: int = MAX_REASON) -> str:
-    """First non-empty line, stripped, at most ``limit`` characters (redact before calling)."""
+    """First non-empty line, stripped, at most ``limit`` characters, control and invisible
+    formatting characters shown as ``?`` (a target's terminal escapes are never passed on;
+    redact before calling)."""
     line = next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    line = line if len(line) <= limit else line[: limit - 1] + "…"
+    return line if line.isprintable() else "".join(c if c.isprintable() else "?" for c in line)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class PhaseReport:
     wasxfail: str | None = None
     user_properties: Sequence[tuple[str, object]] = ()
     detail: str | None = None
+    #: Why the report is not what the gate saw the phase do (``outcome_rewritten: ...``).
+    rewritten: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class _Merging:
     reason: str | None = None
     detail: str | None = None
     call_passed: bool = False
+    rewritten: bool = False
     properties: list[tuple[str, object]] = field(default_factory=list)
 
 
@@ -107,12 +113,23 @@ class OutcomeCollector:
         self._tests: dict[str, _Merging] = {}
         self._deselected: dict[str, tuple[str, tuple[str, ...], str]] = {}
         self._collected: dict[str, tuple[str, tuple[str, ...], str]] = {}
+        #: (nodeid, reason) of every report that said something its phase did not do.
+        self.rewritten: list[tuple[str, str]] = []
 
     def add(self, report: PhaseReport) -> None:
         test = self._tests.setdefault(report.nodeid, _Merging(report.nodeid))
         for prop in report.user_properties:
             if prop not in test.properties or prop[0] == "gate_metric":
                 test.properties.append(prop)
+        if report.rewritten is not None:
+            # What the gate saw decides, and a report that lied fails its items whatever it says.
+            self.rewritten.append((report.nodeid, report.rewritten))
+            if not test.rewritten:
+                test.outcome, test.reason, test.detail = "failed", report.rewritten, None
+                test.rewritten = True
+            return
+        if test.rewritten:
+            return
         if report.wasxfail is not None and report.outcome in ("skipped", "passed"):
             label = "xfail" if report.outcome == "skipped" else "xpass"
             if test.outcome != "failed":

@@ -84,14 +84,49 @@ def _malformed(path: Path, why: str) -> Refused:
     return Refused(Exit.MALFORMED, f"{path}: malformed gate file: {why}")
 
 
+#: No gate file comes near this; a larger one is not read.
+MAX_BYTES = 16 * 1024 * 1024
+#: Nesting deeper than any gate file's (a few levels): refused before the parser recurses.
+MAX_DEPTH = 64
+
+
+def _too_deep(text: str) -> bool:
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def _load(path: Path, env: str) -> GateFile:
     if not path.is_file():
         raise Refused(
             Exit.MISSING, f"{path}: no gate file for env '{env}' (run the gate: pytest --env {env})"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise _malformed(path, f"larger than {MAX_BYTES} bytes")
+        text = raw.decode("utf-8")
+        if _too_deep(text):
+            raise _malformed(path, f"nested deeper than {MAX_DEPTH} levels")
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _malformed(path, f"not readable JSON ({type(exc).__name__})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise _malformed(path, f"not a gate file of format {FORMAT}")
@@ -124,6 +159,12 @@ def _check_shape(gate_file: GateFile, env: str) -> None:
         raise _malformed(path, "'criteria.checklists' must be a mapping")
     if _parse_time(data.get("finished_at")) is None:
         raise _malformed(path, "'finished_at' must be an ISO date-time")
+
+
+def _check_whole(gate_file: GateFile, env: str, signing_key: str | None) -> None:
+    _check_signature(gate_file, signing_key)
+    _check_shape(gate_file, env)
+    _check_consistent(gate_file)
 
 
 def _check_consistent(gate_file: GateFile) -> None:
@@ -195,17 +236,72 @@ def _check_fresh(gate_file: GateFile, env: str, max_age_s: float, now: dt.dateti
         if not isinstance(newer, dict):
             newer = {}
         if newer.get("run_id") != data.get("run_id"):
+            why = str(newer.get("reason") or "interrupted?")[:200]
             raise Refused(
                 Exit.STALE,
                 f"{path}: a newer run ({newer.get('run_id', '?')}, started"
-                f" {newer.get('started_at', '?')}) never reached a verdict (interrupted?)",
+                f" {newer.get('started_at', '?')}) never reached a verdict ({why})",
             )
     age = (now - finished).total_seconds()
+    if age < -CLOCK_SKEW_S:
+        raise Refused(
+            Exit.STALE,
+            f"{path}: finished_at {data['finished_at']} is in the future: no run wrote that",
+        )
     if age > max_age_s:
         raise Refused(
             Exit.STALE,
             f"{path}: stale: finished {format_duration(round(age))} ago at {data['finished_at']},"
             f" older than --max-age {format_duration(max_age_s)}",
+        )
+
+
+#: How far ahead of this machine's clock a file's finish may be (another machine's clock).
+CLOCK_SKEW_S = 120.0
+
+
+def _check_run(gate_file: GateFile, run_id: str | None) -> None:
+    """The file must come from the run being decided (CI: this workflow run)."""
+    data, path = gate_file.data, gate_file.path
+    if run_id and run_id not in (data.get("ci_run_id"), data.get("run_id")):
+        raise Refused(
+            Exit.STALE,
+            f"{path}: written by run {data.get('ci_run_id') or data.get('run_id')!s:.80},"
+            f" not by run {run_id} (--run-id, default $GITHUB_RUN_ID)",
+        )
+
+
+def _check_signature(gate_file: GateFile, key: str | None) -> None:
+    if key is None:
+        return
+    from promorang_gate.signing import KEY_VARIABLE, valid
+
+    if "signature" not in gate_file.data:
+        raise _malformed(gate_file.path, f"not signed, but {KEY_VARIABLE} is set")
+    if not valid(gate_file.data, key):
+        raise _malformed(
+            gate_file.path, f"its signature does not match its content and {KEY_VARIABLE}"
+        )
+
+
+def check_criteria_from(
+    gate_file: GateFile, ref: str, checklists: Path, environments: Path
+) -> None:
+    """The criteria the file was judged by must be those of ``ref`` (the protected branch)."""
+    from promorang_gate.criteria_digest import digests_at
+
+    try:
+        at_ref = digests_at(ref, checklists, environments)
+    except ConfigError as exc:
+        raise Refused(Exit.USAGE, str(exc)) from None
+    recorded = (gate_file.data.get("criteria") or {}).get("digests") or {}
+    differ = [part for part, digest in at_ref.items() if recorded.get(part) != digest]
+    if differ:
+        raise Refused(
+            Exit.OTHER_GATE_OR_CRITERIA,
+            f"{gate_file.path}: judged with criteria that differ from {ref}:"
+            f" {', '.join(differ)} (criteria changed since {ref}; --accept-flags does not"
+            " pass this)",
         )
 
 
@@ -252,14 +348,23 @@ def check_gate_file(
     accept_flags: bool = False,
     now: dt.datetime | None = None,
     expect_commit: str | None = None,
+    run_id: str | None = None,
+    signing_key: str | None = None,
+    criteria_from: tuple[str, Path] | None = None,
 ) -> GateFile:
-    """The gate file of ``env`` if it is whole, consistent, of ``gate`` and the repository's
-    criteria (nothing flagged, unless accepted), and fresh; else ``Refused`` with the reason
-    and exit code."""
+    """The gate file of ``env`` if it is whole, signed (when a key is given), consistent, of
+    ``gate`` and the repository's criteria (nothing flagged, unless accepted), of the run
+    ``run_id``, fresh and (given ``expect_commit``) made for that build; else ``Refused`` with
+    the reason and exit code."""
     gate_file = _load(directory / f"gate-{env}.json", env)
-    _check_shape(gate_file, env)
-    _check_consistent(gate_file)
+    try:
+        _check_whole(gate_file, env, signing_key)
+    except RecursionError:
+        raise _malformed(gate_file.path, f"nested deeper than {MAX_DEPTH} levels") from None
     _check_gate_and_criteria(gate_file, gate, checklists)
+    if criteria_from is not None:
+        check_criteria_from(gate_file, criteria_from[0], checklists, criteria_from[1])
+    _check_run(gate_file, run_id)
     if not accept_flags:
         _check_flags(gate_file)
     _check_fresh(gate_file, env, max_age_s, now or dt.datetime.now(dt.UTC))

@@ -3,11 +3,13 @@
 - a deployment answering the id of someone else's row and the URL of someone else's object:
   the foreign row and object survive, the test's own are removed, the run reports it;
 - the janitor and the end-of-run sweep: look-alike titles and names survive, tagged leftovers
-  go in every bucket, share positions only with their content item.
+  go only from the env's bucket and folders (another bucket's are left alone, reported), share
+  positions only with their content item.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import subprocess
 import sys
@@ -22,8 +24,9 @@ from engine_helpers import gate_file, item_status
 from test_ledger import make_target
 
 from promorang_gate.http import GateHttp
-from promorang_gate.janitor import sweep_run
+from promorang_gate.janitor import sweep_run, token_user
 from promorang_gate.redaction import Redactor
+from promorang_gate.run_history import record_run
 from promorang_gate.supabase_access import make_supabase
 from promorang_gate.tags import object_tag, tagged_title
 
@@ -45,10 +48,11 @@ def db(sandbox: Any) -> Iterator[Any]:
         yield conn
 
 
-def _row(db: Any, title: str) -> str:
+def _row(db: Any, title: str, creator: str | None = None) -> str:
     return str(
         db.execute(
-            "insert into content_items (title) values (%s) returning id", (title,)
+            "insert into content_items (title, creator_id) values (%s, %s) returning id",
+            (title, creator),
         ).fetchone()[0]
     )
 
@@ -144,7 +148,7 @@ def leftovers(sandbox: Any, service: Any, db: Any) -> Iterator[dict[str, Any]]:
     old = f"gr{stamp}-{uuid.uuid4().hex[:6]}"
     holder = db.execute("select id from public.users limit 1").fetchone()[0]
     rows = {
-        "tagged": _row(db, tagged_title("leftover", old)),
+        "tagged": _row(db, tagged_title("leftover", old), token_user(st.creator_token)),
         "look_alike": _row(db, f"Investigate [gate {old}] regression"),
     }
     for content_id in rows.values():
@@ -187,15 +191,17 @@ def _assert_swept(service: Any, db: Any, leftovers: dict[str, Any]) -> None:
         (list(rows.values()),),
     ).fetchall()
     assert positions == [(rows["look_alike"],)]  # the tagged row's went by FK cascade
-    for key in ("tagged", "uploaded", "other_bucket"):
+    for key in ("tagged", "uploaded"):
         assert not _present(service, *objects[key]), key
-    for key in ("look_alike", "other_untagged"):
+    # Another bucket is not the env's: tagged or not, what is there stays.
+    for key in ("look_alike", "other_untagged", "other_bucket"):
         assert _present(service, *objects[key]), key
 
 
-def test_janitor_cleans_every_bucket_and_spares_look_alikes(
-    sandbox_state_file: Path, service: Any, db: Any, leftovers: dict[str, Any]
+def test_janitor_cleans_the_envs_bucket_and_spares_look_alikes(
+    sandbox_state_file: Path, service: Any, db: Any, leftovers: dict[str, Any], tmp_path: Path
 ) -> None:
+    record_run(tmp_path, "sandbox", leftovers["run_id"], "2026-01-01T00:00:00Z")
     proc = subprocess.run(
         [
             sys.executable,
@@ -208,6 +214,8 @@ def test_janitor_cleans_every_bucket_and_spares_look_alikes(
             str(sandbox_state_file),
             "--older-than",
             "20h",
+            "--reports",
+            str(tmp_path),
         ],
         capture_output=True,
         text=True,
@@ -217,8 +225,12 @@ def test_janitor_cleans_every_bucket_and_spares_look_alikes(
     run_id = leftovers["run_id"]
     mine = [line for line in proc.stdout.splitlines() if run_id in line]
     assert sum(line.startswith("removed content_items ") for line in mine) == 1, proc.stdout
-    assert sum(line.startswith("removed object ") for line in mine) == 3, proc.stdout
-    assert any(line.startswith(f"removed object {leftovers['bucket']}/") for line in mine)
+    assert sum(line.startswith("removed object ") for line in mine) == 2, proc.stdout
+    assert any(
+        line.startswith(f"left alone object {leftovers['bucket']}/")
+        and "looks like ours, left alone" in line
+        for line in mine
+    ), proc.stdout
     assert proc.stderr == ""
     _assert_swept(service, db, leftovers)
 
@@ -230,8 +242,10 @@ def test_sweep_run_removes_exactly_one_run(
     target = make_target(
         True, supabase_url=st.supabase_url, service_role_key=st.service_role_key, bucket=st.bucket
     )
+    target = dataclasses.replace(target, creator_token=st.creator_token)
     result = sweep_run(target, leftovers["run_id"])
-    assert result.ok, result
-    assert len(result.removed) == 4
-    assert result.found == result.removed
+    assert len(result.removed) == 3, result
+    assert [line.split(" ", 2)[1] for line in result.left_alone] == [
+        f"{leftovers['bucket']}/{leftovers['objects']['other_bucket'][1]}"
+    ]
     _assert_swept(service, db, leftovers)

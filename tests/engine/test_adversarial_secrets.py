@@ -110,3 +110,59 @@ def test_canaries_appear_in_no_byte_of_any_output(
             leaks += [(name, pattern) for name, data in outputs.items() if pattern.encode() in data]
     assert leaks == []
     assert len(encodings(KEY)) >= 14  # raw, URL, hex, JSON, repr, XML, base64 x 3 x 2
+
+
+SPLIT_KEY = "sk-split-canary-5e0f2b7c9a14d3e8b6f0a2c4e6d8b1f3a5c7e9d0"
+
+SPLIT_SUITE = """
+import base64
+import logging
+import sys
+
+import pytest
+
+
+@pytest.mark.checklist("health.api")
+def test_echo_in_halves(gate_target):
+    key = gate_target.service_role_key
+    half = len(key) // 2
+    split = f"{key[:half]}\\n{key[half:]}"
+    b64 = base64.b64encode(key.encode()).decode()
+    print("halves:", split, "|", b64[:30], "\\n", b64[30:])
+    print("stderr:", key[3:25], file=sys.stderr)
+    logging.getLogger("canary").warning("log: %s", split)
+    assert False, f"target answered {split!r} and {key[10:40]}"
+"""
+
+
+def _windows(secret: str, size: int = 16) -> list[str]:
+    return [secret[i : i + size] for i in range(len(secret) - size + 1)]
+
+
+def test_a_secret_in_pieces_leaks_no_piece_of_16_characters(
+    project: pytest.Pytester, clean_env: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    clean_env.setenv("GATE_LOCAL_SERVICE_ROLE_KEY", SPLIT_KEY)
+    project.makepyfile(test_split=SPLIT_SUITE)
+    result = project.runpytest_subprocess(
+        "--env", "local", "--junitxml=junit.xml", "--alluredir=allure", "-rA", "-v", "-l"
+    )
+    result.assert_outcomes(failed=1)
+    outputs = {"terminal": (result.stdout.str() + result.stderr.str()).encode()}
+    for path in sorted(project.path.rglob("*")):
+        relative = path.relative_to(project.path)
+        if path.is_file() and relative.parts[0] in ("allure", "reports", "junit.xml"):
+            outputs[str(relative)] = path.read_bytes()
+    assert {"junit.xml", "reports/gate-local.json"} <= set(outputs)
+    assert b"[REDACTED]" in outputs["terminal"]
+    b64 = base64.b64encode(SPLIT_KEY.encode()).decode()
+    pieces = _windows(SPLIT_KEY) + _windows(b64[4:-4])
+    leaks = [
+        (name, piece)
+        for piece in pieces
+        for name, data in outputs.items()
+        if piece.lower().encode() in data.lower()
+    ]
+    assert leaks == []

@@ -1,10 +1,14 @@
-"""Janitor and end-of-run sweep: only tagged leftovers (anchored grammar, ownership checked) go,
-in every bucket; look-alikes survive; refusals and failures are one line with an exit code."""
+"""Janitor and end-of-run sweep: only tagged leftovers (anchored grammar, ownership checked) of
+recorded runs, made by the gate's test users, in the env's bucket and folders go; look-alikes
+and tagged things that are not provably the gate's survive, reported; refusals and failures are
+one line with an exit code."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
+import json
 from typing import Any
 
 import httpx
@@ -20,20 +24,46 @@ NEW = "gr20261126t115500-00beef"  # 5 min before NOW
 OLD_AT = "2026-11-25T16:48:00+00:00"
 NEW_AT = "2026-11-26T11:55:30+00:00"
 UUID = "3f1c2a9e-1b2c-4d3e-8f90-0123456789ab"
+GATE_USER = "0b7e0f1e-6a55-4c8e-9d6b-5a3f3c1d2e4f"
+
+
+def jwt(sub: str) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps({"sub": sub}).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJIUzI1NiJ9.{payload}.c2ln"
+
+
+def gate_target(writes: bool = True, **overrides: Any) -> Any:
+    """The env as the gate knows it: its creator token names the gate's test user."""
+    return make_target(writes, creator_token=jwt(GATE_USER), **overrides)
+
+
+BY_GATE = {"creator_id": GATE_USER}
 
 
 def seeded() -> FakeSupabase:
     return FakeSupabase(
         tables={
             "content_items": [
-                {"id": "a", "title": f"old [gate {OLD}]", "created_at": OLD_AT},
-                {"id": "b", "title": f"new [gate {NEW}]", "created_at": NEW_AT},
+                {"id": "a", "title": f"old [gate {OLD}]", "created_at": OLD_AT, **BY_GATE},
+                {"id": "b", "title": f"new [gate {NEW}]", "created_at": NEW_AT, **BY_GATE},
                 {"id": "c", "title": "real creator content", "created_at": OLD_AT},
                 {"id": "d", "title": "[gate gr2026-broken] odd", "created_at": OLD_AT},
                 # Look-alike: the tag inside a user's title.
                 {"id": "e", "title": f"Investigate [gate {OLD}] regression", "created_at": OLD_AT},
                 # Renamed foreign row: tagged, but created long before the run.
-                {"id": "f", "title": f"renamed [gate {OLD}]", "created_at": "2025-01-01T00:00:00Z"},
+                {
+                    "id": "f",
+                    "title": f"renamed [gate {OLD}]",
+                    "created_at": "2025-01-01T00:00:00Z",
+                    **BY_GATE,
+                },
+                # Someone else's row, its title ending in a well-formed tag of a recorded run.
+                {
+                    "id": "g",
+                    "title": f"mine [gate {OLD}]",
+                    "created_at": OLD_AT,
+                    "creator_id": "u2",
+                },
             ],
             "content_share_positions": [
                 {"id": "p", "content_id": "a"},
@@ -56,35 +86,76 @@ def seeded() -> FakeSupabase:
     )
 
 
-def test_removes_only_old_tagged_things_in_every_bucket() -> None:
+def test_removes_only_what_recorded_runs_of_the_gate_made_in_its_bucket() -> None:
     fake = seeded()
     out = io.StringIO()
-    code = run_janitor(make_target(True), 3600, out, client=fake, now=NOW)  # type: ignore[arg-type]
-    assert [r["id"] for r in fake.tables["content_items"]] == ["b", "c", "d", "e", "f"]
+    code = run_janitor(gate_target(), 3600, out, client=fake, now=NOW, recorded={OLD, NEW})  # type: ignore[arg-type]
+    assert [r["id"] for r in fake.tables["content_items"]] == ["b", "c", "d", "e", "f", "g"]
     # Positions are never deleted on their own (in a database they cascade with "a").
     assert [p["id"] for p in fake.tables["content_share_positions"]] == ["p", "q"]
     assert fake.objects["content-media"] == {
         f"gate-probes/gate-{NEW}-probe.png",
         "uploads/mock-user-id/2026/11/25/1234-holiday.png",
         f"uploads/mock-user-id/2026/11/25/delegate-{OLD}.png",
+        f"elsewhere/gate-{OLD}-x.png",
     }
-    assert fake.objects["avatars"] == {"u/face.png"}
+    assert fake.objects["avatars"] == {f"u/{UUID}-gate-{OLD}-avatar.png", "u/face.png"}
     lines = out.getvalue().splitlines()
     assert lines[0] == f"removed content_items a 'old [gate {OLD}]' ({OLD}, 19.2h old)"
-    assert sum(line.startswith("removed object content-media/") for line in lines) == 4
-    assert f"removed object avatars/u/{UUID}-gate-{OLD}-avatar.png ({OLD}, 19.2h old)" in lines
-    assert any(line.startswith("left alone content_items f ") for line in lines)
-    assert lines[-1] == "janitor: local: removed 6, failed 0, left alone 1"
-    assert code == EXIT_CODES["left"]  # the renamed row is reported, not removed
+    assert sum(line.startswith("removed object content-media/") for line in lines) == 3
+    alone = [line for line in lines if line.startswith("left alone ")]
+    assert any(line.startswith("left alone content_items f ") for line in alone)
+    assert any(
+        line.startswith("left alone content_items g ")
+        and "looks like ours, left alone: its creator u2 is not one of the gate's test users"
+        in line
+        for line in alone
+    )
+    assert any(f"avatars/u/{UUID}" in line and "is not the env's bucket" in line for line in alone)
+    assert any("elsewhere/" in line and "outside the env's folders" in line for line in alone)
+    skipped = [line for line in lines if line.startswith("skipped (newer than --older-than) ")]
+    assert len(skipped) == 2
+    assert lines[-1] == "janitor: local: removed 4, failed 0, left alone 4, skipped 2 of newer runs"
+    assert code == EXIT_CODES["left"]
     deletes = [c for c in fake.calls if c[0] == "delete"]
     assert deletes == [
         ("delete", "content_items", (("eq", "id", "a"), ("eq", "title", f"old [gate {OLD}]")))
     ]
 
 
+def test_a_tag_of_a_run_the_gate_never_recorded_is_left_alone() -> None:
+    fake = seeded()
+    out = io.StringIO()
+    code = run_janitor(gate_target(), 3600, out, client=fake, now=NOW, recorded=set())  # type: ignore[arg-type]
+    assert code == EXIT_CODES["left"]
+    assert not [c for c in fake.calls if c[0] in ("delete", "remove")]
+    lines = out.getvalue().splitlines()
+    assert f"run {OLD} is not in the gate's record of runs" in lines[0]
+    assert lines[-1].startswith("janitor: local: removed 0, failed 0, left alone ")
+
+
+def test_tagged_leftovers_of_newer_runs_are_never_clean() -> None:
+    """After a killed run, ``--older-than`` skips its things: counted, and exit 1."""
+    fake = FakeSupabase(
+        tables={
+            "content_items": [
+                {"id": "b", "title": f"new [gate {NEW}]", "created_at": NEW_AT, **BY_GATE}
+            ]
+        },
+        objects={"content-media": set()},
+    )
+    out = io.StringIO()
+    code = run_janitor(gate_target(), 3600, out, client=fake, now=NOW, recorded={NEW})  # type: ignore[arg-type]
+    assert code == EXIT_CODES["left"]
+    assert out.getvalue().splitlines()[-1] == (
+        "janitor: local: removed 0, failed 0, left alone 0, skipped 1 of newer runs"
+    )
+    assert fake.tables["content_items"] != []
+
+
 def test_sweep_run_removes_exactly_one_run() -> None:
     fake = seeded()
-    result = sweep_run(make_target(True), NEW, client=fake)  # type: ignore[arg-type]
+    result = sweep_run(gate_target(), NEW, client=fake)  # type: ignore[arg-type]
     assert result.ok
     assert result.exit_code == 0
     assert result.removed == [
@@ -92,18 +163,19 @@ def test_sweep_run_removes_exactly_one_run() -> None:
         f"object content-media/gate-probes/gate-{NEW}-probe.png ({NEW})",
     ]
     assert result.found == result.removed
-    assert [r["id"] for r in fake.tables["content_items"]] == ["a", "c", "d", "e", "f"]
+    assert [r["id"] for r in fake.tables["content_items"]] == ["a", "c", "d", "e", "f", "g"]
     assert ("like", "title", f"%[gate {NEW}]") in next(c for c in fake.calls if c[0] == "select")[2]
 
 
 def test_sweep_run_reports_what_is_not_the_runs() -> None:
     fake = seeded()
-    result = sweep_run(make_target(True), OLD, client=fake)  # type: ignore[arg-type]
-    assert len(result.removed) == 6
-    assert result.left_alone == [
+    result = sweep_run(gate_target(), OLD, client=fake)  # type: ignore[arg-type]
+    assert len(result.removed) == 4
+    assert result.left_alone[0] == (
         f"content_items f 'renamed [gate {OLD}]' ({OLD}): it was created at"
         f" 2025-01-01T00:00:00+00:00, before run {OLD} started (2026-11-25T16:47:00+00:00)"
-    ]
+    )
+    assert len(result.left_alone) == 4  # f, g, elsewhere/, avatars/
     assert not result.ok
     assert result.exit_code == EXIT_CODES["left"]
     with pytest.raises(ValueError, match="not a run id"):
@@ -131,25 +203,29 @@ def test_storage_failure_falls_back_to_sql_then_reports() -> None:
     db = FakeDb(fake)
     out = io.StringIO()
     code = run_janitor(
-        make_target(True),
+        gate_target(),
         3600,
         out,
         client=fake,  # type: ignore[arg-type]
         db_factory=lambda: db,  # type: ignore[arg-type,return-value]
         now=NOW,
+        recorded={OLD, NEW},
     )
     assert code == EXIT_CODES["left"]  # the renamed row is still reported
-    assert len(fake.objects["content-media"]) == 3
+    assert len(fake.objects["content-media"]) == 4
     assert db.closed
 
     fake = seeded()
     fake.fail_remove = True
     out = io.StringIO()
-    assert run_janitor(make_target(True), 3600, out, client=fake, now=NOW) == 1  # type: ignore[arg-type]
+    code = run_janitor(gate_target(), 3600, out, client=fake, now=NOW, recorded={OLD})  # type: ignore[arg-type]
+    assert code == 1
     failed = [line for line in out.getvalue().splitlines() if line.startswith("FAILED")]
-    assert len(failed) == 5
+    assert len(failed) == 3
     assert all("storage remove failed in fake" in line for line in failed)
-    assert out.getvalue().splitlines()[-1] == "janitor: local: removed 1, failed 5, left alone 1"
+    assert out.getvalue().splitlines()[-1] == (
+        "janitor: local: removed 1, failed 3, left alone 4, skipped 2 of newer runs"
+    )
 
 
 class _Rejected(Exception):

@@ -552,6 +552,7 @@ def test_a_run_touches_only_its_own_environments_files(project: pytest.Pytester)
     result = project.runpytest("--env", "local")
     assert result.ret == pytest.ExitCode.OK
     assert sorted(p.name for p in reports.iterdir()) == [
+        ".gate-runs-local.jsonl",  # the record of runs the janitor reads (run_history.py)
         "checklist-local.md",
         "checklist-prod.md",
         "gate-local.json",

@@ -98,7 +98,13 @@ def open_runner(target: Target, run_id: str, spec_path: Path) -> Iterator[Contra
         guard(method, url, target.writes_allowed, target.name)
 
     documented = DocumentedPaths(spec_operations(load_spec(spec_path)))
-    session = guarded_session(target.api_url, documented, check_write)
+    session = guarded_session(
+        target.api_url,
+        documented,
+        check_write,
+        deadline_s=target.request_deadline_s,
+        max_body_bytes=target.max_body_bytes,
+    )
     try:
         yield ContractRunner(
             schema=load_schema(spec_path),

@@ -1,8 +1,11 @@
 """The contract's transport: a requests session that refuses, before sending, every write on an
-environment without writes and every request the contract does not document."""
+environment without writes and every request the contract does not document; and bounds every
+answer as the gate's own client does (``bounded.py``): one total deadline per request, headers
+and body included, and a body cap, read in pieces as they arrive (never the whole body first)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,16 +16,44 @@ from requests.adapters import HTTPAdapter
 from promorang_gate.contract.errors import UndocumentedRequest
 from promorang_gate.contract.spec import DocumentedPaths
 
-__all__ = ["GuardAdapter", "guarded_session"]
+__all__ = ["BodyTooLarge", "DeadlineExceeded", "GuardAdapter", "guarded_session"]
 
 WriteCheck = Callable[[str, str], None]
+_CHUNK = 64 * 1024
+
+
+class DeadlineExceeded(requests.exceptions.Timeout):
+    """No complete response within the request's total deadline."""
+
+
+class BodyTooLarge(requests.exceptions.ContentDecodingError):
+    """The response body is larger than the gate reads (``max_body_bytes``)."""
+
+
+def _clamped(timeout: Any, remaining: float) -> tuple[float, float]:
+    """requests' (connect, read) timeout, each at most what is left of the deadline."""
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    return (
+        min(float(connect), remaining) if connect is not None else remaining,
+        min(float(read), remaining) if read is not None else remaining,
+    )
 
 
 class GuardAdapter(HTTPAdapter):
     """Refuses before sending: writes on read-only envs, anything the contract omits."""
 
-    def __init__(self, *, api_url: str, documented: DocumentedPaths, check_write: WriteCheck):
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        documented: DocumentedPaths,
+        check_write: WriteCheck,
+        deadline_s: float = 30.0,
+        max_body_bytes: int = 8 * 1024 * 1024,
+    ):
         super().__init__()
+        self.deadline_s = deadline_s
+        self.max_body_bytes = max_body_bytes
         self.api_url = api_url.rstrip("/")
         self.base_path = urlsplit(self.api_url).path
         self.documented = documented
@@ -38,15 +69,62 @@ class GuardAdapter(HTTPAdapter):
             raise UndocumentedRequest(f"{method} {url} is outside the API under test; not sent")
         if not self.documented.allows(method, path):
             raise UndocumentedRequest(f"{method} {path} is not in the contract; not sent")
-        return super().send(request, *args, **kwargs)
+        deadline = time.monotonic() + self.deadline_s
+        kwargs["timeout"] = _clamped(kwargs.get("timeout"), self.deadline_s)
+        kwargs["stream"] = True
+        response = super().send(request, *args, **kwargs)
+        try:
+            self._read_bounded(response, f"{method} {path}", deadline)
+        except BaseException:
+            response.close()
+            raise
+        return response
+
+    def _read_bounded(self, response: requests.Response, what: str, deadline: float) -> None:
+        """The body, piece by piece as it arrives, within the deadline and the cap."""
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise BodyTooLarge(
+                f"{what}: the body ({declared} bytes) is over the cap of {self.max_body_bytes}"
+                " bytes; not read"
+            )
+        body = bytearray()
+        raw = response.raw
+        while True:
+            if time.monotonic() > deadline:
+                raise DeadlineExceeded(f"{what}: no complete answer within {self.deadline_s:g} s")
+            chunk = raw.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            body += chunk
+            if len(body) > self.max_body_bytes:
+                raise BodyTooLarge(
+                    f"{what}: the body is over the cap of {self.max_body_bytes} bytes; not read"
+                )
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded(f"{what}: no complete answer within {self.deadline_s:g} s")
+        # As requests itself stores a body it has read.
+        response._content = bytes(body)
+        response._content_consumed = True
 
 
 def guarded_session(
-    api_url: str, documented: DocumentedPaths, check_write: WriteCheck
+    api_url: str,
+    documented: DocumentedPaths,
+    check_write: WriteCheck,
+    *,
+    deadline_s: float = 30.0,
+    max_body_bytes: int = 8 * 1024 * 1024,
 ) -> requests.Session:
     """A requests session whose every request passes :class:`GuardAdapter`."""
     session = requests.Session()
-    adapter = GuardAdapter(api_url=api_url, documented=documented, check_write=check_write)
+    adapter = GuardAdapter(
+        api_url=api_url,
+        documented=documented,
+        check_write=check_write,
+        deadline_s=deadline_s,
+        max_body_bytes=max_body_bytes,
+    )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
