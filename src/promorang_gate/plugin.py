@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import itertools
 import os
 import secrets
@@ -453,8 +454,12 @@ def _check_faults(faults: list[str]) -> None:
         raise ConfigError(f"--sandbox-fault: the sandbox is not installed ({exc})") from None
     unknown = [f for f in faults if f not in FAULTS]
     if unknown:
+        # The list of faults outgrew one line: name the close ones and where the rest are.
+        close = sorted({m for f in unknown for m in difflib.get_close_matches(f, FAULTS, n=3)})
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ConfigError(
-            f"--sandbox-fault: unknown fault(s) {', '.join(unknown)}; known: {', '.join(FAULTS)}"
+            f"--sandbox-fault: unknown fault(s) {', '.join(unknown)}{hint};"
+            f" `promorang-sandbox faults` lists all {len(FAULTS)}"
         )
 
 
