@@ -115,6 +115,13 @@ CONTRACT_HOLDS_UNDER = ("mint_skipped", "frontend_wrong_api", "cors_missing", "b
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def run_gate(run_gate_inprocess: Any) -> Any:
+    """Every row's gate run in this worker's process (tests/conftest.py, run_gate_inprocess):
+    the imports and the contract's schema are paid once per worker, not once per row."""
+    return run_gate_inprocess
+
+
 def test_matrix_names_every_sandbox_fault() -> None:
     from promorang_sandbox import FAULTS
 
