@@ -22,6 +22,7 @@ import pytest
 pytest_plugins = ["promorang_sandbox.pytest_fixture"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TESTS_DIR = REPO_ROOT / "tests"
 
 
 @pytest.fixture
@@ -171,6 +172,12 @@ _WORKER_VARIABLES = (
 )
 
 
+def _is_project_test_module(name: str, module: Any) -> bool:
+    """A module of this directory imported by its base name (a test module, a helper)."""
+    path = getattr(module, "__file__", None)
+    return "." not in name and path is not None and Path(path).is_relative_to(TESTS_DIR)
+
+
 @pytest.fixture(scope="session")
 def warm_gate_modules() -> None:
     """Imports the gate run's heavy modules once per worker, before any ``pytester`` snapshot:
@@ -212,6 +219,11 @@ def run_gate_inprocess(
             for name in _WORKER_VARIABLES:
                 patch.delenv(name, raising=False)
             patch.setenv("PROMORANG_SANDBOX_STATE", str(sandbox_state_file))
+            # This session's own test modules are imported under their base names (rootdir
+            # tests/, no packages), and smoke/ has namesakes (test_frontend, test_migrations):
+            # pytest refuses a second file under a loaded name. They are set aside for the run.
+            for name in [n for n, m in sys.modules.items() if _is_project_test_module(n, m)]:
+                patch.delitem(sys.modules, name)
             for name, value in (env or {}).items():
                 patch.setenv(name, value)
             started = time.monotonic()
