@@ -22,6 +22,7 @@ import pytest
 pytest_plugins = ["promorang_sandbox.pytest_fixture"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TESTS_DIR = REPO_ROOT / "tests"
 
 
 @pytest.fixture
@@ -91,6 +92,11 @@ def sandbox_state_file(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture
 def run_gate(sandbox_state_file: Path, tmp_path: Path) -> Any:
     """Runs the gate's suites in a subprocess against the shared sandbox."""
+    return subprocess_gate_runner(sandbox_state_file, tmp_path)
+
+
+def subprocess_gate_runner(sandbox_state_file: Path, tmp_path: Path) -> Any:
+    """``run_gate``'s runner: each run a new interpreter, as an engineer or CI runs it."""
 
     def run(
         args: Sequence[str],
@@ -141,3 +147,99 @@ def listed_content(sandbox: Any) -> Iterator[None]:
     finally:
         with psycopg.connect(sandbox.state.database_url, autocommit=True) as conn:
             conn.execute("delete from public.content_items where id = any(%s)", [ids])
+
+
+# Modules a gate run imports that stay loaded between in-process runs: importing them again
+# would cost every run its import (schemathesis and hypothesis alone ~1.3 s), and the gate's
+# contract checks register themselves with schemathesis once, on import.
+WARM_MODULES = (
+    "promorang_gate.contract.runner",
+    "promorang_gate.plugin",
+    "schemathesis",
+    "hypothesis",
+    "playwright.sync_api",
+    "pytest_playwright.pytest_playwright",
+    "allure_pytest.plugin",
+    "supabase",
+    "psycopg",
+)
+# What an xdist worker sets for itself; a gate run inside it must not believe it is a worker.
+_WORKER_VARIABLES = (
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_WORKER_COUNT",
+    "PYTEST_XDIST_TESTRUNUID",
+    "PYTEST_CURRENT_TEST",
+)
+
+
+def _is_project_test_module(name: str, module: Any) -> bool:
+    """A module of this directory imported by its base name (a test module, a helper)."""
+    path = getattr(module, "__file__", None)
+    return "." not in name and path is not None and Path(path).is_relative_to(TESTS_DIR)
+
+
+@pytest.fixture(scope="session")
+def warm_gate_modules() -> None:
+    """Imports the gate run's heavy modules once per worker, before any ``pytester`` snapshot:
+    a snapshot restores sys.modules to what was loaded when it was taken."""
+    import importlib
+
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+
+
+@pytest.fixture
+def run_gate_inprocess(
+    warm_gate_modules: None,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    sandbox_state_file: Path,
+    tmp_path: Path,
+) -> Any:
+    """``run_gate`` without a new interpreter: the same command line, run by ``pytester`` in
+    this process from the checkout, against the shared sandbox. What a subprocess pays on every
+    run is paid once per worker: Python's start-up, the plugins' imports and the contract's
+    schemathesis schema (``load_schema`` is cached). sys.modules, sys.path, the working
+    directory and the environment are restored after each run; a row whose run must be a
+    process of its own (signals, exit codes of the interpreter) uses ``run_gate``.
+    ``GATE_TESTS_SUBPROCESS=1`` runs these in subprocesses too, to compare."""
+    home = os.environ.get("HOME")
+
+    def run(
+        args: Sequence[str],
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+        reports: Path | None = None,
+    ) -> GateRun:
+        reports = reports or tmp_path / f"reports-{len(list(tmp_path.iterdir()))}"
+        with monkeypatch.context() as patch:
+            patch.chdir(REPO_ROOT)
+            if home is not None:  # pytester points HOME at its temp dir
+                patch.setenv("HOME", home)
+            for name in _WORKER_VARIABLES:
+                patch.delenv(name, raising=False)
+            patch.setenv("PROMORANG_SANDBOX_STATE", str(sandbox_state_file))
+            # This session's own test modules are imported under their base names (rootdir
+            # tests/, no packages), and smoke/ has namesakes (test_frontend, test_migrations):
+            # pytest refuses a second file under a loaded name. They are set aside for the run.
+            for name in [n for n, m in sys.modules.items() if _is_project_test_module(n, m)]:
+                patch.delitem(sys.modules, name)
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            started = time.monotonic()
+            result = pytester.runpytest_inprocess(
+                *args,
+                f"--gate-reports={reports}",
+                f"--alluredir={reports / 'allure-results'}",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+            )
+            elapsed = time.monotonic() - started
+        output = "\n".join([*result.outlines, *result.errlines])
+        assert elapsed < timeout, f"the run took {elapsed:.0f} s (budget {timeout:.0f} s)"
+        return GateRun(int(result.ret), output, reports, elapsed)
+
+    if os.environ.get("GATE_TESTS_SUBPROCESS") == "1":
+        return subprocess_gate_runner(sandbox_state_file, tmp_path)
+    return run

@@ -30,6 +30,7 @@ ITEMS = {
 
 
 @pytest.mark.usefixtures("listed_content")
+@pytest.mark.slow  # a gate run in a subprocess
 def test_read_only_env_sends_only_documented_reads(run_gate: Any, sandbox: Any) -> None:
     state = sandbox.state
     env = env_at_sandbox(state, "prod", *ENDPOINTS)
@@ -75,6 +76,7 @@ def test_collection_does_not_import_schemathesis(sandbox_state_file: Path) -> No
     assert "HEAVY []" in done.stdout, done.stdout
 
 
+@pytest.mark.slow  # a gate run in a subprocess
 def test_contract_drift_reasons_name_the_missing_field(run_gate: Any, sandbox: Any) -> None:
     """The item's reason is the violation, not a summary: it names the drifted field."""
     sandbox.set_faults(["contract_drift"])
@@ -109,6 +111,7 @@ def _sent_writes(sandbox: Any) -> list[tuple[str, str, str]]:
     ]
 
 
+@pytest.mark.slow  # a gate run in a subprocess
 def test_invalid_cases_are_the_same_on_every_run(run_gate: Any, sandbox: Any) -> None:
     sent = []
     for _ in range(2):
@@ -124,6 +127,7 @@ def test_invalid_cases_are_the_same_on_every_run(run_gate: Any, sandbox: Any) ->
     assert any('"title": false' in b for b in bodies)
 
 
+@pytest.mark.slow  # a gate run in a subprocess
 def test_malformed_id_writes_cannot_reach_an_integer_keyed_row(run_gate: Any, sandbox: Any) -> None:
     """A legacy content_pieces table would update or delete its row 123 (CONTRACT.md 3.8):
     PUT and DELETE are probed only with ids no row can carry; GET may use any."""

@@ -60,6 +60,7 @@ def admin_dsn() -> Iterator[str]:
         server.stop()
 
 
+@pytest.mark.slow  # starts and stops a sandbox of its own
 def test_stop_leaves_nothing_behind() -> None:
     handle = start_sandbox()
     state = handle.state
@@ -77,6 +78,7 @@ def test_stop_leaves_nothing_behind() -> None:
         httpx.get(f"{state.api_url}/api/health", timeout=5)
 
 
+@pytest.mark.slow  # starts and stops a sandbox of its own
 def test_private_cluster_is_removed() -> None:
     handle = start_sandbox(env={"PROMORANG_SANDBOX_PRIVATE_PG": "1"}, ready_timeout_s=60)
     with handle:
@@ -91,6 +93,7 @@ def test_private_cluster_is_removed() -> None:
     assert not cluster_dir.exists()
 
 
+@pytest.mark.slow  # starts and stops a sandbox of its own
 def test_sigint_shuts_down_cleanly_and_removes_the_state_file() -> None:
     handle = start_sandbox()
     assert handle.process is not None

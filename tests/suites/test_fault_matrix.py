@@ -1,5 +1,14 @@
 """The proof of the gate: the healthy sandbox is allowed, and every named fault blocks the
-verdict on exactly the checklist items it breaks — no more, no fewer."""
+verdict on exactly the checklist items it breaks — no more, no fewer.
+
+How the rows run: each xdist worker has one sandbox (the session's ``sandbox``), and a row
+switches its fault on at runtime (``PUT /__sandbox/faults``) and off again in ``finally``. A
+worker runs one row at a time, so two rows never share a sandbox's fault state; xdist's
+worksteal spreads the rows over both workers. Each row's gate run is in-process
+(``run_gate_inprocess``): imports and the contract's schema are paid once per worker. A fault
+that cannot be switched at runtime gets a sandbox of its own: the frontend's relative mode is
+chosen when the sandbox starts (its bundle is built for it), so RELATIVE_FAULT_MATRIX runs
+against ``relative_sandbox``. A new row costs one gate run and a line in the tables."""
 
 from __future__ import annotations
 
@@ -128,6 +137,13 @@ RELATIVE_FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
 CONTRACT_HOLDS_UNDER = ("mint_skipped", "frontend_wrong_api", "cors_missing", "bucket_private")
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def run_gate(run_gate_inprocess: Any) -> Any:
+    """Every row's gate run in this worker's process (tests/conftest.py, run_gate_inprocess):
+    the imports and the contract's schema are paid once per worker, not once per row."""
+    return run_gate_inprocess
 
 
 def test_matrix_names_every_sandbox_fault() -> None:

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from project_helpers import ENDPOINTS, env_at_sandbox
+
+# Whole gate runs in subprocesses: a proof for `pytest tests`, not for the inner loop.
+pytestmark = pytest.mark.slow
 
 
 def test_ownership_needs_the_other_users_token(run_gate: Any, sandbox: Any) -> None:
