@@ -73,6 +73,9 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "protected": (bool, False),
     "request_deadline_s": (float, 30.0),
     "max_body_bytes": (int, 8 * 1024 * 1024),
+    # Whether the Create-flow reads (GET /api/content, /api/content/{id}) must refuse a request
+    # without a token (true, as the platform's newest build does) or answer it (false).
+    "reads_need_auth": (bool, True),
 }
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
 # On a protected profile only the shipped file decides these (see _check_protection).
@@ -120,6 +123,7 @@ class Target:
     protected: bool = False
     request_deadline_s: float = 30.0
     max_body_bytes: int = 8 * 1024 * 1024
+    reads_need_auth: bool = True
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,7 @@ def _make_target(
         protected=bool(v.get("protected", False)),
         request_deadline_s=float(v.get("request_deadline_s", 30.0)),  # type: ignore[arg-type]
         max_body_bytes=int(v.get("max_body_bytes", 8 * 1024 * 1024)),  # type: ignore[call-overload]
+        reads_need_auth=bool(v.get("reads_need_auth", True)),
     )
 
 

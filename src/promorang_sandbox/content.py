@@ -336,7 +336,14 @@ class ContentRoutes:
             return {"minted": False, "reason": pg_message(resp, "mint_failed")}
         return {"minted": True, "table": POSITIONS_TABLE}
 
+    async def _reader(self, request: Request) -> None:
+        """The Create-flow reads need the user's token, as the platform's newest build requires
+        (fault ``reads_need_no_auth``: anyone may read, as the build of 2025-10-29 did)."""
+        if "reads_need_no_auth" not in self.config.faults:
+            await authenticate(request, self.api)
+
     async def list_content(self, request: Request) -> Response:
+        await self._reader(request)
         q = request.query_params
         page = _positive_int(q.get("page"), 1)
         limit = min(_positive_int(q.get("limit"), 20), 1000)
@@ -364,6 +371,7 @@ class ContentRoutes:
         return json_response(200, [await builder.build(r) for r in rows])
 
     async def get_content(self, request: Request) -> Response:
+        await self._reader(request)
         ident = request.path_params["ident"]
         if UUID_RE.match(ident):
             params = {"select": "*", "id": f"eq.{ident}"}

@@ -238,6 +238,11 @@ _FAULT_LIST = (
         "GET /api/growth/* -> 404 (router not mounted); the Growth Hub page shows demo data",
     ),
     Fault(
+        "reads_need_no_auth",
+        "api",
+        "GET /api/content and /api/content/{id} answer anyone, without a token (as build B)",
+    ),
+    Fault(
         "frontend_api_unrouted",
         "frontend",
         "the frontend host has no /api rewrite: GET /api/* -> the app's HTML, writes -> 404",

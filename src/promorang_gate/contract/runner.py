@@ -114,6 +114,7 @@ def open_runner(target: Target, run_id: str, spec_path: Path) -> Iterator[Contra
             session=session,
             redact=Redactor(target.secret_values()).redact,
             check_write=check_write,
+            reads_need_auth=target.reads_need_auth,
         )
     finally:
         session.close()
@@ -136,6 +137,7 @@ class ContractRunner:
     session: requests.Session
     redact: Callable[[str], str]
     check_write: Callable[[str, str], None]
+    reads_need_auth: bool = True
 
     # --- scenarios ----------------------------------------------------------------------------
 
@@ -180,6 +182,30 @@ class ContractRunner:
         if response.status_code != 401:
             raise ContractViolation(
                 f"{label} without a token answered {response.status_code}, expected 401",
+                f"body {self.redact(response.text)[:300]!r}",
+            )
+
+    def anonymous_read(self, label: str, ledger: Ledger) -> None:
+        """A read without ``Authorization`` is refused (401) or answered, as the env declares
+        (``reads_need_auth``); every other request of the run carries the creator's token, as
+        the platform's frontend sends it."""
+        operation = self._begin(label)
+        params = {"id": ABSENT_ID} if "{id}" in operation.path else {}
+        case = operation.Case(path_parameters=params)
+        response = self.send(case, ledger, authorized=False)
+        with self._violations(f"{label} without a token"):
+            self.validate(case, response, POSITIVE_CHECKS)
+        status = response.status_code
+        if self.reads_need_auth and status != 401:
+            raise ContractViolation(
+                f"{label} without a token answered {status}, expected 401: the env declares"
+                " that reads need the user's token (reads_need_auth = true)",
+                f"body {self.redact(response.text)[:300]!r}",
+            )
+        if not self.reads_need_auth and status == 401:
+            raise ContractViolation(
+                f"{label} without a token answered 401: the env declares that anyone may read"
+                " (reads_need_auth = false)",
                 f"body {self.redact(response.text)[:300]!r}",
             )
 
@@ -252,7 +278,7 @@ class ContractRunner:
             raise ContractViolation(f"{label} is missing from the contract") from None
 
     def send(self, case: Any, ledger: Ledger, authorized: bool = True) -> Response:
-        headers = self._headers(authorized and case.method.upper() != "GET")
+        headers = self._headers(authorized)
         response: Response = case.call(
             base_url=self.api_url, session=self.session, headers=headers, timeout=self.timeout_s
         )
@@ -267,7 +293,7 @@ class ContractRunner:
         scenario: Scenario | None = None,
         recorder: ScenarioRecorder | None = None,
     ) -> None:
-        headers = self._headers(case.method.upper() != "GET")
+        headers = self._headers()
         with in_scenario(scenario or Scenario()):
             case.validate_response(
                 response,
