@@ -243,6 +243,16 @@ _FAULT_LIST = (
         "GET /api/content and /api/content/{id} answer anyone, without a token (as build B)",
     ),
     Fault(
+        "demo_login_open",
+        "api",
+        "POST /api/demo-login hands anyone a signed token the API accepts (as build H)",
+    ),
+    Fault(
+        "cors_reflects_vercel_app",
+        "api",
+        "any https://*.vercel.app Origin is echoed with Access-Control-Allow-Credentials: true",
+    ),
+    Fault(
         "frontend_api_unrouted",
         "frontend",
         "the frontend host has no /api rewrite: GET /api/* -> the app's HTML, writes -> 404",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,6 +38,13 @@ HELMET_HEADERS = (
 CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
 
+def _hostname(origin: str) -> str:
+    try:
+        return urlsplit(origin).hostname or ""
+    except ValueError:
+        return ""
+
+
 class PlatformMiddleware:
     """helmet() and cors() as the platform configures them, plus its error handler."""
 
@@ -52,6 +60,9 @@ class PlatformMiddleware:
         origin = headers.get("origin")
         cors = "cors_missing" not in self.config.faults
         allowed = cors and origin is not None and origin == self.config.frontend_origin
+        if cors and origin is not None and "cors_reflects_vercel_app" in self.config.faults:
+            # Build H: any *.vercel.app origin is allowed, with credentials.
+            allowed = allowed or _hostname(origin).endswith(".vercel.app")
         if scope["method"] == "OPTIONS" and not scope["path"].startswith("/__sandbox"):
             await self._preflight(headers, allowed, cors, send)
             return

@@ -82,6 +82,8 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
     "no_ownership_check": ({"security.ownership_enforced"}, set()),
     # The platform's newest build (H), docs/traps.md section H.
     "reads_need_no_auth": ({"contract.list_content", "contract.get_content"}, set()),
+    "demo_login_open": ({"security.demo_login_closed"}, set()),
+    "cors_reflects_vercel_app": ({"security.cors_credentials_closed"}, set()),
     # The API without its Supabase variables (§6.1): nearly everything that writes breaks,
     # authentication included (mock auth lets any token through).
     "mock_mode": (
@@ -94,12 +96,11 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
         set(),
     ),
     # Every create answers 500: what needs a created item fails, or cannot be verified (paging
-    # too: with nothing created, the empty listing has no pages to compare).
+    # too: with nothing created, the empty listing has no pages to compare). The security items
+    # still run: their item is written with the service role, not through the API's create.
     "uuid_default_dropped": (
         {"create_flow.content_crud", "create_flow.share_positions", "create_flow.frontend_wired"}
-        | {"contract.create_content"}
-        | {"security.unsigned_token_refused", "security.demo_bypass_refused"}
-        | {"security.ownership_enforced"},
+        | {"contract.create_content"},
         {"contract.get_content", "contract.update_content", "contract.delete_content"}
         | {"contract.list_content"},
     ),
