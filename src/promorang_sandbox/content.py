@@ -289,6 +289,9 @@ class ContentRoutes:
         if "roundtrip_price" not in faults:
             self.config.share_prices[cid] = args["price"]
         minted = await self._mint(cid, claims["sub"], args["shares"])
+        if "create_500_after_commit" in faults:
+            # Build H: a later step fails after the row and its position are committed.
+            raise fail(500, "Failed to create content")
         content = await ContentBuilder(self.api).build(row)
         # The create answer echoes the request (CONTRACT §3.4), whatever a GET reads back.
         content.update(platform_url=args["platform_url"], share_price=args["price"])

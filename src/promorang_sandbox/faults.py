@@ -253,6 +253,12 @@ _FAULT_LIST = (
         "any https://*.vercel.app Origin is echoed with Access-Control-Allow-Credentials: true",
     ),
     Fault(
+        "create_500_after_commit",
+        "api",
+        "create commits the row and its position, then answers 500 (as build H): a retry"
+        " duplicates it",
+    ),
+    Fault(
         "frontend_api_unrouted",
         "frontend",
         "the frontend host has no /api rewrite: GET /api/* -> the app's HTML, writes -> 404",

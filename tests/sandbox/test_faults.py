@@ -457,4 +457,13 @@ def cors_reflects_vercel_app(h: SandboxHandle, api: httpx.Client) -> bool:
     return echoed and resp.headers.get("access-control-allow-credentials") == "true"
 
 
+def create_500_after_commit(h: SandboxHandle, api: httpx.Client) -> bool:
+    title = f"commit probe {uuid.uuid4().hex[:8]}"
+    answer = api.post("/api/content", json={**PAYLOAD, "title": title})
+    with psycopg.connect(h.state.database_url) as conn:
+        rows = conn.execute("select id from content_items where title = %s", (title,)).fetchall()
+        conn.execute("delete from content_items where title = %s", (title,))
+    return answer.status_code == 500 and len(rows) == 1
+
+
 PROBES.update({n: globals()[n] for n in FAULTS if n not in PROBES and callable(globals().get(n))})

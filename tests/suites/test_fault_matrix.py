@@ -84,6 +84,13 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
     "reads_need_no_auth": ({"contract.list_content", "contract.get_content"}, set()),
     "demo_login_open": ({"security.demo_login_closed"}, set()),
     "cors_reflects_vercel_app": ({"security.cors_credentials_closed"}, set()),
+    # Every create answers 500 after committing its row (the run still leaves none behind).
+    "create_500_after_commit": (
+        {"create_flow.content_crud", "create_flow.share_positions", "create_flow.frontend_wired"}
+        | {"contract.create_content"},
+        {"contract.get_content", "contract.update_content", "contract.delete_content"}
+        | {"contract.list_content"},
+    ),
     # The API without its Supabase variables (§6.1): nearly everything that writes breaks,
     # authentication included (mock auth lets any token through).
     "mock_mode": (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,7 +34,7 @@ from promorang_gate.contract.spec import DocumentedPaths, load_spec, spec_operat
 from promorang_gate.contract.transport import guarded_session
 from promorang_gate.http import WRITE_METHODS, guard
 from promorang_gate.redaction import Redactor
-from promorang_gate.tags import tagged_title
+from promorang_gate.tags import tagged_title, title_run_id
 
 if TYPE_CHECKING:
     from schemathesis import CheckFunction
@@ -91,8 +91,15 @@ class Budget:
 
 
 @contextmanager
-def open_runner(target: Target, run_id: str, spec_path: Path) -> Iterator[ContractRunner]:
-    """A runner for ``target``; its session is closed on exit."""
+def open_runner(
+    target: Target,
+    run_id: str,
+    spec_path: Path,
+    find_rows: Callable[[str], list[str]] | None = None,
+) -> Iterator[ContractRunner]:
+    """A runner for ``target``; its session is closed on exit. ``find_rows(title)`` names the
+    ``content_items`` stored under a title (read with the service role), to find what a create
+    that failed committed anyway."""
 
     def check_write(method: str, url: str) -> None:
         guard(method, url, target.writes_allowed, target.name)
@@ -115,6 +122,7 @@ def open_runner(target: Target, run_id: str, spec_path: Path) -> Iterator[Contra
             redact=Redactor(target.secret_values()).redact,
             check_write=check_write,
             reads_need_auth=target.reads_need_auth,
+            find_rows=find_rows,
         )
     finally:
         session.close()
@@ -138,6 +146,10 @@ class ContractRunner:
     redact: Callable[[str], str]
     check_write: Callable[[str, str], None]
     reads_need_auth: bool = True
+    find_rows: Callable[[str], list[str]] | None = None
+    # Answers of creates that failed after committing: id(response) -> (response, row ids).
+    _committed: dict[int, tuple[Response, list[str]]] = field(default_factory=dict)
+    _commit_finding: ContractViolation | None = None
 
     # --- scenarios ----------------------------------------------------------------------------
 
@@ -227,7 +239,14 @@ class ContractRunner:
 
         # The four focused lifecycles share one operation's worth of examples.
         examples = -(-self.max_examples // 4)
-        self._run(run, st.data(), None, f"lifecycle ({focus})", arg="data", examples=examples)
+        self._commit_finding = None
+        try:
+            self._run(run, st.data(), None, f"lifecycle ({focus})", arg="data", examples=examples)
+        except ContractViolation:
+            # hypothesis' replay of a first example that failed so may call itself inconsistent.
+            if focus == CREATE and self._commit_finding is not None:
+                raise self._commit_finding from None
+            raise
 
     def pagination(self, ledger: Ledger) -> None:
         """Pages of one listing hold at most ``limit`` items and do not overlap."""
@@ -283,7 +302,27 @@ class ContractRunner:
             base_url=self.api_url, session=self.session, headers=headers, timeout=self.timeout_s
         )
         self._register(case, response, ledger)
+        if response.status_code >= 500 and case.operation.label == CREATE:
+            self._committed_anyway(case, response, ledger)
         return response
+
+    def _committed_anyway(self, case: Any, response: Response, ledger: Ledger) -> None:
+        """After a create answered 5xx, look for the row it may have committed (by its tagged
+        title, through the service role): one found is removed with the run's other rows, and
+        the answer is marked, so that checking it names the defect."""
+        title = case.body.get("title") if isinstance(case.body, dict) else None
+        if self.find_rows is None or not isinstance(title, str):
+            return
+        if title_run_id(title) != self.run_id:
+            return  # not this run's tag: nothing that can be told apart from other rows
+        try:
+            found = self.find_rows(title)
+        except Exception:  # the end-of-run sweep looks again by the run's tag
+            return
+        for ident in found:
+            ledger.content(ident)
+        if found:
+            self._committed[id(response)] = (response, found)
 
     def validate(
         self,
@@ -293,6 +332,16 @@ class ContractRunner:
         scenario: Scenario | None = None,
         recorder: ScenarioRecorder | None = None,
     ) -> None:
+        marked = self._committed.pop(id(response), None)
+        committed = marked[1] if marked and marked[0] is response else None
+        if committed:
+            self._commit_finding = ContractViolation(
+                f"{case.method} {case.formatted_path} answered {response.status_code} after"
+                " committing the row: a retry duplicates it",
+                f"content_items {', '.join(committed)} stored under the request's title;"
+                " removed by the run",
+            )
+            raise self._commit_finding
         headers = self._headers()
         with in_scenario(scenario or Scenario()):
             case.validate_response(
