@@ -76,6 +76,8 @@ SETTINGS: dict[str, tuple[type, object]] = {
     # Whether the Create-flow reads (GET /api/content, /api/content/{id}) must refuse a request
     # without a token (true, as the platform's newest build does) or answer it (false).
     "reads_need_auth": (bool, True),
+    # Where the frontend serves the Create form (redirects followed; build H: /create/moment).
+    "create_path": (str, "/create"),
 }
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
 # On a protected profile only the shipped file decides these (see _check_protection).
@@ -124,6 +126,7 @@ class Target:
     request_deadline_s: float = 30.0
     max_body_bytes: int = 8 * 1024 * 1024
     reads_need_auth: bool = True
+    create_path: str = "/create"
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,7 @@ def _make_target(
         request_deadline_s=float(v.get("request_deadline_s", 30.0)),  # type: ignore[arg-type]
         max_body_bytes=int(v.get("max_body_bytes", 8 * 1024 * 1024)),  # type: ignore[call-overload]
         reads_need_auth=bool(v.get("reads_need_auth", True)),
+        create_path=str(v.get("create_path", "/create")),
     )
 
 
@@ -337,6 +341,10 @@ def _check_value(key: str, value: object, where: str) -> object:
         check_number(key, value, where)
     elif key in ("bucket", "upload_prefix") and isinstance(value, str):
         check_name(key, value, where)
+    elif key == "create_path" and not (
+        isinstance(value, str) and value.startswith("/") and not value.startswith("//")
+    ):
+        raise ConfigError(f"{where}: create_path must be a path on the frontend, like /create")
     return value
 
 

@@ -259,6 +259,11 @@ _FAULT_LIST = (
         " duplicates it",
     ),
     Fault(
+        "frontend_lazy_chunk_wrong_api",
+        "frontend",
+        "the Create page's lazily loaded chunk embeds http://localhost:3001 (the entry is fine)",
+    ),
+    Fault(
         "frontend_api_unrouted",
         "frontend",
         "the frontend host has no /api rewrite: GET /api/* -> the app's HTML, writes -> 404",

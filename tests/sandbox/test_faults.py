@@ -466,4 +466,11 @@ def create_500_after_commit(h: SandboxHandle, api: httpx.Client) -> bool:
     return answer.status_code == 500 and len(rows) == 1
 
 
+def frontend_lazy_chunk_wrong_api(h: SandboxHandle, api: httpx.Client) -> bool:
+    lazy = re.search(r'import\("\./(create-[0-9a-f]{8}\.js)"\)', _bundle(h))
+    assert lazy is not None, "the entry loads no lazy chunk"
+    chunk = httpx.get(f"{h.state.frontend_url}/assets/{lazy.group(1)}", timeout=10).text
+    return "http://localhost:3001" in chunk and h.state.api_url not in chunk
+
+
 PROBES.update({n: globals()[n] for n in FAULTS if n not in PROBES and callable(globals().get(n))})

@@ -84,6 +84,7 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
     "reads_need_no_auth": ({"contract.list_content", "contract.get_content"}, set()),
     "demo_login_open": ({"security.demo_login_closed"}, set()),
     "cors_reflects_vercel_app": ({"security.cors_credentials_closed"}, set()),
+    "frontend_lazy_chunk_wrong_api": ({"create_flow.frontend_wired"}, set()),
     # Every create answers 500 after committing its row (the run still leaves none behind).
     "create_500_after_commit": (
         {"create_flow.content_crud", "create_flow.share_positions", "create_flow.frontend_wired"}
