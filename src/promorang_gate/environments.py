@@ -78,6 +78,9 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "reads_need_auth": (bool, True),
     # Where the frontend serves the Create form (redirects followed; build H: /create/moment).
     "create_path": (str, "/create"),
+    # Tables and functions the backend's code uses that no migration of the release creates,
+    # on purpose (comma-separated names; migrations.tables_created).
+    "external_tables": (str, ""),
 }
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
 # On a protected profile only the shipped file decides these (see _check_protection).
@@ -127,6 +130,7 @@ class Target:
     max_body_bytes: int = 8 * 1024 * 1024
     reads_need_auth: bool = True
     create_path: str = "/create"
+    external_tables: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,7 @@ def _make_target(
         max_body_bytes=int(v.get("max_body_bytes", 8 * 1024 * 1024)),  # type: ignore[call-overload]
         reads_need_auth=bool(v.get("reads_need_auth", True)),
         create_path=str(v.get("create_path", "/create")),
+        external_tables=str(v.get("external_tables", "")),
     )
 
 
