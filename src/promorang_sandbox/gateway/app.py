@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route
 
 from ..recorder import RecordingMiddleware, RequestRecorder
 from . import storage as st
+from .gotrue import gotrue_routes
 from .rest import handle_rest
 
 POOL_MAX_SIZE = 10
@@ -84,6 +85,7 @@ def create_gateway_app(dsn: str, recorder: RequestRecorder) -> RecordingMiddlewa
             Route("/health", _health, methods=["GET"]),
             Mount("/rest/v1", routes=[Route("/{table}", handle_rest, methods=rest_methods)]),
             Mount("/storage/v1", routes=_storage_routes()),
+            Mount("/auth/v1", routes=gotrue_routes()),
         ],
         middleware=[
             Middleware(
