@@ -46,6 +46,11 @@ SECRET_KEYS = (
     "creator_token",
     "stripe_webhook_secret",
     "other_user_token",
+    # Test users the gate signs in itself (signin.py): a fresh token per run.
+    "creator_email",
+    "creator_password",
+    "other_user_email",
+    "other_user_password",
 )
 REQUIRED_SECRETS = ("service_role_key",)
 
@@ -131,6 +136,10 @@ class Target:
     reads_need_auth: bool = True
     create_path: str = "/create"
     external_tables: str = ""
+    creator_email: str | None = field(default=None, repr=False)
+    creator_password: str | None = field(default=None, repr=False)
+    other_user_email: str | None = field(default=None, repr=False)
+    other_user_password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,10 @@ def _make_target(
         reads_need_auth=bool(v.get("reads_need_auth", True)),
         create_path=str(v.get("create_path", "/create")),
         external_tables=str(v.get("external_tables", "")),
+        creator_email=secrets.get("creator_email"),
+        creator_password=secrets.get("creator_password"),
+        other_user_email=secrets.get("other_user_email"),
+        other_user_password=secrets.get("other_user_password"),
     )
 
 

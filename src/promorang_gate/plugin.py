@@ -212,6 +212,11 @@ def _configure(config: pytest.Config) -> None:
         check_output_dir(_reports_dir(config), "reports directory")
         if not opt.collectonly:
             check_reachable(env.target() for env in settings.values() if not env.embedded)
+    if not opt.collectonly:
+        from promorang_gate.signin import sign_in_users, with_tokens
+
+        shared = getattr(config, "workerinput", {}).get("gate_signed_in")
+        settings = with_tokens(settings, shared) if shared else sign_in_users(settings)
     redactor = Redactor(
         str(v) for env in settings.values() for v in env.secrets.values() if v is not None
     )
