@@ -58,6 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PID",
         help="stop when this process is gone (a killed test run must not leave a sandbox behind)",
     )
+    up.add_argument(
+        "--supabase-only",
+        action="store_true",
+        help="serve only the database and the gateway (REST, storage, auth): run your own"
+        " backend and frontend against it",
+    )
+    up.add_argument(
+        "--print-env",
+        choices=("backend",),
+        metavar="WHAT",
+        help="once ready, print the variables WHAT reads (backend: SUPABASE_URL, the keys,"
+        " JWT_SECRET) and the gate's GATE_LOCAL_* as KEY=VALUE lines",
+    )
     sub.add_parser("faults", help="list the faults")
     return parser
 
@@ -87,6 +100,29 @@ def _print_ready(state: SandboxState, ready_s: float) -> None:
     for key, value in rows:
         print(f"{key + ':':<{width}} {value}")
     sys.stdout.flush()
+
+
+def backend_env(state: SandboxState) -> dict[str, str]:
+    """What the platform's backend reads to reach this Supabase (both names of the service key:
+    its docs say SUPABASE_SERVICE_KEY, its code reads SUPABASE_SERVICE_ROLE_KEY), and what
+    ``pytest --env local`` needs to gate the backend running against it."""
+    from .database import CREATOR_EMAIL, CREATOR_PASSWORD, OTHER_EMAIL, OTHER_PASSWORD
+    from .jwtkeys import JWT_SECRET
+
+    return {
+        "SUPABASE_URL": state.supabase_url,
+        "SUPABASE_SERVICE_KEY": state.service_role_key,
+        "SUPABASE_SERVICE_ROLE_KEY": state.service_role_key,
+        "SUPABASE_ANON_KEY": state.anon_key,
+        "JWT_SECRET": JWT_SECRET,
+        "GATE_LOCAL_SUPABASE_URL": state.supabase_url,
+        "GATE_LOCAL_SERVICE_ROLE_KEY": state.service_role_key,
+        "GATE_LOCAL_DATABASE_URL": state.database_url,
+        "GATE_LOCAL_CREATOR_EMAIL": CREATOR_EMAIL,
+        "GATE_LOCAL_CREATOR_PASSWORD": CREATOR_PASSWORD,
+        "GATE_LOCAL_OTHER_USER_EMAIL": OTHER_EMAIL,
+        "GATE_LOCAL_OTHER_USER_PASSWORD": OTHER_PASSWORD,
+    }
 
 
 def _process_alive(pid: int) -> bool:
@@ -121,6 +157,7 @@ async def _up(args: argparse.Namespace) -> int:
         frontend_port=args.frontend_port,
         log=_log,
         frontend_mode=args.frontend_mode,
+        supabase_only=args.supabase_only,
     )
     stack = Stack(options)
     started = time.monotonic()
@@ -129,7 +166,10 @@ async def _up(args: argparse.Namespace) -> int:
             state = await asyncio.wait_for(stack.start(), timeout=args.ready_timeout)
         except TimeoutError:
             raise SandboxError(f"not ready within {args.ready_timeout} s") from None
-        _print_ready(state, time.monotonic() - started)
+        if args.print_env:
+            print("\n".join(f"{k}={v}" for k, v in backend_env(state).items()), flush=True)
+        else:
+            _print_ready(state, time.monotonic() - started)
         state_file: Path | None = args.state_file
         try:
             if state_file is not None:
