@@ -22,6 +22,7 @@ WRITES = [label for label in ITEMS if not label.startswith("GET ")]
 INVALID_INPUT = ["POST /api/content/upload-image", "POST /api/content", "PUT /api/content/{id}"]
 BY_ID = ["GET /api/content/{id}", "PUT /api/content/{id}", "DELETE /api/content/{id}"]
 LIFECYCLE = ["POST /api/content", *BY_ID]
+CONTENT_READS = ["GET /api/content", "GET /api/content/{id}"]
 
 
 def _params(labels: Iterable[str]) -> list[Any]:
@@ -59,6 +60,15 @@ def test_write_requires_token(
 ) -> None:
     """A write without the creator's bearer token answers the documented 401."""
     contract_runner.requires_token(label, gate_ledger)
+
+
+@pytest.mark.parametrize("label", _params(CONTENT_READS))
+def test_anonymous_read_as_declared(
+    label: str, contract_runner: ContractRunner, gate_ledger: Any
+) -> None:
+    """A read without a token is refused (401) or answered, as the env's `reads_need_auth`
+    declares; every other request carries the creator's token, as the platform's clients do."""
+    contract_runner.anonymous_read(label, gate_ledger)
 
 
 @pytest.mark.parametrize("focus", _params(LIFECYCLE))

@@ -13,29 +13,34 @@ from urllib.parse import urljoin
 import pytest
 
 from _support import local_addresses, module_script_src
+from promorang_gate.frontend_bundle import Bundle, load_chunks
 
 pytestmark = pytest.mark.create_flow
 
 
-def _bundle(gate_target: Any, gate_http: Any) -> tuple[str, str]:
-    """(URL, code) of the module script the Create page loads."""
-    page_url = f"{gate_target.frontend_url}/create"
-    page = gate_http.get(page_url)
+def _bundle(gate_target: Any, gate_http: Any) -> Bundle:
+    """Every module the Create page can load: its entry and the chunks that follows (static and
+    dynamic imports, modulepreload), same origin, capped."""
+    page_url = f"{gate_target.frontend_url}{gate_target.create_path}"
+    page = gate_http.get(page_url, follow_redirects=True)
     assert page.status_code == 200, f"GET {page_url} answered {page.status_code}"
-    src = module_script_src(page.text)
-    assert src, "the Create page loads no module script"
-    url = urljoin(page_url, src)
-    bundle = gate_http.get(url)
-    assert bundle.status_code == 200, f"GET bundle {src} answered {bundle.status_code}"
-    return url, str(bundle.text)
+    assert module_script_src(page.text), "the Create page loads no module script"
+
+    def fetch(url: str) -> tuple[int, str]:
+        answer = gate_http.get(url)
+        return answer.status_code, str(answer.text)
+
+    bundle = load_chunks(str(page.url), page.text, fetch)
+    assert bundle.modules, f"the Create page's module scripts did not load: {bundle.missing}"
+    return bundle
 
 
 @pytest.mark.checklist("create_flow.frontend_wired")
 def test_pages_boot_the_app(gate_target: Any, gate_http: Any) -> None:
     # A deep link to a created item must boot the app too: the form lands there.
-    for path in ("/create", f"/content/{uuid.uuid4()}"):
+    for path in (gate_target.create_path, f"/content/{uuid.uuid4()}"):
         url = f"{gate_target.frontend_url}{path}"
-        page = gate_http.get(url)
+        page = gate_http.get(url, follow_redirects=True)
         assert page.status_code == 200, f"GET {url} answered {page.status_code}"
         content_type = page.headers.get("content-type", "")
         assert content_type.startswith("text/html"), f"GET {url} answered {content_type!r}"
@@ -47,10 +52,17 @@ def test_pages_boot_the_app(gate_target: Any, gate_http: Any) -> None:
 def test_bundle_reaches_the_environment_api(
     gate_target: Any, gate_http: Any, gate_api: Any
 ) -> None:
-    _, code = _bundle(gate_target, gate_http)
-    assert "/api/content/upload-image" in code, "the bundle has no upload call"
-    strays = local_addresses(code, allowed=[gate_target.api_url, gate_target.frontend_url])
-    assert not strays, f"the bundle points at local dev servers {strays}"
+    bundle = _bundle(gate_target, gate_http)
+    code = bundle.code
+    loaded = f"{len(bundle.modules)} module(s) the Create page loads"
+    assert "/api/content/upload-image" in code, f"no upload call in the {loaded}"
+    allowed = [gate_target.api_url, gate_target.frontend_url]
+    strays = {
+        url.rsplit("/", 1)[-1]: found
+        for url, module in bundle.modules.items()
+        if (found := local_addresses(module, allowed=allowed))
+    }
+    assert not strays, f"the bundle points at local dev servers: {strays}"
     if gate_target.api_url in code:
         _assert_api_allows_origin(gate_api, gate_target.frontend_url)
     else:
@@ -104,13 +116,14 @@ def _stable(body: Any) -> Any:
 
 @pytest.mark.checklist("create_flow.frontend_wired")
 def test_source_maps_are_not_served(gate_target: Any, gate_http: Any) -> None:
-    url, code = _bundle(gate_target, gate_http)
-    candidates = {url + ".map"}
-    marker = "sourceMappingURL="
-    if marker in code:
-        reference = code.rsplit(marker, 1)[1].split()[0]
-        assert not reference.startswith("data:"), "the bundle carries its source map inline"
-        candidates.add(urljoin(url, reference))
+    candidates: set[str] = set()
+    for url, code in _bundle(gate_target, gate_http).modules.items():
+        candidates.add(url + ".map")
+        marker = "sourceMappingURL="
+        if marker in code:
+            reference = code.rsplit(marker, 1)[1].split()[0]
+            assert not reference.startswith("data:"), f"{url} carries its source map inline"
+            candidates.add(urljoin(url, reference))
     for map_url in sorted(candidates):
         answer = gate_http.get(map_url)
         served = answer.status_code == 200 and '"mappings"' in answer.text

@@ -132,7 +132,7 @@ def test_create_form_creates_the_typed_item(
     image = tmp_path / upload.file_name
     image.write_bytes(upload.data)
 
-    page.goto(f"{gate_target.frontend_url}/create")
+    page.goto(f"{gate_target.frontend_url}{gate_target.create_path}")
     _fill_create_form(page, typed, image)
     _submit(page, watch, gate_ledger, gate_target)
 
@@ -140,6 +140,16 @@ def test_create_form_creates_the_typed_item(
     landed = CONTENT_PATH.match(path)
     content_id = landed.group(1) if landed else ""
     alerts = page.get_by_role("alert").all_inner_texts()
+    created = [
+        str(((c.answer_json() or {}).get("content") or {}).get("id", ""))
+        for c in watch.calls_to("POST", "/api/content")
+        if c.response is not None and c.response.status == 201
+    ]
+    # Past the submit, to what the user sees next: the page of the item just created.
+    assert not (landed and created and content_id not in created), (
+        f"after creating item {created[0]} the form navigated to {path}, a page for an id"
+        f" that is not the created item's{f' showing {alerts}' if alerts else ''}"
+    )
     assert UUID_PATTERN.match(content_id), (
         f"the Create form landed on {path}, not on /content/<id of the new item>"
         f"{f' showing {alerts}' if alerts else ''}; its API calls:\n{watch.describe()}"

@@ -4,12 +4,15 @@ and reads the stored row back: a refusal that still changed the row is a failure
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
-from _support import UUID_PATTERN, content_payload, env_variable, forged_token, jwt_claims
+from _support import UUID_PATTERN, env_variable, forged_token, jwt_claims
 from promorang_gate.stored import StoredState
 from promorang_gate.tags import tagged_title
 
@@ -26,19 +29,34 @@ WRONG_KEY = b"not-the-project-jwt-secret-but-long-enough-for-hs256"
 
 @pytest.fixture
 def creators_item(
-    gate_target: Any, gate_api: Any, gate_ledger: Any, gate_run_id: str
+    gate_target: Any, gate_supabase: Any, gate_ledger: Any, gate_run_id: str
 ) -> dict[str, str]:
-    """An item the test creator made for this test (removed at teardown)."""
+    """An item of the test creator, made for this test with the service role straight through
+    the REST gateway, not the API's create: the checks run even when create is broken. Tagged
+    and registered before it is written, so it is removed at teardown whatever happens."""
+    variable = env_variable(gate_target.name, "creator_token")
     if not gate_target.creator_token:
-        variable = env_variable(gate_target.name, "creator_token")
         pytest.skip(f"no creator token for {gate_target.name}: set {variable}")
-    payload = content_payload(gate_run_id, title="Security probe")
-    created = gate_api.post("/api/content", json=payload)
-    assert created.status_code == 201, f"create answered {created.status_code}: {created.text}"
-    content_id = str((created.json().get("content") or {}).get("id", ""))
-    assert UUID_PATTERN.match(content_id), f"create returned id {content_id!r}, not a UUID"
+    creator = (jwt_claims(gate_target.creator_token) or {}).get("sub")
+    if not (isinstance(creator, str) and UUID_PATTERN.match(creator)):
+        pytest.skip(f"{variable} is no JWT with a user id: the creator's item cannot be made")
+    content_id = str(uuid.uuid4())
+    title = tagged_title("Security probe", gate_run_id)
     gate_ledger.content(content_id)
-    return {"id": content_id, "title": payload["title"], "run_id": gate_run_id}
+    row = {
+        "id": content_id,
+        "creator_id": creator,
+        "title": title,
+        "description": "Made by the promorang-gate security smoke; removed at teardown.",
+        "platform": "instagram",
+        "status": "published",
+        "posted_at": dt.datetime.now(dt.UTC).isoformat(),
+        "shares": 100,
+    }
+    stored = gate_supabase.table("content_items").insert(row).execute().data
+    assert stored, "the service role's insert of the creator's item answered no row"
+    assert str(stored[0].get("id")) == content_id, f"content_items stored {stored[0]!r}"
+    return {"id": content_id, "title": title, "run_id": gate_run_id}
 
 
 def _write(gate_api: Any, method: str, item: dict[str, str], token: str) -> Any:
@@ -115,3 +133,94 @@ def test_other_user_cannot_change_the_creators_content(
         )
         assert answer.json().get("success") is False, f"{answer.status_code} body: {answer.text}"
     _assert_unchanged(gate_stored, creators_item, "another user's write")
+
+
+# POST /api/demo-login of build H: anyone gets a token (CONTRACT.md §6.20's bypass accepts it).
+DEMO_LOGIN = "/api/demo-login"
+# Envs where the route must not hand out tokens at all, whatever the API makes of them.
+SHARED_ENVS = ("staging", "prod")
+
+
+def _token_in(body: Any) -> str | None:
+    """The token a login answer hands out: ``token``, ``access_token`` or ``session.…``."""
+    if not isinstance(body, dict):
+        return None
+    session = body.get("session")
+    for holder in (body, session if isinstance(session, dict) else {}):
+        for key in ("token", "access_token"):
+            if isinstance(holder.get(key), str) and holder[key]:
+                return str(holder[key])
+    return None
+
+
+@pytest.mark.checklist("security.demo_login_closed")
+def test_demo_login_hands_out_no_usable_token(gate_target: Any, gate_http: Any) -> None:
+    api = gate_target.api_url.rstrip("/")
+    answer = gate_http.post(f"{api}{DEMO_LOGIN}", json={})
+    status = answer.status_code
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    assert status < 500, f"POST {DEMO_LOGIN} answered {status}: neither refused nor closed"
+    token = _token_in(body)
+    if token is None:  # refused, or answered without handing out a token
+        return
+    assert gate_target.name not in SHARED_ENVS, (
+        f"POST {DEMO_LOGIN} answered {status} with a token on {gate_target.name}: a public"
+        " login for anyone must be closed on staging and production"
+    )
+    # Elsewhere a demo login may answer, but the API must not take its token: a write of an id
+    # that does not exist answers 401 to a refused token, 404 to an accepted one.
+    probe = f"{api}/api/content/{uuid.uuid4()}"
+    headers = {"Authorization": f"Bearer {token}"}
+    write = gate_http.put(probe, headers=headers, json={"title": "demo-login probe"})
+    assert write.status_code == 401, (
+        f"the token POST {DEMO_LOGIN} hands anyone is accepted: PUT /api/content/{{id}} with it"
+        f" answered {write.status_code}, expected 401"
+    )
+    assert (write.json() or {}).get("success") is False, f"401 body: {write.text[:200]}"
+
+
+def _probe_origins(frontend_url: str) -> list[str]:
+    """Origins the env does not declare: a preview host, ``null`` (sandboxed frames, files)
+    and look-alikes of the declared frontend's host."""
+    parts = urlsplit(frontend_url)
+    host = parts.hostname or "promorang.invalid"
+    port = f":{parts.port}" if parts.port else ""
+    scheme = parts.scheme or "https"
+    return [
+        "https://gate-probe.vercel.app",
+        "null",
+        f"{scheme}://{host}.gate-probe.net{port}",
+        f"{scheme}://gate-probe-{host}{port}",
+    ]
+
+
+@pytest.mark.checklist("security.cors_credentials_closed")
+def test_undeclared_origins_get_no_credentialed_cors(gate_target: Any, gate_http: Any) -> None:
+    """Reads only (GET and a preflight), so it runs where no writes are allowed too. Not
+    /api/health: a health fault must not show up as a CORS fault; the headers come on a 401
+    as on a 200."""
+    api = gate_target.api_url.rstrip("/")
+    open_to: list[str] = []
+    for origin in _probe_origins(gate_target.frontend_url):
+        preflight = {
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        }
+        for method, headers in (("GET", {"Origin": origin}), ("OPTIONS", preflight)):
+            answer = gate_http.request(method, f"{api}/api/content?limit=1", headers=headers)
+            assert answer.status_code in (200, 204, 401, 403), (
+                f"{method} /api/content with Origin {origin} answered {answer.status_code}"
+            )
+            allowed = answer.headers.get("access-control-allow-origin")
+            credentials = answer.headers.get("access-control-allow-credentials", "")
+            if allowed == origin and credentials.strip().lower() == "true":
+                open_to.append(f"{method} with Origin {origin}")
+    assert not open_to, (
+        "the API echoes origins the env does not declare in Access-Control-Allow-Origin with"
+        " Access-Control-Allow-Credentials: true (any such page can act as the signed-in user): "
+        + "; ".join(open_to)
+    )

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from promorang_sandbox.app_repo import CONTENT_QUERIES, README
 from promorang_sandbox.database import app_migration_files
 
 POSITIONS_FILE = "202510290101_content_share_positions.sql"
@@ -127,6 +128,9 @@ def write_repo(
         for name, sql in (good_migrations() if migrations is None else migrations).items()
     }
     content["docs/API_DOCS.md"] = api_docs
+    # The backend's queries and the bucket's setup step, as the reference repository has them.
+    content["backend/api/content.js"] = CONTENT_QUERIES
+    content["README.md"] = README
     for date, text in (notes if notes is not None else {today: NOTES_WITH_ROLLBACK}).items():
         content[f"docs/releases/{date}.md"] = text.format(date=date)
     content.update(files or {})

@@ -21,6 +21,10 @@ class XdistControllerHooks:
     def pytest_configure_node(self, node: Any) -> None:
         stash = self.config.stash
         node.workerinput["gate_run_id"] = stash[state.RUN_ID]
+        from promorang_gate.signin import signed_in_tokens
+
+        settings: Any = stash.get(state.SETTINGS, {})
+        node.workerinput["gate_signed_in"] = signed_in_tokens(settings)
         provider = stash.get(state.SANDBOX, None)
         if provider is None:
             return

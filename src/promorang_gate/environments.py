@@ -51,6 +51,11 @@ SECRET_KEYS = (
     # Vercel's Deployment Protection: sent as x-vercel-protection-bypass to the env's Vercel
     # hosts only (vercel_bypass.py).
     "vercel_bypass_secret",
+    # Test users the gate signs in itself (signin.py): a fresh token per run.
+    "creator_email",
+    "creator_password",
+    "other_user_email",
+    "other_user_password",
 )
 REQUIRED_SECRETS = ("service_role_key",)
 
@@ -88,6 +93,14 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "error_rate_query": (str, ""),
     # The release serves the Stripe webhook (runbook section 7): its checks join the gate.
     "webhooks": (bool, False),
+    # Whether the Create-flow reads (GET /api/content, /api/content/{id}) must refuse a request
+    # without a token (true, as the platform's newest build does) or answer it (false).
+    "reads_need_auth": (bool, True),
+    # Where the frontend serves the Create form (redirects followed; build H: /create/moment).
+    "create_path": (str, "/create"),
+    # Tables and functions the backend's code uses that no migration of the release creates,
+    # on purpose (comma-separated names; migrations.tables_created).
+    "external_tables": (str, ""),
 }
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
 # On a protected profile only the shipped file decides these (see _check_protection).
@@ -138,6 +151,13 @@ class Target:
     protected: bool = False
     request_deadline_s: float = 30.0
     max_body_bytes: int = 8 * 1024 * 1024
+    reads_need_auth: bool = True
+    create_path: str = "/create"
+    external_tables: str = ""
+    creator_email: str | None = field(default=None, repr=False)
+    creator_password: str | None = field(default=None, repr=False)
+    other_user_email: str | None = field(default=None, repr=False)
+    other_user_password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -209,6 +229,13 @@ def _make_target(
         protected=bool(v.get("protected", False)),
         request_deadline_s=float(v.get("request_deadline_s", 30.0)),  # type: ignore[arg-type]
         max_body_bytes=int(v.get("max_body_bytes", 8 * 1024 * 1024)),  # type: ignore[call-overload]
+        reads_need_auth=bool(v.get("reads_need_auth", True)),
+        create_path=str(v.get("create_path", "/create")),
+        external_tables=str(v.get("external_tables", "")),
+        creator_email=secrets.get("creator_email"),
+        creator_password=secrets.get("creator_password"),
+        other_user_email=secrets.get("other_user_email"),
+        other_user_password=secrets.get("other_user_password"),
     )
 
 
@@ -354,6 +381,10 @@ def _check_value(key: str, value: object, where: str) -> object:
         check_number(key, value, where)
     elif key in ("bucket", "upload_prefix") and isinstance(value, str):
         check_name(key, value, where)
+    elif key == "create_path" and not (
+        isinstance(value, str) and value.startswith("/") and not value.startswith("//")
+    ):
+        raise ConfigError(f"{where}: create_path must be a path on the frontend, like /create")
     return value
 
 

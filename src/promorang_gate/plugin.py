@@ -237,7 +237,14 @@ def _configure(config: pytest.Config) -> None:
         if not opt.collectonly:
             remote = [env.target() for env in settings.values() if not env.embedded]
             check_reachable(remote)
-            check_credentials(remote)
+    if not opt.collectonly:
+        from promorang_gate.signin import sign_in_users, with_tokens
+
+        shared = getattr(config, "workerinput", {}).get("gate_signed_in")
+        settings = with_tokens(settings, shared) if shared else sign_in_users(settings)
+        if not _is_worker(config):
+            # The signed-in tokens are proven with the static ones (check_credentials).
+            check_credentials([env.target() for env in settings.values() if not env.embedded])
     redactor = Redactor(
         [str(v) for env in settings.values() for v in env.secrets.values() if v is not None]
         + [key for key in (signing_key(os.environ),) if key]

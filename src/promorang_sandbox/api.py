@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 from .admin import Admin
 from .api_common import ERROR_BODY, ApiError, guarded, json_response, now_iso
 from .content import ContentRoutes
+from .demo_login import demo_login_routes
 from .faults import FaultSet
 from .growth import growth_routes
 from .middleware import PlatformMiddleware
@@ -127,6 +128,7 @@ def create_api_app(config: ApiConfig) -> tuple[ASGIApp, PromorangApi]:
         *ContentRoutes(api).routes(),
         *growth_routes(api),
         *webhook_routes(config),
+        *demo_login_routes(api),
         *Admin(config).routes(),
         Route("/{path:path}", guarded(api.not_found), methods=ANY_METHOD),
     ]

@@ -32,6 +32,23 @@ DESCRIPTIONS = {
     ("DELETE", "/api/content/{id}"): "Delete a content item.",
 }
 GIT_TIMEOUT_S = 20
+# What the reference API reads and writes, as the platform's backend asks supabase-js.
+CONTENT_QUERIES = """// The tables the content routes use (supabase-js, service role).
+const list = () => supabase.from('content_items').select('*');
+const creator = (id) => supabase.from('users').select('username').eq('id', id);
+const mint = (row) => supabase.from('content_share_positions').insert(row);
+const upload = (path, bytes) => supabase.storage.from('content-media').upload(path, bytes);
+module.exports = { list, creator, mint, upload };
+"""
+README = """# Promorang (reference)
+
+Written by promorang-sandbox.
+
+## Setup
+
+1. Apply `supabase/migrations` (`supabase db push`).
+2. Create the public storage bucket `content-media` (Dashboard → Storage → New bucket, Public).
+"""
 
 
 def _express_path(path: str) -> str:
@@ -173,7 +190,8 @@ def write_reference_repo(
     _write(root, "docs/API_DOCS.md", _api_docs(api_url, routes))
     _write(root, f"docs/releases/{date}.md", RELEASE_NOTES.format(date=date, migrations=listed))
     _write(root, "backend/api/index.js", _backend_routes(routes))
-    _write(root, "README.md", "# Promorang (reference)\n\nWritten by promorang-sandbox.\n")
+    _write(root, "backend/api/content.js", CONTENT_QUERIES)
+    _write(root, "README.md", README)
     _frontend(root, api_url)
     _git_commit(root)
     return root

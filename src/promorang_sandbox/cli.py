@@ -60,10 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when this process is gone (a killed test run must not leave a sandbox behind)",
     )
     up.add_argument(
+        "--supabase-only",
+        action="store_true",
+        help="serve only the database and the gateway (REST, storage, auth): run your own"
+        " backend and frontend against it",
+    )
+    up.add_argument(
         "--print-env",
-        metavar="ENV",
-        help="once ready, print `export GATE_<ENV>_*=…` lines on stdout (the table goes to"
-        " stderr): the variables that point the gate's env ENV (e.g. staging) at this sandbox",
+        metavar="WHAT",
+        help="once ready, print on stdout (the table goes to stderr) either `backend`: the"
+        " variables the platform's backend reads (SUPABASE_URL, the keys, JWT_SECRET) as"
+        " KEY=VALUE lines, or an env name (e.g. staging): `export GATE_<ENV>_*=…` lines that"
+        " point the gate's env at this sandbox",
     )
     sub.add_parser("faults", help="list the faults")
     env = sub.add_parser(
@@ -164,6 +172,29 @@ def _print_ready(state: SandboxState, ready_s: float) -> None:
     sys.stdout.flush()
 
 
+def backend_env(state: SandboxState) -> dict[str, str]:
+    """What the platform's backend reads to reach this Supabase (both names of the service key:
+    its docs say SUPABASE_SERVICE_KEY, its code reads SUPABASE_SERVICE_ROLE_KEY), and what
+    ``pytest --env local`` needs to gate the backend running against it."""
+    from .database import CREATOR_EMAIL, CREATOR_PASSWORD, OTHER_EMAIL, OTHER_PASSWORD
+    from .jwtkeys import JWT_SECRET
+
+    return {
+        "SUPABASE_URL": state.supabase_url,
+        "SUPABASE_SERVICE_KEY": state.service_role_key,
+        "SUPABASE_SERVICE_ROLE_KEY": state.service_role_key,
+        "SUPABASE_ANON_KEY": state.anon_key,
+        "JWT_SECRET": JWT_SECRET,
+        "GATE_LOCAL_SUPABASE_URL": state.supabase_url,
+        "GATE_LOCAL_SERVICE_ROLE_KEY": state.service_role_key,
+        "GATE_LOCAL_DATABASE_URL": state.database_url,
+        "GATE_LOCAL_CREATOR_EMAIL": CREATOR_EMAIL,
+        "GATE_LOCAL_CREATOR_PASSWORD": CREATOR_PASSWORD,
+        "GATE_LOCAL_OTHER_USER_EMAIL": OTHER_EMAIL,
+        "GATE_LOCAL_OTHER_USER_PASSWORD": OTHER_PASSWORD,
+    }
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -196,6 +227,7 @@ async def _up(args: argparse.Namespace) -> int:
         frontend_port=args.frontend_port,
         log=_log,
         frontend_mode=args.frontend_mode,
+        supabase_only=args.supabase_only,
     )
     stack = Stack(options)
     started = time.monotonic()
@@ -205,9 +237,12 @@ async def _up(args: argparse.Namespace) -> int:
         except TimeoutError:
             raise SandboxError(f"not ready within {args.ready_timeout} s") from None
         if args.print_env:
-            with contextlib.redirect_stdout(sys.stderr):
-                _print_ready(state, time.monotonic() - started)
-            print("\n".join(export_lines(state, args.print_env)), flush=True)
+            if args.print_env == "backend":
+                print("\n".join(f"{k}={v}" for k, v in backend_env(state).items()), flush=True)
+            else:
+                with contextlib.redirect_stdout(sys.stderr):
+                    _print_ready(state, time.monotonic() - started)
+                print("\n".join(export_lines(state, args.print_env)), flush=True)
         else:
             _print_ready(state, time.monotonic() - started)
         state_file: Path | None = args.state_file

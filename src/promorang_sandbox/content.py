@@ -289,6 +289,9 @@ class ContentRoutes:
         if "roundtrip_price" not in faults:
             self.config.share_prices[cid] = args["price"]
         minted = await self._mint(cid, claims["sub"], args["shares"])
+        if "create_500_after_commit" in faults:
+            # Build H: a later step fails after the row and its position are committed.
+            raise fail(500, "Failed to create content")
         content = await ContentBuilder(self.api).build(row)
         # The create answer echoes the request (CONTRACT §3.4), whatever a GET reads back.
         content.update(platform_url=args["platform_url"], share_price=args["price"])
@@ -336,7 +339,14 @@ class ContentRoutes:
             return {"minted": False, "reason": pg_message(resp, "mint_failed")}
         return {"minted": True, "table": POSITIONS_TABLE}
 
+    async def _reader(self, request: Request) -> None:
+        """The Create-flow reads need the user's token, as the platform's newest build requires
+        (fault ``reads_need_no_auth``: anyone may read, as the build of 2025-10-29 did)."""
+        if "reads_need_no_auth" not in self.config.faults:
+            await authenticate(request, self.api)
+
     async def list_content(self, request: Request) -> Response:
+        await self._reader(request)
         q = request.query_params
         page = _positive_int(q.get("page"), 1)
         limit = min(_positive_int(q.get("limit"), 20), 1000)
@@ -364,6 +374,7 @@ class ContentRoutes:
         return json_response(200, [await builder.build(r) for r in rows])
 
     async def get_content(self, request: Request) -> Response:
+        await self._reader(request)
         ident = request.path_params["ident"]
         if UUID_RE.match(ident):
             params = {"select": "*", "id": f"eq.{ident}"}

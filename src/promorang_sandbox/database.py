@@ -23,6 +23,9 @@ CREATOR_USERNAME = "sandbox_creator"
 PLATFORM_VERSION = "00000000000000"
 # A second user, for the ownership checks: it must not change the creator's content.
 OTHER_EMAIL = "other@sandbox.promorang.test"
+# The seeded users' passwords, for the GoTrue subset's password grant (/auth/v1/token).
+CREATOR_PASSWORD = "sandbox-creator-password"
+OTHER_PASSWORD = "sandbox-other-password"
 OTHER_USERNAME = "sandbox_other"
 
 # Several sandboxes may start at once on one server: a role another one just created is fine.
@@ -154,7 +157,13 @@ def apply_migrations(dsn: str) -> list[str]:
     return applied
 
 
-def _user(conn: psycopg.Connection[tuple[object, ...]], email: str, name: str, shown: str) -> str:
+def _user(
+    conn: psycopg.Connection[tuple[object, ...]],
+    email: str,
+    name: str,
+    shown: str,
+    password: str | None = None,
+) -> str:
     row = conn.execute(
         "insert into public.users (email, username, display_name, user_type)"
         " values (%s, %s, %s, 'creator')"
@@ -167,14 +176,21 @@ def _user(conn: psycopg.Connection[tuple[object, ...]], email: str, name: str, s
         "insert into auth.users (id, email) values (%s, %s) on conflict (id) do nothing",
         (user_id, email),
     )
+    if password is not None:
+        conn.execute(
+            "update auth.users set encrypted_password = crypt(%s, gen_salt('bf', 4)) where id = %s",
+            (password, user_id),
+        )
     return user_id
 
 
 def seed(dsn: str) -> SeedInfo:
     """Insert the test creator, a second user and the two content buckets (public, private)."""
     with psycopg.connect(dsn) as conn:
-        creator_id = _user(conn, CREATOR_EMAIL, CREATOR_USERNAME, "Sandbox Creator")
-        other_id = _user(conn, OTHER_EMAIL, OTHER_USERNAME, "Sandbox Other User")
+        creator_id = _user(
+            conn, CREATOR_EMAIL, CREATOR_USERNAME, "Sandbox Creator", CREATOR_PASSWORD
+        )
+        other_id = _user(conn, OTHER_EMAIL, OTHER_USERNAME, "Sandbox Other User", OTHER_PASSWORD)
         for bucket, public in ((PUBLIC_BUCKET, True), (PRIVATE_BUCKET, False)):
             conn.execute(
                 "insert into storage.buckets (id, name, public) values (%s, %s, %s)"

@@ -239,6 +239,32 @@ _FAULT_LIST = (
         "GET /api/growth/* -> 404 (router not mounted); the Growth Hub page shows demo data",
     ),
     Fault(
+        "reads_need_no_auth",
+        "api",
+        "GET /api/content and /api/content/{id} answer anyone, without a token (as build B)",
+    ),
+    Fault(
+        "demo_login_open",
+        "api",
+        "POST /api/demo-login hands anyone a signed token the API accepts (as build H)",
+    ),
+    Fault(
+        "cors_reflects_vercel_app",
+        "api",
+        "any https://*.vercel.app Origin is echoed with Access-Control-Allow-Credentials: true",
+    ),
+    Fault(
+        "create_500_after_commit",
+        "api",
+        "create commits the row and its position, then answers 500 (as build H): a retry"
+        " duplicates it",
+    ),
+    Fault(
+        "frontend_lazy_chunk_wrong_api",
+        "frontend",
+        "the Create page's lazily loaded chunk embeds http://localhost:3001 (the entry is fine)",
+    ),
+    Fault(
         "frontend_api_unrouted",
         "frontend",
         "the frontend host has no /api rewrite: GET /api/* -> the app's HTML, writes -> 404",

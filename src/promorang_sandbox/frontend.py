@@ -87,14 +87,30 @@ def build(api_base: str, patches: tuple[str, ...] = (), commit: str | None = Non
         raise RuntimeError("app.js lost its API base placeholder")
     source = source.replace(API_BASE_PLACEHOLDER, json.dumps(api_base))
     for name in patches:
+        if name not in BUILD_PATCHES:
+            continue
         healthy, faulty = BUILD_PATCHES[name]
         if healthy not in source:
             raise RuntimeError(f"app.js no longer contains the line {name} changes: {healthy}")
         source = source.replace(healthy, faulty)
+    # The Create page's API settings ship in a chunk of their own, loaded lazily (import()), as
+    # the platform's newest build splits its Create form (fault frontend_lazy_chunk_wrong_api:
+    # that chunk was built without VITE_API_URL).
+    chunk_base = WRONG_API if "frontend_lazy_chunk_wrong_api" in patches else api_base
+    chunk = f"export const CREATE_API = {json.dumps(chunk_base + '/api/content')};\n".encode()
+    chunk_path = _hashed("create", "js", chunk)
+    source += (
+        "\n// The Create page's settings: a chunk of its own, loaded when needed.\n"
+        f"export const loadCreateSettings = () => import({json.dumps('./' + chunk_path[8:])});\n"
+    )
     bundle, css = source.encode(), _asset("app.css").encode()
     bundle_path, css_path = _hashed("index", "js", bundle), _hashed("index", "css", css)
     html = _asset("index.html").replace("%BUNDLE%", bundle_path).replace("%STYLESHEET%", css_path)
-    assets = {bundle_path: (bundle, "text/javascript"), css_path: (css, "text/css")}
+    assets = {
+        bundle_path: (bundle, "text/javascript"),
+        chunk_path: (chunk, "text/javascript"),
+        css_path: (css, "text/css"),
+    }
     return Build(index_html=html, assets=assets)
 
 
@@ -106,7 +122,8 @@ def build_for(
     base = api_url if mode == "absolute" else ""
     if "frontend_wrong_api" in faults:
         base = WRONG_API  # built without VITE_API_URL: the config's localhost fallback
-    return build(base, tuple(n for n in BUILD_PATCHES if n in faults), commit)
+    chunk_faults = ("frontend_lazy_chunk_wrong_api",)
+    return build(base, tuple(n for n in (*BUILD_PATCHES, *chunk_faults) if n in faults), commit)
 
 
 class ApiRewrite:

@@ -7,6 +7,7 @@ import itertools
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,6 +45,13 @@ CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 CREEP_PER_S, CREEP_MAX_S = 0.4, 2.5
 
 
+def _hostname(origin: str) -> str:
+    try:
+        return urlsplit(origin).hostname or ""
+    except ValueError:
+        return ""
+
+
 class PlatformMiddleware:
     """helmet() and cors() as the platform configures them, plus its error handler."""
 
@@ -66,6 +74,9 @@ class PlatformMiddleware:
         origin = headers.get("origin")
         cors = "cors_missing" not in self.config.faults
         allowed = cors and origin is not None and origin == self.config.frontend_origin
+        if cors and origin is not None and "cors_reflects_vercel_app" in self.config.faults:
+            # Build H: any *.vercel.app origin is allowed, with credentials.
+            allowed = allowed or _hostname(origin).endswith(".vercel.app")
         if scope["method"] == "OPTIONS" and not scope["path"].startswith("/__sandbox"):
             await self._preflight(headers, allowed, cors, send)
             return

@@ -44,6 +44,9 @@ class StackOptions:
     log: Log | None = None
     # "absolute": the bundle calls the API's URL; "relative": /api/... through the frontend host.
     frontend_mode: FrontendMode = "absolute"
+    # Only the database, the gateway (REST, storage, auth): an engineer's own backend runs
+    # against it (``promorang-sandbox up --supabase-only --print-env backend``).
+    supabase_only: bool = False
 
 
 def bind(port: int) -> socket.socket:
@@ -104,10 +107,17 @@ class Stack:
     async def _start(self) -> SandboxState:
         opts = self.options
         wanted = validate(opts.faults)  # fail before touching anything
-        for port in (opts.gateway_port, opts.api_port, opts.frontend_port):
+        ports = (
+            (opts.gateway_port,)
+            if opts.supabase_only
+            else (opts.gateway_port, opts.api_port, opts.frontend_port)
+        )
+        for port in ports:
             self._socks.append(bind(port))
         socks = list(self._socks)
         urls = [f"http://{HOST}:{s.getsockname()[1]}" for s in socks]
+        if opts.supabase_only:
+            urls += ["", ""]  # no API, no frontend: the engineer's own serve those
         self._pg = await asyncio.to_thread(acquire_server, self._say)
         admin_dsn = self._pg.admin_dsn
         self._dsn = dsn = await asyncio.to_thread(database.create_database, admin_dsn)
@@ -139,11 +149,12 @@ class Stack:
         commit = await asyncio.to_thread(head_commit, self._repo)
         self._api.config.build_commit = commit  # the build states its commit (health, bundle)
         frontend = create_frontend_app(api_url, self.faults, opts.frontend_mode, commit)
-        apps: list[Any] = [
-            gateway,
-            RecordingMiddleware(api_app, self.recorder, "api"),
-            RecordingMiddleware(frontend, self.recorder, "frontend"),
-        ]
+        apps: list[Any] = [gateway]
+        if not opts.supabase_only:
+            apps += [
+                RecordingMiddleware(api_app, self.recorder, "api"),
+                RecordingMiddleware(frontend, self.recorder, "frontend"),
+            ]
         for app, sock in zip(apps, socks, strict=True):
             await self._serve(app, sock)
         await asyncio.to_thread(self.faults.replace, wanted)

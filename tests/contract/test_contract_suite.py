@@ -33,7 +33,8 @@ ITEMS = {
 @pytest.mark.slow  # a gate run in a subprocess
 def test_read_only_env_sends_only_documented_reads(run_gate: Any, sandbox: Any) -> None:
     state = sandbox.state
-    env = env_at_sandbox(state, "prod", *ENDPOINTS)
+    # The creator's token: the platform's reads need it (reads_need_auth), prod's too.
+    env = env_at_sandbox(state, "prod", *ENDPOINTS, "CREATOR_TOKEN")
     sandbox.clear_requests()
     run = run_gate(["contract", "--env", "prod"], env=env)
     sent = [r for r in sandbox.requests() if r["service"] == "api"]

@@ -135,20 +135,37 @@ def test_unknown_route_malformed_json_and_big_body(
     ("headers", "code"),
     [({}, "MISSING_TOKEN"), ({"Authorization": "Bearer not.a.jwt"}, "INVALID_TOKEN")],
 )
-def test_write_routes_need_a_valid_token(
+def test_create_flow_routes_need_a_valid_token(
     sandbox: SandboxHandle, headers: dict[str, str], code: str
 ) -> None:
+    # Reads too, as the platform's newest build requires (fault reads_need_no_auth: B's way).
     with httpx.Client(base_url=sandbox.state.api_url, timeout=10) as client:
         for method, path in [
             ("POST", "/api/content/upload-image"),
             ("POST", "/api/content"),
             ("PUT", f"/api/content/{uuid.uuid4()}"),
             ("DELETE", f"/api/content/{uuid.uuid4()}"),
+            ("GET", "/api/content"),
+            ("GET", f"/api/content/{uuid.uuid4()}"),
         ]:
             resp = client.request(method, path, json={}, headers=headers)
             assert resp.status_code == 401, (method, path)
             assert resp.json()["code"] == code
-        assert client.get("/api/content").status_code == 200
+        assert client.get("/api/health").status_code == 200
+
+
+def test_reads_without_a_token_under_reads_need_no_auth(sandbox: SandboxHandle) -> None:
+    sandbox.set_faults(["reads_need_no_auth"])
+    try:
+        with httpx.Client(base_url=sandbox.state.api_url, timeout=10) as client:
+            listing = client.get("/api/content", params={"limit": 1})
+            assert listing.status_code == 200
+            assert isinstance(listing.json(), list)
+            missing = client.get(f"/api/content/{uuid.uuid4()}")
+            assert missing.status_code == 404
+            assert missing.json()["error"] == "Content not found"
+    finally:
+        sandbox.set_faults([])
 
 
 def test_upload_image_stores_a_public_object(sandbox: SandboxHandle, api: httpx.Client) -> None:

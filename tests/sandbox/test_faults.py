@@ -530,4 +530,44 @@ def uuid_default_dropped(h: SandboxHandle, api: httpx.Client) -> bool:
     return api.post("/api/content", json=PAYLOAD).status_code == 500
 
 
+# --- the platform's newest build (H) --------------------------------------------------------
+
+
+def reads_need_no_auth(h: SandboxHandle, api: httpx.Client) -> bool:
+    anonymous = httpx.get(f"{h.state.api_url}/api/content", params={"limit": 1}, timeout=10)
+    return anonymous.status_code == 200 and isinstance(anonymous.json(), list)
+
+
+def demo_login_open(h: SandboxHandle, api: httpx.Client) -> bool:
+    login = httpx.post(f"{h.state.api_url}/api/demo-login", json={}, timeout=10)
+    if login.status_code != 200:
+        return False
+    token = login.json()["token"]
+    probe = api.put(f"/api/content/{uuid.uuid4()}", json={"title": "x"}, headers=_bearer(token))
+    return probe.status_code == 404
+
+
+def cors_reflects_vercel_app(h: SandboxHandle, api: httpx.Client) -> bool:
+    origin = "https://gate-probe.vercel.app"
+    resp = httpx.get(f"{h.state.api_url}/api/health", headers={"Origin": origin}, timeout=10)
+    echoed = resp.headers.get("access-control-allow-origin") == origin
+    return echoed and resp.headers.get("access-control-allow-credentials") == "true"
+
+
+def create_500_after_commit(h: SandboxHandle, api: httpx.Client) -> bool:
+    title = f"commit probe {uuid.uuid4().hex[:8]}"
+    answer = api.post("/api/content", json={**PAYLOAD, "title": title})
+    with psycopg.connect(h.state.database_url) as conn:
+        rows = conn.execute("select id from content_items where title = %s", (title,)).fetchall()
+        conn.execute("delete from content_items where title = %s", (title,))
+    return answer.status_code == 500 and len(rows) == 1
+
+
+def frontend_lazy_chunk_wrong_api(h: SandboxHandle, api: httpx.Client) -> bool:
+    lazy = re.search(r'import\("\./(create-[0-9a-f]{8}\.js)"\)', _bundle(h))
+    assert lazy is not None, "the entry loads no lazy chunk"
+    chunk = httpx.get(f"{h.state.frontend_url}/assets/{lazy.group(1)}", timeout=10).text
+    return "http://localhost:3001" in chunk and h.state.api_url not in chunk
+
+
 PROBES.update({n: globals()[n] for n in FAULTS if n not in PROBES and callable(globals().get(n))})

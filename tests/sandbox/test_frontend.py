@@ -65,7 +65,9 @@ def test_relative_host_forwards_api_calls(relative_sandbox: SandboxHandle) -> No
         assert created.status_code == 201, created.text
         content_id = created.json()["content"]["id"]
         try:
-            direct = httpx.get(f"{state.api_url}/api/content/{content_id}", timeout=10)
+            direct = httpx.get(
+                f"{state.api_url}/api/content/{content_id}", headers=auth, timeout=10
+            )
             assert direct.json()["content"]["title"] == "via rewrite"
             missing = client.get("/api/content/00000000-0000-4000-8000-000000000000")
             assert missing.status_code == 404

@@ -187,4 +187,4 @@ def test_public_api_is_what_it_should_be() -> None:
         "UnknownFault",
         "start_sandbox",
     }
-    assert len(FAULTS) == 51
+    assert len(FAULTS) == 56

@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route
 
 from ..recorder import RecordingMiddleware, RequestRecorder
 from . import storage as st
+from .gotrue import gotrue_routes
 from .metrics import metrics
 from .rest import handle_rest
 
@@ -32,22 +33,6 @@ async def _configure(conn: AsyncConnection[Any]) -> None:
 
 async def _health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
-
-
-async def _auth_user(request: Request) -> Response:
-    """GoTrue's ``GET /auth/v1/user``: the user behind a user's access token, else 401 (what a
-    client calls to learn whether its token is still good)."""
-    from .auth import authenticate
-
-    auth = authenticate(request.headers)
-    if auth.error is not None or auth.role != "authenticated" or not auth.sub:
-        body = {"code": 401, "error_code": "bad_jwt", "msg": "invalid JWT: token is not a user's"}
-        return JSONResponse(body, status_code=401)
-    claims = auth.claims
-    user = {"id": auth.sub, "aud": claims.get("aud", "authenticated"), "role": auth.role}
-    if isinstance(claims.get("email"), str):
-        user["email"] = claims["email"]
-    return JSONResponse(user)
 
 
 def _storage_routes() -> list[Route]:
@@ -100,9 +85,9 @@ def create_gateway_app(dsn: str, recorder: RequestRecorder) -> RecordingMiddlewa
         routes=[
             Route("/health", _health, methods=["GET"]),
             Route("/customer/v1/privileged/metrics", metrics, methods=["GET"]),
-            Route("/auth/v1/user", _auth_user, methods=["GET"]),
             Mount("/rest/v1", routes=[Route("/{table}", handle_rest, methods=rest_methods)]),
             Mount("/storage/v1", routes=_storage_routes()),
+            Mount("/auth/v1", routes=gotrue_routes()),
         ],
         middleware=[
             Middleware(

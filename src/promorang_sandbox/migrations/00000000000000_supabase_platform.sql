@@ -7,7 +7,16 @@ create schema if not exists auth;
 
 create table if not exists auth.users (
     id uuid primary key default gen_random_uuid(),
-    email text
+    email text,
+    encrypted_password text
+);
+
+-- GoTrue's refresh tokens: each is used once (the sandbox's /auth/v1/token rotates them).
+create table if not exists auth.refresh_tokens (
+    token text primary key,
+    user_id uuid not null references auth.users (id) on delete cascade,
+    revoked boolean not null default false,
+    created_at timestamptz not null default now()
 );
 
 create or replace function auth.uid() returns uuid
