@@ -107,10 +107,18 @@ def narrowed(choice: GateChoice, catalog: Catalog) -> str | None:
     wanted = set(choice.gate.requires)
     runbook = [c for c in catalog.checklists if c.source.startswith("Operations Runbook")]
     named = [c for c in runbook if _named(c, choice.gate.description)]
-    missing = [i.id for c in named for i in c.items if i.id not in wanted]
+    # Items another command judges (the watch's) and items the env's profile declares out of
+    # scope, with the reason in the gate file (webhooks = false), are no narrowing.
+    judged = [
+        i
+        for c in named
+        for i in c.items
+        if i.judged_by == choice.gate.judged_by and i.id not in choice.not_required
+    ]
+    missing = [i.id for i in judged if i.id not in wanted]
     if not missing:
         return None
-    total = sum(len(c.items) for c in named)
+    total = len(judged)
     shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
     return (
         f"criteria_narrowed: gate '{choice.gate.name}' requires {total - len(missing)} of the"
