@@ -11,7 +11,7 @@ import { join } from "node:path";
 // Inside a category, results are grouped by environment and checklist, not by their messages:
 // a message can hold a run id or a whole contract report, and would never group across runs.
 const categories = JSON.parse(
-  readFileSync(new URL("./src/promorang_gate/allure_categories.json", import.meta.url), "utf-8"),
+  readFileSync(new URL("./src/promorang_gate/reporting/allure_categories.json", import.meta.url), "utf-8"),
 ).map((category) => ({
   ...category,
   groupBy: category.name.startsWith("Gate verdict")

@@ -14,7 +14,7 @@ def pytest_configure(config: pytest.Config) -> None:
     may still read the reports: the earlier gate files are marked superseded."""
     if config.pluginmanager.has_plugin("promorang_gate") or hasattr(config, "workerinput"):
         return
-    from promorang_gate.reports import void_previous
+    from promorang_gate.reporting.reports import void_previous
 
     reason = "the gate plugin was disabled (-p no:promorang_gate)"
     void_previous(config.rootpath / "reports", None, "no-gate-run", reason)

@@ -12,9 +12,9 @@ import statistics
 import time
 from pathlib import Path
 
-from promorang_gate.checklists import load_catalog
-from promorang_gate.gates import load_gates
-from promorang_gate.redaction import Redactor
+from promorang_gate.decision.checklists import load_catalog
+from promorang_gate.decision.gates import load_gates
+from promorang_gate.secrets.redaction import Redactor
 from promorang_gate.watch.items import ItemState, judge, watch_specs
 from promorang_gate.watch.measures import ConnectionsReader, Database, StorageReader
 from promorang_gate.watch.probes import Prober

@@ -13,7 +13,7 @@ import pytest
 
 if TYPE_CHECKING:
     from promorang_gate.contract.runner import ContractRunner
-    from promorang_gate.environments import Target
+    from promorang_gate.target.environments import Target
 
 SPEC_PATH = Path(__file__).resolve().with_name("openapi.yaml")
 _preload: list[threading.Thread] = []

@@ -1,7 +1,7 @@
 """What the smoke tests share: payloads and URL rules.
 
 Reading back what the deployment stored is the engine's (``gate_stored``, see
-``promorang_gate.stored``).
+``promorang_gate.target.stored``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from promorang_gate.tags import object_tag, tagged_title
+from promorang_gate.cleanup.tags import object_tag, tagged_title
 
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 # A local address with a port is a dev server baked into a build; a bare "http://localhost" is

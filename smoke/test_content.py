@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from _support import UUID_PATTERN, content_payload
-from promorang_gate.stored import StoredState
-from promorang_gate.tags import tagged_title
+from promorang_gate.cleanup.tags import tagged_title
+from promorang_gate.target.stored import StoredState
 
 pytestmark = pytest.mark.create_flow
 

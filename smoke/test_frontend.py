@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 import pytest
 
 from _support import local_addresses, module_script_src
-from promorang_gate.frontend_bundle import Bundle, load_chunks
+from promorang_gate.target.frontend_bundle import Bundle, load_chunks
 
 pytestmark = pytest.mark.create_flow
 

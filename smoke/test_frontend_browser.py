@@ -18,8 +18,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from _support import UUID_PATTERN, env_variable, new_upload, object_path_of
 from promorang_gate.browser import PageWatch, sign_in_script
-from promorang_gate.stored import StoredState
-from promorang_gate.tags import tagged_title
+from promorang_gate.cleanup.tags import tagged_title
+from promorang_gate.target.stored import StoredState
 
 pytestmark = pytest.mark.create_flow
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from promorang_gate.app_repo import AppRepo, ReleaseDate
-from promorang_gate.environments import Target
 from promorang_gate.fixtures import GateMetrics
-from promorang_gate.launch_evidence import check_api_docs, check_rollback_plan
-from promorang_gate.migrations import Ledger, check_ledger, read_migrations
+from promorang_gate.release.app_repo import AppRepo, ReleaseDate
+from promorang_gate.release.launch_evidence import check_api_docs, check_rollback_plan
+from promorang_gate.release.migrations import Ledger, check_ledger, read_migrations
+from promorang_gate.target.environments import Target
 
 pytestmark = pytest.mark.growth_hub
 

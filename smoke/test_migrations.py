@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from promorang_gate.app_repo import AppRepo
 from promorang_gate.fixtures import GateMetrics
-from promorang_gate.migration_chain import (
+from promorang_gate.release.app_repo import AppRepo
+from promorang_gate.release.migration_chain import (
     CODE_DIRS,
     bucket_creation,
     missing_objects,
     reused_versions,
     used_objects,
 )
-from promorang_gate.migrations import read_migrations
-from promorang_gate.scratch import ScratchUnavailable, apply_from_scratch
+from promorang_gate.release.migrations import read_migrations
+from promorang_gate.release.scratch import ScratchUnavailable, apply_from_scratch
 
 pytestmark = pytest.mark.migrations
 

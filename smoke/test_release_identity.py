@@ -29,7 +29,7 @@ def _expected_commit(request: pytest.FixtureRequest, target: Any) -> tuple[str |
     if os.environ.get(variable):
         return os.environ[variable], variable
     if target.app_repo:
-        from promorang_gate.app_repo import AppRepo
+        from promorang_gate.release.app_repo import AppRepo
 
         head = AppRepo(target.app_repo).head()
         if head:

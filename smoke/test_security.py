@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from _support import UUID_PATTERN, env_variable, forged_token, jwt_claims
-from promorang_gate.stored import StoredState
-from promorang_gate.tags import tagged_title
+from promorang_gate.cleanup.tags import tagged_title
+from promorang_gate.target.stored import StoredState
 
 pytestmark = pytest.mark.security
 

@@ -9,9 +9,14 @@ from typing import Any
 import pytest
 
 from _support import UUID_PATTERN, content_payload
-from promorang_gate.app_repo import AppRepo
-from promorang_gate.migrations import Ledger, check_recorded, positions_migration, read_migrations
-from promorang_gate.stored import POSITIONS_COLUMNS, StoredState
+from promorang_gate.release.app_repo import AppRepo
+from promorang_gate.release.migrations import (
+    Ledger,
+    check_recorded,
+    positions_migration,
+    read_migrations,
+)
+from promorang_gate.target.stored import POSITIONS_COLUMNS, StoredState
 
 pytestmark = pytest.mark.create_flow
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from _support import new_upload, object_path_of
-from promorang_gate.latency_chart import percentile
+from promorang_gate.reporting.latency_chart import percentile
 
 pytestmark = [pytest.mark.create_flow, pytest.mark.slo]
 

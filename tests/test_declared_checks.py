@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from promorang_gate.checklists import load_catalog
-from promorang_gate.gates import load_gates
+from promorang_gate.decision.checklists import load_catalog
+from promorang_gate.decision.gates import load_gates
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promorang_gate.environments import Target, resolve_targets
 from promorang_gate.errors import ConfigError, GateError
+from promorang_gate.target.environments import Target, resolve_targets
 
 __all__ = ["ConfigError", "GateError", "Target", "resolve_targets"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from promorang_gate import state
-from promorang_gate.sandbox_target import SandboxUnavailable
+from promorang_gate.target.sandbox_target import SandboxUnavailable
 
 __all__ = ["XdistControllerHooks"]
 
@@ -21,7 +21,7 @@ class XdistControllerHooks:
     def pytest_configure_node(self, node: Any) -> None:
         stash = self.config.stash
         node.workerinput["gate_run_id"] = stash[state.RUN_ID]
-        from promorang_gate.signin import signed_in_tokens
+        from promorang_gate.target.signin import signed_in_tokens
 
         settings: Any = stash.get(state.SETTINGS, {})
         node.workerinput["gate_signed_in"] = signed_in_tokens(settings)

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from promorang_gate.environments import (
+from promorang_gate.errors import ConfigError
+from promorang_gate.target.environments import (
     SECRET_KEYS,
     URL_KEYS,
     EnvSettings,
@@ -20,7 +21,6 @@ from promorang_gate.environments import (
     parse_env_selection,
     resolve_settings,
 )
-from promorang_gate.errors import ConfigError
 
 __all__ = ["EXIT_OK", "EXIT_PROBLEM", "check_config"]
 
@@ -45,9 +45,9 @@ def check_config(
     probe: bool = True,
 ) -> int:
     """Print one ``CONFIG <env>: ok …`` line per env and return 0, or raise ConfigError."""
-    from promorang_gate.app_repo import with_app_repos
-    from promorang_gate.credentials import check_credentials
-    from promorang_gate.preflight import check_reachable
+    from promorang_gate.release.app_repo import with_app_repos
+    from promorang_gate.target.credentials import check_credentials
+    from promorang_gate.target.preflight import check_reachable
 
     out = out or sys.stdout
     environ = os.environ if environ is None else environ

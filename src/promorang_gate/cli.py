@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from promorang_gate.durations import parse_duration
-from promorang_gate.environments import SECRET_KEYS
 from promorang_gate.errors import ConfigError, GateError
-from promorang_gate.redaction import Redactor
-from promorang_gate.validation import BadText
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.environments import SECRET_KEYS
+from promorang_gate.target.validation import BadText
 
 __all__ = ["main"]
 
@@ -34,7 +34,7 @@ REPORT = "reports/allure-report"
 
 
 def _profile_gate(env: str, rootdir: Path) -> str:
-    from promorang_gate.environments import SETTINGS, known_environments, load_profiles
+    from promorang_gate.target.environments import SETTINGS, known_environments, load_profiles
 
     project = rootdir / "environments"
     if env not in known_environments(project):
@@ -46,8 +46,8 @@ def _profile_gate(env: str, rootdir: Path) -> str:
 
 
 def _verdict(args: argparse.Namespace) -> int:
-    from promorang_gate.signing import signing_key
-    from promorang_gate.verdict_file import Refused, check_gate_file
+    from promorang_gate.decision.signing import signing_key
+    from promorang_gate.decision.verdict_file import Refused, check_gate_file
 
     rootdir = Path(args.rootdir)
     checklists = Path(args.checklists) if args.checklists else rootdir / "checklists"
@@ -104,8 +104,8 @@ def _verdict(args: argparse.Namespace) -> int:
 
 
 def _judged_by_watch(gate: str, checklists: Path) -> bool:
-    from promorang_gate.checklists import WATCH, load_catalog
-    from promorang_gate.gates import load_gates
+    from promorang_gate.decision.checklists import WATCH, load_catalog
+    from promorang_gate.decision.gates import load_gates
 
     found = load_gates(load_catalog(checklists)).get(gate)
     return found is not None and found.judged_by == WATCH
@@ -113,7 +113,7 @@ def _judged_by_watch(gate: str, checklists: Path) -> bool:
 
 def _watch_verdict(args: argparse.Namespace, gate: str, checklists: Path, max_age: float) -> int:
     """A watch file: fresh, as shipped, consistent; 0 only for its allow."""
-    from promorang_gate.verdict_file import Refused
+    from promorang_gate.decision.verdict_file import Refused
     from promorang_gate.watch.replay import check_watch_file
 
     try:
@@ -148,8 +148,8 @@ def _cli_signoffs(directory: Path, env: str) -> list[str]:
 
 
 def _signoff(args: argparse.Namespace) -> int:
-    from promorang_gate.checklists import SignOff, load_catalog, record_signoff
-    from promorang_gate.validation import TEXT_LIMITS, check_text
+    from promorang_gate.decision.checklists import SignOff, load_catalog, record_signoff
+    from promorang_gate.target.validation import TEXT_LIMITS, check_text
 
     rootdir = Path(args.rootdir)
     _profile_gate(args.env, rootdir)  # the env must exist
@@ -181,8 +181,8 @@ def _signoff(args: argparse.Namespace) -> int:
 
 
 def _janitor(args: argparse.Namespace) -> int:
-    from promorang_gate.environments import resolve_targets
-    from promorang_gate.sandbox_target import state_file_from
+    from promorang_gate.target.environments import resolve_targets
+    from promorang_gate.target.sandbox_target import state_file_from
 
     older_than_s = parse_duration(args.older_than, "--older-than")
     state = None
@@ -193,7 +193,7 @@ def _janitor(args: argparse.Namespace) -> int:
                 "janitor --env sandbox needs a running sandbox:"
                 " give --sandbox-state PATH or set PROMORANG_SANDBOX_STATE"
             )
-        from promorang_gate.sandbox_target import load_state_file
+        from promorang_gate.target.sandbox_target import load_state_file
 
         state = load_state_file(state_file)
     rootdir = Path(args.rootdir)
@@ -205,8 +205,8 @@ def _janitor(args: argparse.Namespace) -> int:
         environments_dir=rootdir / "environments",
         sandbox_state=state,
     )
-    from promorang_gate.janitor import run_janitor
-    from promorang_gate.run_history import recorded_runs
+    from promorang_gate.cleanup.janitor import run_janitor
+    from promorang_gate.cleanup.run_history import recorded_runs
 
     reports = Path(args.reports) if args.reports else rootdir / "reports"
     recorded = recorded_runs(reports, args.env)
@@ -252,7 +252,12 @@ def _note(message: str) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from promorang_gate.report_render import RenderFailed, ReportJob, open_report, render_report
+    from promorang_gate.reporting.report_render import (
+        RenderFailed,
+        ReportJob,
+        open_report,
+        render_report,
+    )
 
     rootdir = Path(args.rootdir).resolve()
     job = ReportJob(

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from promorang_gate import state
-from promorang_gate.checklists import Catalog
-from promorang_gate.redaction import Redactor
-from promorang_gate.verdict import CHECK_PROPERTY, one_line
+from promorang_gate.decision.checklists import Catalog
+from promorang_gate.decision.verdict import CHECK_PROPERTY, CHECKLIST_PROPERTY, one_line
+from promorang_gate.secrets.redaction import Redactor
 
 __all__ = [
     "check_id",
@@ -21,7 +21,6 @@ __all__ = [
     "tag_items",
 ]
 
-CHECKLIST_PROPERTY = "gate_checklist"
 ENV_PROPERTY = "gate_env"
 #: The whole failure text kept in the gate file's ``detail`` (redacted first, then cut).
 DETAIL_LIMIT = 20_000
@@ -142,7 +141,7 @@ def _check_declared(item: pytest.Item, ids: list[str], check: str, catalog: Cata
 
 def _allure_labels(item: pytest.Item, catalog: Any, ids: list[str], env: str) -> None:
     try:
-        from promorang_gate.allure_support import add_labels
+        from promorang_gate.reporting.allure_support import add_labels
     except ImportError:  # allure support is optional
         return
     by_checklist: dict[str, list[Any]] = {}

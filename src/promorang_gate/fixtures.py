@@ -9,23 +9,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from promorang_gate.allure_support import attach_svg, latency_histogram_svg
-from promorang_gate.app_repo import AppRepo, ReleaseDate, missing_reason
-from promorang_gate.http import GateHttp
-from promorang_gate.ledger import CleanupLedger
-from promorang_gate.migrations import Ledger, read_ledger
-from promorang_gate.readiness import wait_ready
-from promorang_gate.readonly_db import ReadOnlyConnection
-from promorang_gate.redaction import Redactor
-from promorang_gate.stored import StoredState
-from promorang_gate.supabase_access import connect_db, connect_db_for_writes, make_supabase
-from promorang_gate.vercel_bypass import VercelBypass
+from promorang_gate.cleanup.ledger import CleanupLedger
+from promorang_gate.release.app_repo import AppRepo, ReleaseDate, missing_reason
+from promorang_gate.release.migrations import Ledger, read_ledger
+from promorang_gate.reporting.allure_support import attach_svg, latency_histogram_svg
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.http import GateHttp
+from promorang_gate.target.readiness import wait_ready
+from promorang_gate.target.readonly_db import ReadOnlyConnection
+from promorang_gate.target.stored import StoredState
+from promorang_gate.target.supabase_access import connect_db, connect_db_for_writes, make_supabase
+from promorang_gate.target.vercel_bypass import VercelBypass
 
 if TYPE_CHECKING:
     import psycopg
     import supabase
 
-    from promorang_gate.environments import Target
+    from promorang_gate.target.environments import Target
 
 __all__ = [
     "GateMetrics",
@@ -230,7 +230,7 @@ def gate_ledger_factory(
             gate_target,
             supabase_factory,
             lambda: connect_db_for_writes(gate_target),
-            logging.getLogger("promorang_gate.ledger").info,
+            logging.getLogger("promorang_gate.cleanup.ledger").info,
             redact=redactor.redact,
             run_id=gate_run_id,
         )

@@ -15,29 +15,44 @@ from typing import Any
 
 import pytest
 
-from promorang_gate import interrupts, state
+from promorang_gate import state
 from promorang_gate._xdist import XdistControllerHooks
-from promorang_gate.allure_tests import AllureTestDetails
-from promorang_gate.app_repo import KEY as APP_REPO_KEY
-from promorang_gate.app_repo import header_line as app_repo_header
-from promorang_gate.app_repo import parse_release_date, with_app_repos
-from promorang_gate.checklists import (
-    Catalog,
-    SignOff,
-    load_catalog,
-    load_signoffs,
-    parse_signoff_options,
-)
+from promorang_gate.cleanup import interrupts
 from promorang_gate.collection import (
     add_failure_reason,
     record_deselected,
     redact_report,
     tag_items,
 )
-from promorang_gate.credentials import check_credentials
-from promorang_gate.criteria import DEFAULT_SIGNOFF_MAX_AGE, Criteria, criteria_in_force
+from promorang_gate.decision.checklists import (
+    Catalog,
+    SignOff,
+    load_catalog,
+    load_signoffs,
+    parse_signoff_options,
+)
+from promorang_gate.decision.criteria import DEFAULT_SIGNOFF_MAX_AGE, Criteria, criteria_in_force
+from promorang_gate.decision.gates import (
+    GateChoice,
+    choose_gate,
+    load_gates,
+    refuse_writes_on_read_only,
+)
+from promorang_gate.decision.observed import OutcomeObserver
+from promorang_gate.decision.signing import signing_key
+from promorang_gate.decision.webhook_scope import not_required as webhooks_not_required
+from promorang_gate.decision.webhook_scope import scoped
 from promorang_gate.durations import parse_duration
-from promorang_gate.environments import (
+from promorang_gate.errors import ConfigError
+from promorang_gate.release.app_repo import KEY as APP_REPO_KEY
+from promorang_gate.release.app_repo import header_line as app_repo_header
+from promorang_gate.release.app_repo import parse_release_date, with_app_repos
+from promorang_gate.reporting.allure_tests import AllureTestDetails
+from promorang_gate.reporting.junit import claim_default_junit
+from promorang_gate.reporting.reports import GateReporter, void_previous
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.credentials import check_credentials
+from promorang_gate.target.environments import (
     SECRET_KEYS,
     URL_KEYS,
     EnvSettings,
@@ -46,23 +61,14 @@ from promorang_gate.environments import (
     parse_url_options,
     resolve_settings,
 )
-from promorang_gate.errors import ConfigError
-from promorang_gate.gates import GateChoice, choose_gate, load_gates, refuse_writes_on_read_only
-from promorang_gate.junit import claim_default_junit
-from promorang_gate.observed import OutcomeObserver
-from promorang_gate.preflight import check_reachable
-from promorang_gate.redaction import Redactor
-from promorang_gate.reports import GateReporter, void_previous
-from promorang_gate.sandbox_target import (
+from promorang_gate.target.preflight import check_reachable
+from promorang_gate.target.sandbox_target import (
     SandboxProvider,
     TargetRegistry,
     load_state_file,
     state_file_from,
 )
-from promorang_gate.signing import signing_key
-from promorang_gate.validation import check_output_dir
-from promorang_gate.webhooks.scope import not_required as webhooks_not_required
-from promorang_gate.webhooks.scope import scoped
+from promorang_gate.target.validation import check_output_dir
 
 CHECKLIST_MARKER = (
     "checklist(*ids): the Operations Runbook checklist items this test verifies, e.g."
@@ -238,7 +244,7 @@ def _configure(config: pytest.Config) -> None:
             remote = [env.target() for env in settings.values() if not env.embedded]
             check_reachable(remote)
     if not opt.collectonly:
-        from promorang_gate.signin import sign_in_users, with_tokens
+        from promorang_gate.target.signin import sign_in_users, with_tokens
 
         shared = getattr(config, "workerinput", {}).get("gate_signed_in")
         settings = with_tokens(settings, shared) if shared else sign_in_users(settings)

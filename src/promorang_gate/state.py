@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from promorang_gate.app_repo import ReleaseDate
-from promorang_gate.checklists import Catalog, SignOff
-from promorang_gate.environments import EnvSettings
-from promorang_gate.redaction import Redactor
-from promorang_gate.reports import GateReporter
-from promorang_gate.sandbox_target import SandboxProvider, TargetRegistry
+if TYPE_CHECKING:  # the keys' types only: this module sits below every part that uses it
+    from promorang_gate.decision.checklists import Catalog, SignOff
+    from promorang_gate.release.app_repo import ReleaseDate
+    from promorang_gate.reporting.reports import GateReporter
+    from promorang_gate.secrets.redaction import Redactor
+    from promorang_gate.target.environments import EnvSettings
+    from promorang_gate.target.sandbox_target import SandboxProvider, TargetRegistry
 
 __all__ = [
     "CHECKLISTS",
@@ -26,19 +29,19 @@ __all__ = [
 
 #: name -> Target, in selection order. A mapping whose embedded (sandbox) entry is resolved on
 #: first access: ``config.stash[TARGETS]["sandbox"]`` starts or attaches to the sandbox once.
-TARGETS = pytest.StashKey[TargetRegistry]()
+TARGETS: pytest.StashKey[TargetRegistry] = pytest.StashKey()
 #: The run id shared by the controller and every xdist worker, e.g. ``gr20261125t164700-3fa2c1``.
-RUN_ID = pytest.StashKey[str]()
-REDACTOR = pytest.StashKey[Redactor]()
-CHECKLISTS = pytest.StashKey[Catalog]()
+RUN_ID: pytest.StashKey[str] = pytest.StashKey()
+REDACTOR: pytest.StashKey[Redactor] = pytest.StashKey()
+CHECKLISTS: pytest.StashKey[Catalog] = pytest.StashKey()
 #: env -> item id -> sign-off.
-SIGNOFFS = pytest.StashKey[dict[str, dict[str, SignOff]]]()
+SIGNOFFS: pytest.StashKey[dict[str, dict[str, SignOff]]] = pytest.StashKey()
 #: Selected environment names, in selection order.
-ENV_NAMES = pytest.StashKey[list[str]]()
+ENV_NAMES: pytest.StashKey[list[str]] = pytest.StashKey()
 #: Resolved settings per environment (sources for the report header).
-SETTINGS = pytest.StashKey[dict[str, EnvSettings]]()
-SANDBOX = pytest.StashKey[SandboxProvider]()
+SETTINGS: pytest.StashKey[dict[str, EnvSettings]] = pytest.StashKey()
+SANDBOX: pytest.StashKey[SandboxProvider] = pytest.StashKey()
 #: The controller's report writer (absent on xdist workers).
-REPORTER = pytest.StashKey[GateReporter]()
+REPORTER: pytest.StashKey[GateReporter] = pytest.StashKey()
 #: The release whose notes the launch checklist reads (``--release-date``, default today).
-RELEASE_DATE = pytest.StashKey[ReleaseDate]()
+RELEASE_DATE: pytest.StashKey[ReleaseDate] = pytest.StashKey()

@@ -15,7 +15,7 @@ from .api_common import ApiError, guarded, json_response
 from .faults import UnknownFault
 
 if TYPE_CHECKING:
-    from .api import ApiConfig
+    from .api_state import ApiConfig
 
 __all__ = ["Admin"]
 

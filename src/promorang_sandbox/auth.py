@@ -12,7 +12,7 @@ from . import jwtkeys
 from .api_common import UUID_RE, fail
 
 if TYPE_CHECKING:
-    from .api import PromorangApi
+    from .api_state import PromorangApi
 
 __all__ = ["DEMO_PREFIXES", "authenticate"]
 

@@ -13,7 +13,7 @@ from . import jwtkeys
 from .api_common import guarded, json_response
 
 if TYPE_CHECKING:
-    from .api import PromorangApi
+    from .api_state import PromorangApi
 
 __all__ = ["DEMO_USER_ID", "demo_login_routes"]
 

@@ -21,7 +21,7 @@ from .api_common import ApiError, guarded
 from .auth import authenticate
 
 if TYPE_CHECKING:
-    from .api import PromorangApi
+    from .api_state import PromorangApi
 
 Handler = Callable[[Request], Awaitable[Response]]
 NOT_MOUNTED = {"error": "Not Found", "message": "The requested API endpoint does not exist"}

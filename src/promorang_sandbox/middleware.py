@@ -17,7 +17,7 @@ from .faults import CREEP_AFTER_S
 from .traffic import METRICS_PATH
 
 if TYPE_CHECKING:
-    from .api import ApiConfig
+    from .api_state import ApiConfig
 
 logger = logging.getLogger("promorang_sandbox.api")
 HELMET_HEADERS = (

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from .api_common import demo_media, fail, fields_of, json_response, now_iso, read_json
 
 if TYPE_CHECKING:
-    from .api import PromorangApi
+    from .api_state import PromorangApi
     from .faults import FaultSet
 
 __all__ = ["MockMode", "or_mock"]

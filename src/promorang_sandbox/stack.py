@@ -19,7 +19,8 @@ from typing import Any
 import uvicorn
 
 from . import database, jwtkeys
-from .api import ApiConfig, PromorangApi, create_api_app
+from .api import create_api_app
+from .api_state import ApiConfig, PromorangApi
 from .app_repo import head_commit, served_routes, write_reference_repo
 from .faults import FaultSet, validate
 from .frontend import FrontendMode, create_frontend_app

@@ -30,7 +30,7 @@ from .auth import authenticate
 from .mock import MockMode, or_mock
 
 if TYPE_CHECKING:
-    from .api import PromorangApi
+    from .api_state import PromorangApi
 
 __all__ = ["IMAGE_TYPES", "Uploads", "lenient_b64decode", "safe_name"]
 

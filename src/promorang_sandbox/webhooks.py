@@ -29,7 +29,7 @@ from starlette.routing import Route
 from .api_common import BODY_LIMIT, ERROR_BODY, ApiError, guarded, json_response
 
 if TYPE_CHECKING:
-    from .api import ApiConfig
+    from .api_state import ApiConfig
 
 __all__ = ["WEBHOOK_PATHS", "stripe_variables", "webhook_routes"]
 

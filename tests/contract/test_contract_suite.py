@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from project_helpers import ENDPOINTS, env_at_sandbox
+from promorang_gate.cleanup.tags import RUN_ID_PATTERN
 from promorang_gate.contract.spec import DocumentedPaths, load_spec, spec_operations
-from promorang_gate.tags import RUN_ID_PATTERN
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ITEMS = {

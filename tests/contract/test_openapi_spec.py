@@ -134,7 +134,7 @@ def test_documented_paths_match_templates_per_method(raw: dict[str, Any]) -> Non
 def test_guard_adapter_refuses_before_sending(raw: dict[str, Any]) -> None:
     from promorang_gate.contract.errors import UndocumentedRequest
     from promorang_gate.contract.transport import guarded_session
-    from promorang_gate.http import WriteRefused, guard
+    from promorang_gate.target.http import WriteRefused, guard
 
     def check_write(method: str, url: str) -> None:
         guard(method, url, False, "prod")

@@ -23,12 +23,12 @@ from _hostile_server import HostileServer
 from engine_helpers import gate_file, item_status
 from test_ledger import make_target
 
-from promorang_gate.http import GateHttp
-from promorang_gate.janitor import sweep_run, token_user
-from promorang_gate.redaction import Redactor
-from promorang_gate.run_history import record_run
-from promorang_gate.supabase_access import make_supabase
-from promorang_gate.tags import object_tag, tagged_title
+from promorang_gate.cleanup.janitor import sweep_run, token_user
+from promorang_gate.cleanup.run_history import record_run
+from promorang_gate.cleanup.tags import object_tag, tagged_title
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.http import GateHttp
+from promorang_gate.target.supabase_access import make_supabase
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def _names(service: Any, bucket: str, folder: str) -> set[str]:
 
 SUITE = """
 import pytest
-from promorang_gate.tags import object_tag, tagged_title
+from promorang_gate.cleanup.tags import object_tag, tagged_title
 
 
 @pytest.mark.checklist("create_flow.content_crud")

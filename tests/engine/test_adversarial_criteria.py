@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from promorang_gate.verdict_file import Exit
+from promorang_gate.decision.verdict_file import Exit
 
 HEALTH_API = """
 import pytest

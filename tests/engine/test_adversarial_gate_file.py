@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from promorang_gate.verdict_file import Exit
+from promorang_gate.decision.verdict_file import Exit
 
 HEALTHY = """
 import pytest

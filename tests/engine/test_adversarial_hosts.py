@@ -12,9 +12,9 @@ import pytest
 from _hostile_server import HostileServer
 from engine_helpers import assert_usage_error
 
-from promorang_gate import connections
-from promorang_gate.connections import ProtectedHostRefused, endpoints, protect
-from promorang_gate.http import guard
+from promorang_gate.target import connections
+from promorang_gate.target.connections import ProtectedHostRefused, endpoints, protect
+from promorang_gate.target.http import guard
 
 SUITE = """
 import pytest

@@ -15,8 +15,8 @@ from _hostile_server import HostileServer, gzip_bomb
 from engine_helpers import gate_file, item_status
 from test_ledger import make_target
 
-from promorang_gate.http import BodyTooLarge, DeadlineExceeded, GateHttp, RedirectRefused
-from promorang_gate.redaction import Redactor
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.http import BodyTooLarge, DeadlineExceeded, GateHttp, RedirectRefused
 
 DEADLINE_S = 1.5
 KEY = "sk-canary-service-role-4d1f"
@@ -79,7 +79,7 @@ def test_redirects_share_the_requests_one_deadline(hostile: HostileServer) -> No
 
 
 def test_supabase_traffic_is_bounded_too(hostile: HostileServer) -> None:
-    from promorang_gate.supabase_access import make_supabase
+    from promorang_gate.target.supabase_access import make_supabase
 
     target = make_target(True, supabase_url=hostile.url, service_role_key=KEY)
     with _http(None) as http:
@@ -110,8 +110,8 @@ def test_an_oversized_body_fails_without_being_read(
 
 MEMORY_PROBE = """
 import resource, sys
-from promorang_gate.http import BodyTooLarge, GateHttp
-from promorang_gate.redaction import Redactor
+from promorang_gate.target.http import BodyTooLarge, GateHttp
+from promorang_gate.secrets.redaction import Redactor
 
 http = GateHttp("local", None, 30.0, True, Redactor(), attach=False)  # the default limits
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

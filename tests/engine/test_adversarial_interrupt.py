@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from promorang_gate.interrupted import cleanup_after_interrupt
-from promorang_gate.janitor import token_user
+from promorang_gate.cleanup.interrupted import cleanup_after_interrupt
+from promorang_gate.cleanup.janitor import token_user
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_a_second_ctrl_c_is_honoured_within_a_second() -> None:
 
 INTERRUPTED = """
 import pytest
-from promorang_gate.tags import tagged_title
+from promorang_gate.cleanup.tags import tagged_title
 
 @pytest.mark.checklist("create_flow.content_crud")
 def test_create(gate_supabase, gate_run_id):

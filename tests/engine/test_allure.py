@@ -13,13 +13,13 @@ import pytest
 from _recording_server import RecordingServer
 from test_ledger import make_target
 
-from promorang_gate.allure_support import (
+from promorang_gate.reporting.allure_support import (
     categories,
     latency_histogram_svg,
     write_categories,
     write_environment_properties,
 )
-from promorang_gate.redaction import Redactor
+from promorang_gate.secrets.redaction import Redactor
 
 SECRET = "sk-service-role-local"
 DB_URL = "postgresql://gate:db-password-77@127.0.0.1:5432/postgres"
@@ -177,7 +177,7 @@ def test_labels_and_attachments_in_allure_results(
     project.makepyfile(
         """
         import pytest
-        from promorang_gate.allure_support import attach_svg, latency_histogram_svg
+        from promorang_gate.reporting.allure_support import attach_svg, latency_histogram_svg
 
         @pytest.mark.checklist("health.api")
         def test_health(gate_api):
@@ -211,7 +211,7 @@ def test_add_labels_without_env_and_non_gating_items(pytester: pytest.Pytester) 
         """
                 from types import SimpleNamespace
 
-        from promorang_gate.allure_support import add_labels
+        from promorang_gate.reporting.allure_support import add_labels
 
         def pytest_collection_modifyitems(items):
             checklist = SimpleNamespace(title="Monitoring", link="")

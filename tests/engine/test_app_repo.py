@@ -9,8 +9,8 @@ import pytest
 from engine_helpers import assert_usage_error, gate_file, item_status
 
 from app_repos import commit, write_repo
-from promorang_gate.app_repo import parse_release_date
 from promorang_gate.errors import ConfigError
+from promorang_gate.release.app_repo import parse_release_date
 
 SUITE = """
 import pytest
@@ -132,7 +132,7 @@ def test_signable_items_take_a_sign_off(project: pytest.Pytester) -> None:
 
 
 def test_the_launch_evidence_items_are_automated_and_signable(repo_root: Path) -> None:
-    from promorang_gate.checklists import load_catalog
+    from promorang_gate.decision.checklists import load_catalog
 
     items = load_catalog(repo_root / "checklists").items
     for item_id in ("growth_hub.api_docs", "growth_hub.rollback_plan"):

@@ -24,7 +24,7 @@ from promorang_gate.browser import (
 )
 from promorang_gate.browser import launch as launch_module
 from promorang_gate.errors import ConfigError
-from promorang_gate.redaction import Redactor
+from promorang_gate.secrets.redaction import Redactor
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjcmVhdG9yIn0.c2lnbmF0dXJlLXZhbHVl"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from promorang_gate.checklists import load_catalog, load_signoffs, parse_signoff_options
+from promorang_gate.decision.checklists import load_catalog, load_signoffs, parse_signoff_options
 from promorang_gate.errors import ConfigError
 
 

@@ -15,8 +15,8 @@ import yaml
 from engine_helpers import LOCAL_SECRET, assert_usage_error
 
 from promorang_gate.cli import main
+from promorang_gate.decision.verdict_file import Exit
 from promorang_gate.durations import parse_duration
-from promorang_gate.verdict_file import Exit
 
 HEALTHY = """
 import pytest

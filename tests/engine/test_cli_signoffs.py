@@ -11,7 +11,7 @@ import sys
 import pytest
 from engine_helpers import assert_usage_error
 
-from promorang_gate.verdict_file import Exit
+from promorang_gate.decision.verdict_file import Exit
 
 THRESHOLDS = """
 import pytest

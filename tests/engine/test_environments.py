@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from engine_helpers import LOCAL_SECRET, assert_usage_error, gate_file
 
-from promorang_gate.environments import (
+from promorang_gate.errors import ConfigError
+from promorang_gate.target.environments import (
     parse_env_selection,
     parse_url_options,
     resolve_targets,
 )
-from promorang_gate.errors import ConfigError
 
 KNOWN = ["local", "prod", "sandbox", "staging"]
 

@@ -37,7 +37,7 @@ def test_target_run_id_tag_api_and_http(local: pytest.Pytester, server: Recordin
     local.makepyfile(
         """
         import re
-        from promorang_gate.http import GateHttp
+        from promorang_gate.target.http import GateHttp
 
         def test_session_fixtures(gate_target, gate_run_id, gate_tag, gate_api, gate_http):
             assert gate_target.name == "local"
@@ -129,7 +129,7 @@ def test_gate_ready_polls_within_the_budget(local: pytest.Pytester) -> None:
     local.makepyfile(
         """
         import pytest
-        from promorang_gate.readiness import StillStarting
+        from promorang_gate.target.readiness import StillStarting
 
         def test_ready(gate_ready):
             calls = []

@@ -3,7 +3,7 @@ statically or lazily, of the same origin and up to a cap."""
 
 from __future__ import annotations
 
-from promorang_gate.frontend_bundle import chunk_references, entry_modules, load_chunks
+from promorang_gate.target.frontend_bundle import chunk_references, entry_modules, load_chunks
 
 PAGE = "https://app.example/create/moment"
 HTML = """<!doctype html><html><head>

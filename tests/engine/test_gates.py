@@ -323,7 +323,7 @@ def test_a_refused_write_reads_as_its_reason(
 def test_a_new_sign_off_is_no_change_to_the_criteria(tmp_path: Path) -> None:
     """Sign-offs are recorded per release beside the checklists; editing a checklist is a
     change of criteria."""
-    from promorang_gate.criteria import _locally_modified
+    from promorang_gate.decision.criteria import _locally_modified
     from promorang_gate.git import git
 
     checklists = tmp_path / "checklists"

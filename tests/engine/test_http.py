@@ -11,8 +11,8 @@ import httpx
 import pytest
 from _recording_server import RecordingServer
 
-from promorang_gate.http import BODY_LIMIT, GateHttp, GuardedTransport, WriteRefused, guard
-from promorang_gate.redaction import MASK, Redactor
+from promorang_gate.secrets.redaction import MASK, Redactor
+from promorang_gate.target.http import BODY_LIMIT, GateHttp, GuardedTransport, WriteRefused, guard
 
 SECRET = "sk-canary-http-5b1e0a"
 # httpx imports httpcore lazily and maps its exception classes once. An in-process pytester run
@@ -173,8 +173,8 @@ def test_write_refusal_is_reported_skipped(pytester: pytest.Pytester) -> None:
     try:
         pytester.makepyfile(
             f"""
-            from promorang_gate.http import GateHttp
-            from promorang_gate.redaction import Redactor
+            from promorang_gate.target.http import GateHttp
+            from promorang_gate.secrets.redaction import Redactor
 
             def test_create():
                 http = GateHttp("prod", "{srv.url}", 5.0, False, Redactor())
@@ -197,7 +197,7 @@ def test_write_refusal_is_reported_skipped(pytester: pytest.Pytester) -> None:
 def test_supabase_traffic_goes_through_the_guard(server: RecordingServer) -> None:
     from test_ledger import make_target
 
-    from promorang_gate.supabase_access import connect_db, make_supabase
+    from promorang_gate.target.supabase_access import connect_db, make_supabase
 
     target = make_target(False, supabase_url=server.url, service_role_key=SECRET)
     http = _client(None, False)

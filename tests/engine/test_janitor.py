@@ -16,7 +16,7 @@ import pytest
 from _fake_supabase import FakeDb, FakeSupabase
 from test_ledger import make_target
 
-from promorang_gate.janitor import EXIT_CODES, run_janitor, sweep_run
+from promorang_gate.cleanup.janitor import EXIT_CODES, run_janitor, sweep_run
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 OLD = "gr20261125t164700-3fa2c1"  # ~19 h before NOW
@@ -261,7 +261,7 @@ def test_whole_run_failures_are_one_line_with_their_exit_code(
 def test_a_listing_that_never_ends_is_cut_short() -> None:
     """A gateway answering full pages for ever cannot hold the janitor: it stops after
     ``_MAX_PAGES`` pages (the next sweep takes the rest)."""
-    from promorang_gate.janitor import _MAX_PAGES, _PAGE, _walk
+    from promorang_gate.cleanup.janitor import _MAX_PAGES, _PAGE, _walk
 
     class EndlessBucket:
         calls = 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app_repos import API_DOCS, NOTES_WITH_ROLLBACK, NOTES_WITHOUT_ROLLBACK, write_repo
-from promorang_gate.launch_evidence import (
+from promorang_gate.release.launch_evidence import (
     EvidenceMissing,
     Operation,
     check_api_docs,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from _fake_supabase import FakeDb, FakeSupabase
 
-from promorang_gate.environments import Target
-from promorang_gate.ledger import CleanupError, CleanupLedger
+from promorang_gate.cleanup.ledger import CleanupError, CleanupLedger
+from promorang_gate.target.environments import Target
 
 CONTENT_ID = "7d9a0c1e-0000-4000-8000-000000000001"
 FOREIGN_ID = "7d9a0c1e-0000-4000-8000-0000000000ff"
@@ -306,11 +306,11 @@ def test_ledger_against_the_sandbox(sandbox: Any) -> None:
     """A real gateway and database: the run's row and object go, a foreign row stays."""
     import psycopg
 
-    from promorang_gate.http import GateHttp
+    from promorang_gate.cleanup.tags import object_tag, tagged_title
     from promorang_gate.plugin import new_run_id
-    from promorang_gate.redaction import Redactor
-    from promorang_gate.supabase_access import connect_db, make_supabase
-    from promorang_gate.tags import object_tag, tagged_title
+    from promorang_gate.secrets.redaction import Redactor
+    from promorang_gate.target.http import GateHttp
+    from promorang_gate.target.supabase_access import connect_db, make_supabase
 
     st = sandbox.state
     run_id = new_run_id()

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promorang_gate.migration_chain import (
+from promorang_gate.release.migration_chain import (
     bucket_creation,
     chain_objects,
     missing_objects,
     reused_versions,
     used_objects,
 )
-from promorang_gate.migrations import Ledger, LedgerRow, read_migrations
+from promorang_gate.release.migrations import Ledger, LedgerRow, read_migrations
 
 USERS = "create table if not exists public.users (id uuid primary key);\n"
 ITEMS = "create table public.content_items (id uuid primary key, title text);\n"

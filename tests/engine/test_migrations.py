@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from app_repos import POSITIONS_AS_WRITTEN, POSITIONS_FILE, good_migrations, write_repo
-from promorang_gate.migrations import (
+from promorang_gate.release.migrations import (
     Ledger,
     LedgerMismatch,
     LedgerRow,

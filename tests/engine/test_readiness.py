@@ -8,8 +8,8 @@ import re
 import httpx
 import pytest
 
-from promorang_gate import readiness
-from promorang_gate.readiness import NotReady, StillStarting, wait_ready
+from promorang_gate.target import readiness
+from promorang_gate.target.readiness import NotReady, StillStarting, wait_ready
 
 
 class Flaky:

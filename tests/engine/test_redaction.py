@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from _recording_server import RecordingServer
 
-from promorang_gate.redaction import MASK, Redactor
+from promorang_gate.secrets.redaction import MASK, Redactor
 
 JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLWNhbmFyeQ"
 PLAIN = "sk-canary-0f3b9c2d7e"

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from promorang_gate.decision.verdict_file import Exit
 from promorang_gate.identity import read_api_build, read_bundle, same_commit
 from promorang_gate.identity.deployed import describe_identity
-from promorang_gate.verdict_file import Exit
 
 SHA = "dc79e59447e8298776feb9b0939b9036a50015b2"
 OTHER = "baf89b7eb0000000000000000000000000000000"
@@ -143,10 +143,10 @@ def test_verdict_refuses_a_file_made_for_another_build(project: pytest.Pytester)
 
 
 def test_the_step_summary_and_the_executor_name_the_deployment() -> None:
-    from promorang_gate.allure_results import executor_info
-    from promorang_gate.ci_summary import render_step_summary
+    from promorang_gate.decision.verdict import ChecklistResult, EnvVerdict, ItemResult
     from promorang_gate.identity import identity_of
-    from promorang_gate.verdict import ChecklistResult, EnvVerdict, ItemResult
+    from promorang_gate.reporting.allure_results import executor_info
+    from promorang_gate.reporting.ci_summary import render_step_summary
 
     recorded = {"api_commit": SHA, "api_source": "health", "frontend_bundle": None}
     recorded |= {"frontend_commit": None, "migration_version": "7", "expected_commit": SHA}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from promorang_gate.report_render import RENDERED_MARK, Exit, clear_output
+from promorang_gate.reporting.report_render import RENDERED_MARK, Exit, clear_output
 
 TOOLING = ("package.json", "package-lock.json", "allurerc.mjs", "scripts/allure-render.mjs")
 

@@ -14,14 +14,14 @@ from xml.etree import ElementTree
 import pytest
 from engine_helpers import LOCAL_SECRET, assert_usage_error
 
-from promorang_gate.allure_results import GateResults, write_gate_results
-from promorang_gate.checklist_markdown import MarkdownContext, render_markdown
-from promorang_gate.checklists import Catalog, Checklist, ChecklistItem
-from promorang_gate.ci_summary import render_step_summary
-from promorang_gate.criteria import Criteria
-from promorang_gate.leftovers import NOT_REMOVED_HEADING
-from promorang_gate.redaction import Redactor
-from promorang_gate.verdict import Judging, TestOutcome, compute_verdict
+from promorang_gate.cleanup.leftovers import NOT_REMOVED_HEADING
+from promorang_gate.decision.checklists import Catalog, Checklist, ChecklistItem
+from promorang_gate.decision.criteria import Criteria
+from promorang_gate.decision.verdict import Judging, TestOutcome, compute_verdict
+from promorang_gate.reporting.allure_results import GateResults, write_gate_results
+from promorang_gate.reporting.checklist_markdown import MarkdownContext, render_markdown
+from promorang_gate.reporting.ci_summary import render_step_summary
+from promorang_gate.secrets.redaction import Redactor
 
 # Every status in one run of gate `suite` (create_flow, health, monitoring) on env local.
 MIXED = f"""

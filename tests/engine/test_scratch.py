@@ -20,9 +20,9 @@ from app_repos import (
     good_migrations,
     write_repo,
 )
-from promorang_gate import scratch
-from promorang_gate.migrations import MigrationFile, read_migrations
-from promorang_gate.scratch import (
+from promorang_gate.release import scratch
+from promorang_gate.release.migrations import MigrationFile, read_migrations
+from promorang_gate.release.scratch import (
     SCRATCH_PREFIX,
     MigrationFailed,
     ScratchUnavailable,

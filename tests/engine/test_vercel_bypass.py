@@ -7,10 +7,10 @@ import dataclasses
 
 import httpx
 
-from promorang_gate.environments import resolve_settings
-from promorang_gate.http import GateHttp
-from promorang_gate.redaction import MASK, Redactor
-from promorang_gate.vercel_bypass import HEADER, VercelBypass
+from promorang_gate.secrets.redaction import MASK, Redactor
+from promorang_gate.target.environments import resolve_settings
+from promorang_gate.target.http import GateHttp
+from promorang_gate.target.vercel_bypass import HEADER, VercelBypass
 
 SECRET = "bypass-canary-7d41c29e0a"
 API = "https://promorang-api-git-abc-team.vercel.app"

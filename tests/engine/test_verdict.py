@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from engine_helpers import LOCAL_SECRET, assert_usage_error, gate_file, item_status
 
-from promorang_gate.checklists import Catalog, Checklist, ChecklistItem, SignOff
-from promorang_gate.verdict import (
+from promorang_gate.decision.checklists import Catalog, Checklist, ChecklistItem, SignOff
+from promorang_gate.decision.verdict import (
     NEVER_RAN,
     EnvVerdict,
     Judging,

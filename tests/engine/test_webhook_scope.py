@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from promorang_gate.checklists import Catalog, load_catalog
-from promorang_gate.gates import GateChoice, load_gates
-from promorang_gate.webhooks.scope import not_required, profile_not_required, scoped
+from promorang_gate.decision.checklists import Catalog, load_catalog
+from promorang_gate.decision.gates import GateChoice, load_gates
+from promorang_gate.decision.webhook_scope import not_required, profile_not_required, scoped
 
 WEBHOOK_ITEMS = {
     "webhooks.unsigned_refused",

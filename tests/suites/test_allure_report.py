@@ -331,7 +331,7 @@ def test_the_blocked_run_wrote_the_step_summary(rendered: Rendered) -> None:
 def test_each_gate_run_appends_its_point_and_a_render_does_not_repeat_it(
     rendered: Rendered, tmp_path: Path
 ) -> None:
-    from promorang_gate.allure_history import append_history
+    from promorang_gate.reporting.allure_history import append_history
 
     history = tmp_path / "history.jsonl"
     for reports in (rendered.blocked, rendered.healthy):

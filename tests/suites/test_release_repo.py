@@ -26,7 +26,7 @@ from app_repos import (
     write_repo,
 )
 from project_helpers import ENDPOINTS, env_at_sandbox, sigint_interrupts
-from promorang_gate.scratch import SCRATCH_PREFIX
+from promorang_gate.release.scratch import SCRATCH_PREFIX
 
 pytestmark = pytest.mark.slow
 

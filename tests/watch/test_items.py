@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from promorang_gate.checklists import load_catalog
+from promorang_gate.decision.checklists import load_catalog
+from promorang_gate.decision.gates import choose_gate, load_gates
 from promorang_gate.errors import ConfigError
-from promorang_gate.gates import choose_gate, load_gates
 from promorang_gate.watch.baseline import Baseline, append_history, history_path, last_allowed
 from promorang_gate.watch.items import ItemState, WatchSpec, judge, watch_specs
 from promorang_gate.watch.measures import Reading, utilization_from_metrics
@@ -191,7 +191,7 @@ def test_no_regression_needs_a_baseline_and_its_declared_margin(tmp_path: Path) 
 
 
 def test_a_read_only_env_is_pointed_to_gates_of_the_same_command() -> None:
-    from promorang_gate.gates import refuse_writes_on_read_only
+    from promorang_gate.decision.gates import refuse_writes_on_read_only
 
     catalog = load_catalog(REPO / "checklists")
     gates = load_gates(catalog)

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from promorang_gate.redaction import Redactor
+from promorang_gate.secrets.redaction import Redactor
 from promorang_gate.watch.measures import ConnectionsReader, Database, StorageReader, WebhookReader
 from promorang_gate.watch.target import resolve_watched
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from promorang_gate.environments import Target
-from promorang_gate.http import WriteRefused
-from promorang_gate.redaction import Redactor
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.environments import Target
+from promorang_gate.target.http import WriteRefused
 from promorang_gate.watch.probes import Prober
 from promorang_gate.watch.target import resolve_watched
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from promorang_gate.checklists import load_catalog
-from promorang_gate.gates import load_gates
+from promorang_gate.decision.checklists import load_catalog
+from promorang_gate.decision.gates import load_gates
 from promorang_gate.watch.items import ItemState, judge, watch_specs
 from promorang_gate.watch.measures import Reading
 from promorang_gate.watch.probes import ProbeResult

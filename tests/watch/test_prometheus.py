@@ -15,8 +15,8 @@ import httpx
 import pytest
 from watch_helpers import watch
 
-from promorang_gate.environments import Target
-from promorang_gate.redaction import Redactor
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.environments import Target
 from promorang_gate.watch.items import judge, watch_specs
 from promorang_gate.watch.measures import PrometheusReader, Reading
 from promorang_gate.watch.probes import ProbeResult
@@ -65,8 +65,8 @@ def test_the_query_answer_is_the_reading() -> None:
 
 
 def test_real_traffic_judges_the_error_rate_item() -> None:
-    from promorang_gate.checklists import load_catalog
-    from promorang_gate.gates import load_gates
+    from promorang_gate.decision.checklists import load_catalog
+    from promorang_gate.decision.gates import load_gates
 
     catalog = load_catalog(REPO / "checklists")
     spec = next(

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from promorang_gate.checklists import load_catalog
 from promorang_gate.cli import main
-from promorang_gate.gates import checklists_digest, load_gates
+from promorang_gate.decision.checklists import load_catalog
+from promorang_gate.decision.gates import checklists_digest, load_gates
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from promorang_gate.redaction import Redactor
+from promorang_gate.secrets.redaction import Redactor
 
 __all__ = ["attach_failure_artifacts", "redact_zip"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from promorang_gate.http import WRITE_METHODS, WriteRefused
-from promorang_gate.vercel_bypass import VercelBypass
+from promorang_gate.target.http import WRITE_METHODS, WriteRefused
+from promorang_gate.target.vercel_bypass import VercelBypass
 
 if TYPE_CHECKING:
     from playwright.sync_api import (
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         WebError,
     )
 
-    from promorang_gate.environments import Target
+    from promorang_gate.target.environments import Target
 
 __all__ = ["ApiCall", "PageWatch", "origin_of", "sign_in_script"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from schemathesis import GenerationMode
 
-from promorang_gate.tags import object_tag, tagged_title
+from promorang_gate.cleanup.tags import object_tag, tagged_title
 
 __all__ = ["KNOWN_GOOD", "PNG_1X1", "invalid_cases", "known_good", "tag", "tag_invalid"]
 

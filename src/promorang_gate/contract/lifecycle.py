@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from schemathesis import CheckFunction
     from schemathesis.core.transport import Response
 
-    from promorang_gate.contract.runner import ContractRunner, Ledger
+    from promorang_gate.contract.protocols import Ledger, Runner
 
 __all__ = ["Lifecycle"]
 
@@ -37,7 +37,7 @@ LAST_STEP = {CREATE: "create", GET: "gone", PUT: "read update", DELETE: "gone"}
 class Lifecycle:
     """A scenario recorded for schemathesis' stateful checks, with the gate's :class:`Scenario`."""
 
-    def __init__(self, runner: ContractRunner, focus: str, ledger: Ledger) -> None:
+    def __init__(self, runner: Runner, focus: str, ledger: Ledger) -> None:
         self.runner = runner
         self.focus = focus
         self.ledger = ledger

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from schemathesis.core import NOT_SET
 
+from promorang_gate.cleanup.tags import tagged_title, title_run_id
 from promorang_gate.contract import cases
 from promorang_gate.contract.checks import (
     ABSENT_ID,
@@ -30,11 +31,11 @@ from promorang_gate.contract.checks import (
 from promorang_gate.contract.errors import ContractViolation, UndocumentedRequest
 from promorang_gate.contract.failures import combine, violation
 from promorang_gate.contract.lifecycle import Lifecycle
+from promorang_gate.contract.protocols import Ledger
 from promorang_gate.contract.spec import DocumentedPaths, load_spec, spec_operations
 from promorang_gate.contract.transport import guarded_session
-from promorang_gate.http import WRITE_METHODS, guard
-from promorang_gate.redaction import Redactor
-from promorang_gate.tags import tagged_title, title_run_id
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.http import WRITE_METHODS, guard
 
 if TYPE_CHECKING:
     from schemathesis import CheckFunction
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from schemathesis.engine.recorder import ScenarioRecorder
     from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-    from promorang_gate.environments import Target
+    from promorang_gate.target.environments import Target
 
 __all__ = ["Budget", "ContractRunner", "Ledger", "load_schema", "open_runner"]
 
@@ -59,12 +60,6 @@ MALFORMED_IDS = ("abc", "0", "-1", "not-a-uuid", "0000000-0000-4000-8000-0000000
 # PUT and DELETE only with ids no row can carry: a legacy ``content_pieces`` table (integer
 # ids) would update or delete its row 123 (CONTRACT.md 3.8), a row the run never created.
 WRITE_SAFE_MALFORMED_IDS = tuple(i for i in MALFORMED_IDS if not i.lstrip("-").isdigit())
-
-
-class Ledger(Protocol):
-    def content(self, content_id: str) -> None: ...
-
-    def object(self, bucket: str, path: str) -> None: ...
 
 
 @cache

@@ -8,3 +8,17 @@ what a release engineer and CI read afterwards; ``run`` drives the loop.
 """
 
 from __future__ import annotations
+
+# Modules, not names: the watch loads its heavy parts only when it runs.
+__all__ = [
+    "baseline",
+    "items",
+    "measures",
+    "output",
+    "probes",
+    "progress",
+    "replay",
+    "run",
+    "target",
+    "windows",
+]

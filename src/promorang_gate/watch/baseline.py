@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promorang_gate.latency_chart import percentile
+from promorang_gate.reporting.latency_chart import percentile
 from promorang_gate.watch.windows import Series
 
 __all__ = ["Baseline", "append_history", "figures", "history_path", "last_allowed"]

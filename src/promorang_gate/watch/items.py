@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from promorang_gate.checklists import Catalog, ChecklistItem
+from promorang_gate.decision.checklists import Catalog, ChecklistItem
 from promorang_gate.errors import ConfigError
 from promorang_gate.watch.baseline import Baseline
 from promorang_gate.watch.measures import Reading

@@ -15,10 +15,10 @@ from typing import Any
 
 import httpx
 
-from promorang_gate.environments import Target
-from promorang_gate.http import GateHttp
-from promorang_gate.readonly_db import ReadOnlyConnection
-from promorang_gate.redaction import Redactor
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.environments import Target
+from promorang_gate.target.http import GateHttp
+from promorang_gate.target.readonly_db import ReadOnlyConnection
 
 __all__ = [
     "METRICS_PATH",
@@ -81,7 +81,7 @@ class Database:
     def rows(self, query: Any, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         import psycopg
 
-        from promorang_gate.supabase_access import connect_db
+        from promorang_gate.target.supabase_access import connect_db
 
         try:
             if self._conn is None:

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from promorang_gate.environments import Target
 from promorang_gate.files import write_atomic
-from promorang_gate.redaction import Redactor
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.environments import Target
 from promorang_gate.watch.items import ItemState
 from promorang_gate.watch.windows import Series
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from promorang_gate.environments import Target
-from promorang_gate.http import GateHttp
-from promorang_gate.redaction import Redactor
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.environments import Target
+from promorang_gate.target.http import GateHttp
 
 __all__ = ["PROBES", "ProbeResult", "Prober"]
 

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from promorang_gate.checklists import load_catalog
+from promorang_gate.decision.checklists import load_catalog
+from promorang_gate.decision.gates import checklists_digest, load_gates
+from promorang_gate.decision.verdict_file import Exit, Refused
 from promorang_gate.durations import format_duration
-from promorang_gate.gates import checklists_digest, load_gates
-from promorang_gate.verdict_file import Exit, Refused
 
 __all__ = ["check_watch_file"]
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from promorang_gate.checklists import WATCH, load_catalog
+from promorang_gate.decision.checklists import WATCH, load_catalog
+from promorang_gate.decision.gates import checklists_digest, choose_gate, load_gates
 from promorang_gate.errors import ConfigError
-from promorang_gate.gates import checklists_digest, choose_gate, load_gates
-from promorang_gate.redaction import Redactor
+from promorang_gate.secrets.redaction import Redactor
 from promorang_gate.watch.baseline import append_history, figures, history_path, last_allowed
 from promorang_gate.watch.items import (
     REAL_ERROR_RATE,
@@ -365,7 +365,7 @@ def _finish(run: _Run) -> int:
         append_history(history_path(run.reports, env), record | {"probes": figures(run.series)})
     summary = run.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        from promorang_gate.ci_summary import append_step_summary
+        from promorang_gate.reporting.ci_summary import append_step_summary
 
         append_step_summary(summary, step_summary(env, verdict, rows))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("passed", "failed", "not_verified")}

@@ -9,9 +9,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from promorang_gate.environments import EnvSettings, Target, resolve_settings, target_from_sandbox
-from promorang_gate.redaction import Redactor
-from promorang_gate.sandbox_target import SandboxProvider, state_file_from
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.environments import (
+    EnvSettings,
+    Target,
+    resolve_settings,
+    target_from_sandbox,
+)
+from promorang_gate.target.sandbox_target import SandboxProvider, state_file_from
 
 __all__ = ["WatchedEnv", "resolve_watched"]
 

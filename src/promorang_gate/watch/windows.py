@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from promorang_gate.latency_chart import percentile
+from promorang_gate.reporting.latency_chart import percentile
 from promorang_gate.watch.measures import Reading
 from promorang_gate.watch.probes import ProbeResult
 

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from promorang_gate.tags import tagged_title
+from promorang_gate.cleanup.tags import tagged_title
 
 __all__ = [
     "DEFAULT_TOLERANCE_S",

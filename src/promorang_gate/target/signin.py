@@ -1,0 +1,145 @@
+"""Tokens the way Supabase issues them: an access token lives an hour, so one stored as a CI
+secret is dead by the next release.
+
+With ``GATE_<ENV>_CREATOR_EMAIL`` and ``GATE_<ENV>_CREATOR_PASSWORD`` (likewise
+``OTHER_USER_*``) the gate signs the test user in itself, through supabase-py's
+``auth.sign_in_with_password``, once per run, before any test: the fresh token takes the place of
+``…_TOKEN`` and is redacted like every secret. A static ``…_TOKEN`` is still accepted; its
+expiry is checked here, so an expired one is one usage error naming the variable, not a row of
+401s.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from promorang_gate.errors import ConfigError
+from promorang_gate.target.environments import EnvSettings
+
+__all__ = ["EXPIRY_MARGIN_S", "sign_in_users", "signed_in_tokens", "token_expiry", "with_tokens"]
+
+#: A static token must stay valid at least this long: a run takes minutes, not seconds.
+EXPIRY_MARGIN_S = 300
+USERS = ("creator", "other_user")
+
+
+def _variable(env: str, key: str) -> str:
+    return f"GATE_{env.upper().replace('-', '_')}_{key.upper()}"
+
+
+def token_expiry(token: str) -> int | None:
+    """The ``exp`` claim of a JWT, read without verifying it; None when it has none."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    exp = payload.get("exp") if isinstance(payload, dict) else None
+    return int(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+def _check_static(env: str, key: str, token: str, now: float) -> None:
+    exp = token_expiry(token)
+    if exp is None or exp - now >= EXPIRY_MARGIN_S:
+        return
+    user = key.removesuffix("_token")
+    when = dt.datetime.fromtimestamp(exp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    state = "expired" if exp <= now else f"expires within {EXPIRY_MARGIN_S // 60} minutes"
+    raise ConfigError(
+        f"{_variable(env, key)} {state} ({when}): Supabase access tokens live an hour; set"
+        f" {_variable(env, user + '_email')} and {_variable(env, user + '_password')} so the"
+        " gate signs the user in itself on every run"
+    )
+
+
+def _sign_in(env: EnvSettings, user: str, email: str, password: str) -> str:
+    import httpx
+    from supabase import create_client
+    from supabase.lib.client_options import SyncClientOptions
+    from supabase_auth.errors import AuthError
+
+    url = str(env.values.get("supabase_url", "")).rstrip("/")
+    key = env.secrets.get("service_role_key") or ""
+    timeout = float(env.values.get("request_timeout_s", 10.0))  # type: ignore[arg-type]
+    where = f"{_variable(env.name, user + '_email')}: signing in at {url}/auth/v1"
+    with httpx.Client(timeout=timeout, follow_redirects=False) as http:
+        options = SyncClientOptions(
+            httpx_client=http, auto_refresh_token=False, persist_session=False
+        )
+        try:
+            client = create_client(url, key, options=options)
+            answer: Any = client.auth.sign_in_with_password({"email": email, "password": password})
+        except AuthError as exc:
+            raise ConfigError(f"{where} failed: {exc.message}") from None
+        except (httpx.HTTPError, OSError) as exc:
+            raise ConfigError(f"{where} failed: {type(exc).__name__}") from None
+    session = getattr(answer, "session", None)
+    token = getattr(session, "access_token", None)
+    if not isinstance(token, str) or not token:
+        raise ConfigError(f"{where} answered no session")
+    return token
+
+
+def sign_in_users(
+    settings: Mapping[str, EnvSettings], now: float | None = None
+) -> dict[str, EnvSettings]:
+    """``settings`` with a fresh token for every user given by email and password, and every
+    static token checked for expiry; ConfigError naming the variable otherwise."""
+    moment = time.time() if now is None else now
+    result: dict[str, EnvSettings] = {}
+    for name, env in settings.items():
+        if env.embedded:  # the sandbox hands out its own users' tokens
+            result[name] = env
+            continue
+        secrets = dict(env.secrets)
+        sources = dict(env.sources)
+        for user in USERS:
+            email, password = secrets.get(f"{user}_email"), secrets.get(f"{user}_password")
+            if bool(email) != bool(password):
+                given, lacking = ("email", "password") if email else ("password", "email")
+                raise ConfigError(
+                    f"{_variable(name, f'{user}_{given}')} is set without"
+                    f" {_variable(name, f'{user}_{lacking}')}: the gate signs in with both"
+                )
+            if email and password:
+                secrets[f"{user}_token"] = _sign_in(env, user, email, password)
+                sources[f"{user}_token"] = f"signed in:{_variable(name, user + '_email')}"
+            elif secrets.get(f"{user}_token"):
+                _check_static(name, f"{user}_token", str(secrets[f"{user}_token"]), moment)
+        result[name] = replace(env, secrets=secrets, sources=sources)
+    return result
+
+
+def signed_in_tokens(settings: Mapping[str, EnvSettings]) -> dict[str, dict[str, str]]:
+    """The tokens this run signed in for, per env: what xdist workers get instead of signing
+    in again (one token per user and run, and one redactor that knows it)."""
+    shared: dict[str, dict[str, str]] = {}
+    for name, env in settings.items():
+        for user in USERS:
+            key = f"{user}_token"
+            token = env.secrets.get(key)
+            if token and str(env.sources.get(key, "")).startswith("signed in"):
+                shared.setdefault(name, {})[key] = token
+    return shared
+
+
+def with_tokens(
+    settings: Mapping[str, EnvSettings], shared: Mapping[str, Mapping[str, str]]
+) -> dict[str, EnvSettings]:
+    """``settings`` with the tokens the controller signed in for (see :func:`signed_in_tokens`)."""
+    result = dict(settings)
+    for name, tokens in shared.items():
+        env = result.get(name)
+        if env is not None:
+            secrets = {**env.secrets, **tokens}
+            sources = {**env.sources, **{k: "signed in" for k in tokens}}
+            result[name] = replace(env, secrets=secrets, sources=sources)
+    return result
