@@ -4,7 +4,6 @@ hypothesis are imported inside the fixture, so collecting other suites never loa
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,29 +15,6 @@ if TYPE_CHECKING:
     from promorang_gate.target.environments import Target
 
 SPEC_PATH = Path(__file__).resolve().with_name("openapi.yaml")
-_preload: list[threading.Thread] = []
-
-
-def _load_schema() -> None:
-    try:
-        from promorang_gate.contract.runner import load_schema
-
-        load_schema(SPEC_PATH)
-    except Exception:
-        pass  # contract_runner loads it again, and reports what failed
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """When contract tests are selected, import schemathesis and load the schema (~2.5 s) in
-    the background while the smoke checks, which run first and mostly wait on the target, run:
-    ``contract_runner`` then finds it loaded (``load_schema`` is cached)."""
-    here = SPEC_PATH.parent
-    if session.config.option.collectonly:
-        return  # collecting alone never loads schemathesis
-    if not _preload and any(here in item.path.parents for item in session.items):
-        thread = threading.Thread(target=_load_schema, name="contract-schema", daemon=True)
-        thread.start()
-        _preload.append(thread)
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +23,6 @@ def contract_runner(
 ) -> Iterator[ContractRunner]:
     """Sends the contract's cases to ``gate_target`` through the write/undocumented-path guard;
     where it may write, a create that fails is looked for through the service role."""
-    for thread in _preload:
-        thread.join()
     from promorang_gate.contract.runner import open_runner
 
     find_rows = None

@@ -163,6 +163,14 @@ WARM_MODULES = (
     "supabase",
     "psycopg",
 )
+IN_PROCESS_WARNINGS = (
+    "-W",
+    "ignore::pytest.PytestUnraisableExceptionWarning",
+    "-W",
+    "ignore::ResourceWarning",
+    "-W",
+    "ignore::hypothesis.errors.HypothesisSideeffectWarning",
+)
 # What an xdist worker sets for itself; a gate run inside it must not believe it is a worker.
 _WORKER_VARIABLES = (
     "PYTEST_XDIST_WORKER",
@@ -234,6 +242,10 @@ def run_gate_inprocess(
                 "-p",
                 "no:cacheprovider",
                 "-q",
+                # Warnings a run in this process can see that a process of its own never does:
+                # sockets of this session's fixtures collected during the run, and hypothesis
+                # counting the run's start-up as its own import (strategies built then warn).
+                *IN_PROCESS_WARNINGS,
             )
             elapsed = time.monotonic() - started
         output = "\n".join([*result.outlines, *result.errlines])

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from promorang_gate import app_repo, environments
+from promorang_gate.release import app_repo
+from promorang_gate.target import environments
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO / ".github" / "workflows"

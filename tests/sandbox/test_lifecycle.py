@@ -86,7 +86,9 @@ def test_private_cluster_is_removed() -> None:
         assert match is not None, handle.log()
         cluster_dir = Path(match.group(1))
         assert cluster_dir.is_dir()
-        assert httpx.get(f"{handle.state.api_url}/api/content", timeout=10).status_code == 200
+        token = {"Authorization": f"Bearer {handle.state.creator_token}"}
+        listing = httpx.get(f"{handle.state.api_url}/api/content", headers=token, timeout=10)
+        assert listing.status_code == 200
         assert handle.process is not None
         pid = handle.process.pid
     assert not _group_alive(pid)

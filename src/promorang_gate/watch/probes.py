@@ -78,8 +78,11 @@ class Prober:
             "max_body_bytes": target.max_body_bytes,
         }
         key = target.service_role_key
+        # The platform's clients read the Create flow with the user's token (its newest build
+        # refuses anonymous reads): the probes read as they do, when a creator token is given.
+        user = {"Authorization": f"Bearer {target.creator_token}"} if target.creator_token else {}
         self.clients = {
-            "api": GateHttp(target.name, target.api_url, **common),
+            "api": GateHttp(target.name, target.api_url, default_headers=user, **common),
             "supabase": GateHttp(
                 target.name,
                 target.supabase_url,
