@@ -63,8 +63,9 @@ def test_a_small_answer_is_read_whole(hostile: HostileServer) -> None:
     assert response.json() == {"ok": True}
 
 
+# VmHWM, the probe's own peak (ru_maxrss would carry the xdist worker's across fork and exec).
 MEMORY_PROBE = """
-import resource, sys
+import sys
 from promorang_gate.contract.spec import DocumentedPaths
 from promorang_gate.contract.transport import BodyTooLarge, guarded_session
 
@@ -73,7 +74,8 @@ try:
     session.get(sys.argv[1] + "/huge?bytes=1073741824&chunked=1", timeout=30)
 except BodyTooLarge as exc:
     print("refused:", exc)
-print("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+with open("/proc/self/status") as status:
+    print("maxrss_kb", next(int(x.split()[1]) for x in status if x.startswith("VmHWM:")))
 """
 
 
