@@ -71,14 +71,7 @@ async def read_json(request: Request) -> Any:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > BODY_LIMIT:
         raise ApiError(413, ERROR_BODY)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > BODY_LIMIT:
-            raise ApiError(413, ERROR_BODY)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    raw = await read_body(request)
     if not raw.strip():
         return {}
     try:
@@ -113,3 +106,15 @@ def pg_message(resp: httpx.Response, default: str) -> str:
         if isinstance(msg, str) and msg:
             return msg
     return default
+
+
+async def read_body(request: Request) -> bytes:
+    """The request's raw body, refused (413) as soon as it passes ``BODY_LIMIT``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > BODY_LIMIT:
+            raise ApiError(413, ERROR_BODY)
+        chunks.append(chunk)
+    return b"".join(chunks)

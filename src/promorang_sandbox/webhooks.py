@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from .api_common import BODY_LIMIT, ERROR_BODY, ApiError, guarded, json_response
+from .api_common import guarded, json_response, read_body
 
 if TYPE_CHECKING:
     from .api_state import ApiConfig
@@ -88,22 +88,12 @@ class StripeWebhook:
             return env.get("WEBHOOK_SECRET_STRIPE")  # b9bfeadcb's name (§6.19)
         return env.get("STRIPE_WEBHOOK_SECRET") or env.get("WEBHOOK_SECRET_STRIPE")
 
-    async def _raw_body(self, request: Request) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > BODY_LIMIT:
-                raise ApiError(413, ERROR_BODY)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     async def handle(self, request: Request) -> Response:
         faults, secret = self.config.faults, self._secret()
         if not self.config.stripe_env.get("STRIPE_SECRET_KEY") or not secret:
             body = {"status": "error", "message": "Stripe webhook not configured"}
             return json_response(503, body)
-        payload = await self._raw_body(request)
+        payload = await read_body(request)
         header = request.headers.get("stripe-signature")
         try:
             if header is None and "webhook_accepts_unsigned" in faults:

@@ -14,8 +14,6 @@ says nothing about the credential (a 5xx, a missing bucket) is left to the check
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable, Iterable
 
 import httpx
@@ -23,6 +21,7 @@ import httpx
 from promorang_gate.errors import ConfigError
 from promorang_gate.secrets.redaction import Redactor
 from promorang_gate.target.environments import Target
+from promorang_gate.target.signin import unverified_claims
 from promorang_gate.target.vercel_bypass import VercelBypass
 
 __all__ = ["PROBE_TIMEOUT_S", "check_credentials"]
@@ -40,14 +39,7 @@ def _jwt_role(key: str) -> str | None:
     """The ``role`` claim of a JWT, read without verifying (None when it is no JWT)."""
     if key.startswith("sb_publishable_"):
         return "anon"
-    parts = key.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except ValueError:
-        return None
-    role = payload.get("role") if isinstance(payload, dict) else None
+    role = unverified_claims(key).get("role")
     return role if isinstance(role, str) else None
 
 

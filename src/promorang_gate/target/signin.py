@@ -33,16 +33,21 @@ def _variable(env: str, key: str) -> str:
     return f"GATE_{env.upper().replace('-', '_')}_{key.upper()}"
 
 
-def token_expiry(token: str) -> int | None:
-    """The ``exp`` claim of a JWT, read without verifying it; None when it has none."""
+def unverified_claims(token: str) -> dict[str, object]:
+    """A JWT's claims, read without verifying it (empty when it is no JWT)."""
     parts = token.split(".")
     if len(parts) != 3:
-        return None
+        return {}
     try:
         payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except ValueError:
-        return None
-    exp = payload.get("exp") if isinstance(payload, dict) else None
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def token_expiry(token: str) -> int | None:
+    """The ``exp`` claim of a JWT, read without verifying it; None when it has none."""
+    exp = unverified_claims(token).get("exp")
     return int(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
 
 
