@@ -66,3 +66,19 @@ def test_an_expired_static_token_is_a_usage_error_naming_the_variable(
     assert "GATE_STAGING_CREATOR_TOKEN expired" in run.output
     assert "GATE_STAGING_CREATOR_EMAIL and GATE_STAGING_CREATOR_PASSWORD" in run.output
     assert expired not in run.output
+
+
+def test_production_refuses_a_sign_in_before_anything_is_sent(run_gate: Any, sandbox: Any) -> None:
+    """A sign-in is a POST to the auth server: an env without writes takes tokens only, and the
+    sandbox standing in for production records no request to its auth server."""
+    sandbox.clear_requests()
+    env = {
+        **env_at_sandbox(sandbox.state, "prod", *ENDPOINTS),
+        "GATE_PROD_CREATOR_EMAIL": CREATOR_EMAIL,
+        "GATE_PROD_CREATOR_PASSWORD": CREATOR_PASSWORD,
+    }
+    run = run_gate(["smoke", "--env", "prod", "-m", "health"], env=env)
+    assert run.returncode == 4, run.output
+    assert "GATE_PROD_CREATOR_EMAIL: env 'prod' allows no writes" in run.output
+    assert CREATOR_PASSWORD not in run.output
+    assert not [r for r in sandbox.requests() if r["path"].startswith("/auth/v1/token")]

@@ -22,11 +22,21 @@ from typing import Any
 from promorang_gate.errors import ConfigError
 from promorang_gate.target.environments import EnvSettings
 
-__all__ = ["EXPIRY_MARGIN_S", "sign_in_users", "signed_in_tokens", "token_expiry", "with_tokens"]
+__all__ = [
+    "EXPIRY_MARGIN_S",
+    "SIGN_IN_KEYS",
+    "sign_in_users",
+    "signed_in_tokens",
+    "token_expiry",
+    "with_tokens",
+]
 
 #: A static token must stay valid at least this long: a run takes minutes, not seconds.
 EXPIRY_MARGIN_S = 300
 USERS = ("creator", "other_user")
+#: The secrets a sign-in reads. Signing in is a POST to the env's auth server, so an env that
+#: allows no writes (production) takes its users as static tokens only.
+SIGN_IN_KEYS = tuple(f"{user}_{part}" for user in USERS for part in ("email", "password"))
 
 
 def _variable(env: str, key: str) -> str:
@@ -113,6 +123,12 @@ def sign_in_users(
                 raise ConfigError(
                     f"{_variable(name, f'{user}_{given}')} is set without"
                     f" {_variable(name, f'{user}_{lacking}')}: the gate signs in with both"
+                )
+            if email and password and not env.values.get("writes_allowed"):
+                raise ConfigError(
+                    f"{_variable(name, f'{user}_email')}: env '{name}' allows no writes, and a"
+                    " sign-in is a POST to its auth server: give a fresh"
+                    f" {_variable(name, f'{user}_token')} instead"
                 )
             if email and password:
                 secrets[f"{user}_token"] = _sign_in(env, user, email, password)
