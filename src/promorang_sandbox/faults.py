@@ -229,6 +229,11 @@ _FAULT_LIST = (
         "the Create form reads result.contentId and navigates to /content/undefined",
     ),
     Fault(
+        "create_redirects_to_undefined",
+        "frontend",
+        "after a create that succeeded, the Create form navigates to /content/undefined",
+    ),
+    Fault(
         "frontend_price_override",
         "frontend",
         "the Create form sends share_price 0 whatever price was typed",

@@ -45,6 +45,12 @@ BUILD_PATCHES: Mapping[str, tuple[str, str]] = {
         "const contentId = result.content.id;",
         "const contentId = result.contentId;",
     ),
+    # B's form after a create that succeeded: whatever the API answered, it lands on
+    # /content/undefined (docs/traps.md H.8).
+    "create_redirects_to_undefined": (
+        "navigate(`/content/${contentId}`);",
+        'navigate("/content/undefined");',
+    ),
     # CONTRACT §6.17: the form overrides the typed share price (gem funding / shares, or 0).
     "frontend_price_override": ("share_price: sharePrice,", "share_price: 0,"),
 }

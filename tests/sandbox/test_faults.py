@@ -291,6 +291,10 @@ def frontend_reads_wrong_id(h: SandboxHandle, api: httpx.Client) -> bool:
     return "result.contentId" in _bundle(h)
 
 
+def create_redirects_to_undefined(h: SandboxHandle, api: httpx.Client) -> bool:
+    return 'navigate("/content/undefined");' in _bundle(h)
+
+
 def frontend_price_override(h: SandboxHandle, api: httpx.Client) -> bool:
     bundle = _bundle(h)
     return "share_price: 0," in bundle and "share_price: sharePrice," not in bundle

@@ -189,4 +189,4 @@ def test_public_api_is_what_it_should_be() -> None:
         "UnknownFault",
         "start_sandbox",
     }
-    assert len(FAULTS) == 56
+    assert len(FAULTS) == 57

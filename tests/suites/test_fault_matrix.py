@@ -94,6 +94,7 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
     "demo_login_open": ({"security.demo_login_closed"}, set()),
     "cors_reflects_vercel_app": ({"security.cors_credentials_closed"}, set()),
     "frontend_lazy_chunk_wrong_api": ({"create_flow.frontend_wired"}, set()),
+    "create_redirects_to_undefined": ({"create_flow.frontend_wired"}, set()),
     # Every create answers 500 after committing its row (the run still leaves none behind).
     "create_500_after_commit": (
         {"create_flow.content_crud", "create_flow.share_positions", "create_flow.frontend_wired"}
@@ -136,6 +137,12 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
     "webhook_no_timestamp_tolerance": ({"webhooks.stale_timestamp_refused"}, set()),
     # What is deployed (checklists/release.yaml).
     "stale_deployment": ({"release.identity"}, set()),
+}
+
+# Rows whose reason is the point (docs/traps.md): the run's output must state it.
+FAULT_REASONS: dict[str, str] = {
+    "create_redirects_to_undefined": "the form navigated to /content/undefined, a page for an id"
+    " that is not the created item's",
 }
 
 # Faults of a frontend that calls relative /api, proved against a sandbox in that mode
@@ -192,6 +199,8 @@ def test_fault_blocks_on_exactly_its_items(sandbox: Any, run_gate: Any, fault: s
     finally:
         sandbox.set_faults([])
     _assert_blocks_exactly(run, fault, *FAULT_MATRIX[fault])
+    if fault in FAULT_REASONS:
+        assert FAULT_REASONS[fault] in run.output, f"under {fault}, not its reason:\n{run.output}"
 
 
 @pytest.mark.parametrize("fault", CONTRACT_HOLDS_UNDER)
