@@ -73,14 +73,15 @@ def creator_page(gate_target: Any, new_context: Any) -> tuple[Page, PageWatch]:
     return context.new_page(), watch
 
 
-def _fill_create_form(page: Page, typed: Typed, image: Path) -> None:
-    page.get_by_label("Image", exact=True).set_input_files(image)
-    page.get_by_label("Title", exact=True).fill(typed.title)
-    page.get_by_label("Platform", exact=True).select_option(typed.platform)
-    page.get_by_label("Platform URL", exact=True).fill(typed.platform_url)
-    page.get_by_label("Description", exact=True).fill(typed.description)
-    page.get_by_label("Total Shares", exact=True).fill(str(typed.total_shares))
-    page.get_by_label("Share Price", exact=True).fill(str(typed.share_price))
+def _fill_create_form(page: Page, typed: Typed, image: Path, form: Any) -> None:
+    """By the labels a user reads (the profile's ``create_form.*``, defaults the sandbox's)."""
+    page.get_by_label(form.image, exact=True).set_input_files(image)
+    page.get_by_label(form.title, exact=True).fill(typed.title)
+    page.get_by_label(form.platform, exact=True).select_option(typed.platform)
+    page.get_by_label(form.platform_url, exact=True).fill(typed.platform_url)
+    page.get_by_label(form.description, exact=True).fill(typed.description)
+    page.get_by_label(form.total_shares, exact=True).fill(str(typed.total_shares))
+    page.get_by_label(form.share_price, exact=True).fill(str(typed.share_price))
 
 
 def _register_created(watch: PageWatch, ledger: Any, target: Any) -> None:
@@ -97,7 +98,7 @@ def _register_created(watch: PageWatch, ledger: Any, target: Any) -> None:
 
 
 def _submit(page: Page, watch: PageWatch, ledger: Any, target: Any) -> None:
-    page.get_by_role("button", name="Create Content").click()
+    page.get_by_role("button", name=target.create_form.submit, exact=True).click()
     try:
         page.wait_for_function(SETTLED)
     except PlaywrightTimeout:
@@ -133,7 +134,7 @@ def test_create_form_creates_the_typed_item(
     image.write_bytes(upload.data)
 
     page.goto(f"{gate_target.frontend_url}{gate_target.create_path}")
-    _fill_create_form(page, typed, image)
+    _fill_create_form(page, typed, image, gate_target.create_form)
     _submit(page, watch, gate_ledger, gate_target)
 
     path = urlsplit(page.url).path

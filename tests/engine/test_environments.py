@@ -192,3 +192,55 @@ def test_garbage_sandbox_state_file_is_one_usage_error(project: pytest.Pytester)
     assert_usage_error(
         result, project, "sandbox state file state.json: missing or not text: api_url,"
     )
+
+
+def _qa_profile(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "environments"
+    folder.mkdir(exist_ok=True)
+    (folder / "qa.toml").write_text(
+        'api_url = "http://qa:1"\nfrontend_url = "http://qa:2"\nsupabase_url = "http://qa:3"\n'
+        + text,
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_create_form_labels_default_to_the_sandbox_form_and_the_profile_overrides(
+    tmp_path: Path,
+) -> None:
+    folder = _qa_profile(
+        tmp_path, 'create_form.submit = "Publish"\ncreate_form.title = "Content Title"\n'
+    )
+    environ = {"GATE_QA_SERVICE_ROLE_KEY": "abcdefgh", "GATE_QA_CREATE_FORM_IMAGE": "Media"}
+    form = resolve_targets(["qa"], environ, {}, tmp_path, environments_dir=folder)["qa"]
+    assert (form.create_form.submit, form.create_form.title) == ("Publish", "Content Title")
+    assert form.create_form.image == "Media"  # GATE_<ENV>_CREATE_FORM_<FIELD>
+    assert form.create_form.platform_url == "Platform URL"  # default: the sandbox's form
+    assert form.sources["create_form.submit"] == "profile"
+    local = resolve_targets(["local"], {"GATE_LOCAL_SERVICE_ROLE_KEY": "k" * 10}, {}, tmp_path)
+    assert local["local"].create_form.submit == "Create Content"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'create_form.button = "Go"\n',
+            r"qa.toml: unknown key\(s\) create_form.button \(known: create_form.submit, ",
+        ),
+        ('create_form = "Publish"\n', r"qa.toml: create_form must be a table of labels, like"),
+        ("create_form.submit = 1\n", r"create_form.submit from profile .*qa.toml must be a string"),
+        (
+            'create_form.title = "  "\n',
+            r"create_form.title from profile .*qa.toml: create_form.title must be the text a user"
+            r' sees on the Create form, like "Title"',
+        ),
+    ],
+    ids=["unknown-field", "not-a-table", "not-a-string", "blank"],
+)
+def test_a_bad_create_form_label_names_the_file_and_the_fix(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    folder = _qa_profile(tmp_path, text)
+    with pytest.raises(ConfigError, match=message):
+        resolve_targets(["qa"], {}, {}, tmp_path, environments_dir=folder)

@@ -21,6 +21,7 @@ from promorang_gate.target.profiles import (
     SETTINGS,
     URL_KEYS,
     URL_OPTIONS,
+    CreateForm,
     Profile,
     known_environments,
     load_profiles,
@@ -40,6 +41,7 @@ __all__ = [
     "SETTINGS",
     "URL_KEYS",
     "URL_OPTIONS",
+    "CreateForm",
     "EnvSettings",
     "Target",
     "known_environments",
@@ -99,6 +101,8 @@ class Target:
     reads_need_auth: bool = True
     create_path: str = "/create"
     external_tables: str = ""
+    #: The Create form's labels the browser check finds it by (profile ``create_form.*``).
+    create_form: CreateForm = field(default_factory=CreateForm)
     creator_email: str | None = field(default=None, repr=False)
     creator_password: str | None = field(default=None, repr=False)
     other_user_email: str | None = field(default=None, repr=False)
@@ -166,6 +170,7 @@ def _make_target(
         reads_need_auth=bool(v.get("reads_need_auth", True)),
         create_path=str(v.get("create_path", "/create")),
         external_tables=str(v.get("external_tables", "")),
+        create_form=CreateForm.from_values(v),
         creator_email=secrets.get("creator_email"),
         creator_password=secrets.get("creator_password"),
         other_user_email=secrets.get("other_user_email"),
@@ -304,7 +309,7 @@ def _resolve_one(
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
     for key in PROFILE_KEYS:
-        var = prefix + key.upper()
+        var = prefix + key.upper().replace(".", "_")
         if key in options:
             if embedded:
                 raise ConfigError(

@@ -15,12 +15,14 @@ from promorang_gate.git import git
 from promorang_gate.target.validation import check_name, check_number
 
 __all__ = [
+    "CREATE_FORM_LABELS",
     "PROFILE_KEYS",
     "REQUIRED_SECRETS",
     "SECRET_KEYS",
     "SETTINGS",
     "URL_KEYS",
     "URL_OPTIONS",
+    "CreateForm",
     "Profile",
     "check_value",
     "is_shipped",
@@ -101,7 +103,44 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "external_tables": (str, ""),
 }
 
+# What the browser check looks for on the Create form, by role and label text (a table in the
+# profile: ``create_form.submit = "Publish"``). The defaults are the sandbox's form, whose
+# labels are the platform's where its form names the field the same way.
+CREATE_FORM_LABELS: dict[str, str] = {
+    "submit": "Create Content",
+    "image": "Image",
+    "title": "Title",
+    "platform": "Platform",
+    "platform_url": "Platform URL",
+    "description": "Description",
+    "total_shares": "Total Shares",
+    "share_price": "Share Price",
+}
+SETTINGS.update({f"create_form.{key}": (str, label) for key, label in CREATE_FORM_LABELS.items()})
+_TABLES = {"create_form": CREATE_FORM_LABELS}
+
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
+
+
+@dataclass(frozen=True)
+class CreateForm:
+    """The Create form's submit button and field labels, as the browser check finds them."""
+
+    submit: str = CREATE_FORM_LABELS["submit"]
+    image: str = CREATE_FORM_LABELS["image"]
+    title: str = CREATE_FORM_LABELS["title"]
+    platform: str = CREATE_FORM_LABELS["platform"]
+    platform_url: str = CREATE_FORM_LABELS["platform_url"]
+    description: str = CREATE_FORM_LABELS["description"]
+    total_shares: str = CREATE_FORM_LABELS["total_shares"]
+    share_price: str = CREATE_FORM_LABELS["share_price"]
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, object]) -> CreateForm:
+        """From resolved settings (``create_form.<field>`` keys); defaults where absent."""
+        found = {k: values.get(f"create_form.{k}") for k in CREATE_FORM_LABELS}
+        return cls(**{k: str(v) for k, v in found.items() if v is not None})
+
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -124,6 +163,7 @@ def _read_profile(path: Path) -> dict[str, object]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"environment profile {path}: {exc}") from None
+    data = _flatten_tables(data, path)
     unknown = sorted(set(data) - set(PROFILE_KEYS))
     if unknown:
         raise ConfigError(
@@ -133,6 +173,30 @@ def _read_profile(path: Path) -> dict[str, object]:
     for key, value in data.items():
         _check_type(key, value, f"profile {path}")
     return data
+
+
+def _flatten_tables(data: Mapping[str, object], path: Path) -> dict[str, object]:
+    """``create_form.submit = "Publish"`` (a TOML table) -> the key ``create_form.submit``."""
+    flat: dict[str, object] = {}
+    for key, value in data.items():
+        if key not in _TABLES:
+            flat[key] = value
+            continue
+        fields = _TABLES[key]
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"environment profile {path}: {key} must be a table of labels, like"
+                f' {key}.submit = "{fields["submit"]}", got {value!r}'
+            )
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise ConfigError(
+                f"environment profile {path}: unknown key(s)"
+                f" {', '.join(f'{key}.{k}' for k in unknown)}"
+                f" (known: {', '.join(f'{key}.{k}' for k in fields)})"
+            )
+        flat.update({f"{key}.{k}": v for k, v in value.items()})
+    return flat
 
 
 def _shipped_profiles() -> list[Path]:
@@ -194,6 +258,11 @@ def check_value(key: str, value: object, where: str) -> object:
         isinstance(value, str) and value.startswith("/") and not value.startswith("//")
     ):
         raise ConfigError(f"{where}: create_path must be a path on the frontend, like /create")
+    elif key.startswith("create_form.") and not (isinstance(value, str) and value.strip()):
+        raise ConfigError(
+            f"{where}: {key} must be the text a user sees on the Create form, like"
+            f' "{CREATE_FORM_LABELS[key.partition(".")[2]]}"'
+        )
     return value
 
 
