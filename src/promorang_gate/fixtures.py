@@ -17,6 +17,7 @@ from promorang_gate.secrets.redaction import Redactor
 from promorang_gate.target.http import GateHttp
 from promorang_gate.target.readiness import wait_ready
 from promorang_gate.target.readonly_db import ReadOnlyConnection
+from promorang_gate.target.signin import CreatorAuth
 from promorang_gate.target.stored import StoredState
 from promorang_gate.target.supabase_access import connect_db, connect_db_for_writes, make_supabase
 from promorang_gate.target.vercel_bypass import VercelBypass
@@ -124,11 +125,16 @@ def _http(config: pytest.Config, target: Target, base_url: str | None, **kw: Any
 
 @pytest.fixture(scope="session")
 def gate_api(request: pytest.FixtureRequest, gate_target: Target) -> Iterator[GateHttp]:
-    """``GateHttp`` bound to the env's API (creator token as Bearer when the env has one)."""
+    """``GateHttp`` bound to the env's API (creator token as Bearer when the env has one,
+    renewed by a new sign-in when it expires during the run)."""
     headers = {}
+    auth = None
     if gate_target.creator_token:
         headers["Authorization"] = f"Bearer {gate_target.creator_token}"
-    http = _http(request.config, gate_target, gate_target.api_url, default_headers=headers)
+        auth = CreatorAuth(gate_target, _redactor(request.config, gate_target))
+    http = _http(
+        request.config, gate_target, gate_target.api_url, default_headers=headers, auth=auth
+    )
     try:
         yield http
     finally:

@@ -4,12 +4,20 @@ naming its variable, not a row of 401s."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 
 from project_helpers import ENDPOINTS, env_at_sandbox
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.environments import resolve_targets
+from promorang_gate.target.http import GateHttp
+from promorang_gate.target.signin import CreatorAuth
 from promorang_sandbox.database import (
     CREATOR_EMAIL,
     CREATOR_PASSWORD,
@@ -82,3 +90,75 @@ def test_production_refuses_a_sign_in_before_anything_is_sent(run_gate: Any, san
     assert "GATE_PROD_CREATOR_EMAIL: env 'prod' allows no writes" in run.output
     assert CREATOR_PASSWORD not in run.output
     assert not [r for r in sandbox.requests() if r["path"].startswith("/auth/v1/token")]
+
+
+# --- a token that expires during the run: the API client renews it (signin.CreatorAuth) --------
+
+
+def _token(sandbox: Any, exp_in_s: int) -> str:
+    now = int(time.time())
+    claims = {"sub": sandbox.state.creator_id, "role": "authenticated", "exp": now + exp_in_s}
+    return jwt.encode({**claims, "iat": now - 3600}, JWT_SECRET, algorithm="HS256")
+
+
+def _api(sandbox: Any, tmp_path: Path, token: str, credentials: bool, **kw: Any) -> Any:
+    """The gate's API client for env staging at the sandbox, as ``gate_api`` makes it."""
+    env = {**env_at_sandbox(sandbox.state, "staging", *ENDPOINTS)}
+    if credentials:
+        env |= {"GATE_STAGING_CREATOR_EMAIL": CREATOR_EMAIL}
+        env |= {"GATE_STAGING_CREATOR_PASSWORD": CREATOR_PASSWORD}
+    target = resolve_targets(["staging"], env, {}, tmp_path)["staging"]
+    target = dataclasses.replace(target, creator_token=token)
+    redactor = Redactor()
+    auth = CreatorAuth(target, redactor, **kw)
+    headers = {"Authorization": f"Bearer {token}"}
+    http = GateHttp("staging", target.api_url, 10, True, redactor, headers, False, auth=auth)
+    return http, auth, redactor
+
+
+def _sign_ins(sandbox: Any) -> int:
+    return len([r for r in sandbox.requests() if r["path"].startswith("/auth/v1/token")])
+
+
+@pytest.mark.parametrize("when", ["near-expiry", "answered-401"])
+def test_a_signed_in_token_that_expires_mid_run_is_renewed_once(
+    sandbox: Any, tmp_path: Path, when: str
+) -> None:
+    """Near its expiry the token is renewed before the request; when the API answers 401 to an
+    expired one (the clock check off: ``margin_s``), the client signs in again and resends."""
+    expired = _token(sandbox, -60)
+    margin = {"margin_s": -(10.0**9)} if when == "answered-401" else {}
+    http, auth, redactor = _api(sandbox, tmp_path, expired, True, **margin)
+    sandbox.clear_requests()
+    with http:
+        answers = [http.get("/api/content", params={"limit": 1}) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200], http.describe_last(3)
+    assert (auth.renewals, _sign_ins(sandbox)) == (1, 1)  # once, not once per request
+    reads = [r for r in sandbox.requests() if r["path"] == "/api/content"]
+    assert len(reads) == (3 if when == "answered-401" else 2)  # the 401 was resent once
+    assert auth.token != expired
+    assert auth.token not in redactor.redact(f"x {auth.token} y")  # the new token is redacted
+
+
+def test_a_static_token_that_expires_mid_run_stops_with_a_usage_error(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    expired = _token(sandbox, -60)
+    http, _, _ = _api(sandbox, tmp_path, expired, False)
+    sandbox.clear_requests()
+    with http, pytest.raises(pytest.exit.Exception) as stopped:
+        http.get("/api/content", params={"limit": 1})
+    assert stopped.value.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "GATE_STAGING_CREATOR_TOKEN expired during the run" in str(stopped.value)
+    assert "set GATE_STAGING_CREATOR_EMAIL and GATE_STAGING_CREATOR_PASSWORD" in str(stopped.value)
+    assert not [r for r in sandbox.requests() if r["path"].startswith(("/api/", "/auth/"))]
+
+
+def test_another_users_token_on_a_request_is_left_as_it_is(sandbox: Any, tmp_path: Path) -> None:
+    http, auth, _ = _api(sandbox, tmp_path, _token(sandbox, 3600), True)
+    sandbox.clear_requests()
+    with http:
+        other = {"Authorization": f"Bearer {_token(sandbox, -60)[:-4]}abcd"}
+        answer = http.put(f"/api/content/{uuid.uuid4()}", headers=other, json={"title": "x"})
+    assert answer.status_code == 401
+    assert (auth.renewals, _sign_ins(sandbox)) == (0, 0)

@@ -262,9 +262,11 @@ class GateHttp:
         deadline_s: float = DEFAULT_DEADLINE_S,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         vercel_bypass: VercelBypass | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         """``transport`` replaces the network (tests); the guard and the limits still apply.
-        ``vercel_bypass`` sends Vercel's protection bypass header to the env's Vercel hosts."""
+        ``vercel_bypass`` sends Vercel's protection bypass header to the env's Vercel hosts;
+        ``auth`` keeps a user's token alive (signin.CreatorAuth)."""
         self.target_name = target_name
         self.writes_allowed = writes_allowed
         self.redactor = redactor
@@ -284,6 +286,7 @@ class GateHttp:
             base_url=base_url or "",
             timeout=httpx.Timeout(timeout_s),
             headers=headers,
+            auth=auth,
             transport=self.transport,
             event_hooks={"response": [self._on_response]},
             # Proxy variables would mount transports that bypass the write guard and the limits.

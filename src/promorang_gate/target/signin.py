@@ -14,17 +14,24 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import replace
 from typing import Any
 
+import httpx
+import pytest
+
 from promorang_gate.errors import ConfigError
-from promorang_gate.target.environments import EnvSettings
+from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.environments import EnvSettings, Target
 
 __all__ = [
     "EXPIRY_MARGIN_S",
+    "REFRESH_MARGIN_S",
     "SIGN_IN_KEYS",
+    "CreatorAuth",
     "sign_in_users",
     "signed_in_tokens",
     "token_expiry",
@@ -33,6 +40,8 @@ __all__ = [
 
 #: A static token must stay valid at least this long: a run takes minutes, not seconds.
 EXPIRY_MARGIN_S = 300
+#: A signed-in token is renewed when it has less than this left (a request takes seconds).
+REFRESH_MARGIN_S = 60
 USERS = ("creator", "other_user")
 #: The secrets a sign-in reads. Signing in is a POST to the env's auth server, so an env that
 #: allows no writes (production) takes its users as static tokens only.
@@ -76,15 +85,20 @@ def _check_static(env: str, key: str, token: str, now: float) -> None:
 
 
 def _sign_in(env: EnvSettings, user: str, email: str, password: str) -> str:
-    import httpx
+    url = str(env.values.get("supabase_url", ""))
+    key = env.secrets.get("service_role_key") or ""
+    timeout = float(env.values.get("request_timeout_s", 10.0))  # type: ignore[arg-type]
+    return _sign_in_at(env.name, user, (url, key, timeout), email, password)
+
+
+def _sign_in_at(env: str, user: str, at: tuple[str, str, float], email: str, password: str) -> str:
+    """A fresh access token for ``email`` from the auth server at ``at`` (URL, key, timeout)."""
     from supabase import create_client
     from supabase.lib.client_options import SyncClientOptions
     from supabase_auth.errors import AuthError
 
-    url = str(env.values.get("supabase_url", "")).rstrip("/")
-    key = env.secrets.get("service_role_key") or ""
-    timeout = float(env.values.get("request_timeout_s", 10.0))  # type: ignore[arg-type]
-    where = f"{_variable(env.name, user + '_email')}: signing in at {url}/auth/v1"
+    url, key, timeout = at[0].rstrip("/"), at[1], at[2]
+    where = f"{_variable(env, user + '_email')}: signing in at {url}/auth/v1"
     with httpx.Client(timeout=timeout, follow_redirects=False) as http:
         options = SyncClientOptions(
             httpx_client=http, auto_refresh_token=False, persist_session=False
@@ -101,6 +115,100 @@ def _sign_in(env: EnvSettings, user: str, email: str, password: str) -> str:
     if not isinstance(token, str) or not token:
         raise ConfigError(f"{where} answered no session")
     return token
+
+
+class CreatorAuth(httpx.Auth):
+    """The creator's token on the gate's API client, kept alive through a long run.
+
+    A token signed in from ``GATE_<ENV>_CREATOR_EMAIL``/``_PASSWORD`` is renewed (a new
+    sign-in) when it nears its expiry, and once more when the API answers 401 to it while it
+    is expired or the answer says so; the request is then sent again, once. A static
+    ``…_CREATOR_TOKEN`` cannot be renewed: when it expires mid-run the run stops with a usage
+    error naming the variable, not with a row of 401s. A request carrying other credentials
+    (another user's token, none at all) is left as it is."""
+
+    requires_response_body = True
+
+    def __init__(
+        self,
+        target: Target,
+        redactor: Redactor | None = None,
+        *,
+        margin_s: float = REFRESH_MARGIN_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._target = target
+        self._redactor = redactor
+        self._margin_s = margin_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.token = target.creator_token or ""
+        self._issued = {self.token}
+        #: Sign-ins this client made to renew the token.
+        self.renewals = 0
+
+    @property
+    def _can_sign_in(self) -> bool:
+        return bool(self._target.creator_email and self._target.creator_password)
+
+    def _left_s(self, token: str) -> float | None:
+        exp = token_expiry(token)
+        return None if exp is None else exp - self._clock()
+
+    def _renew(self, stale: str) -> str:
+        """A fresh token, unless another thread renewed ``stale`` meanwhile."""
+        with self._lock:
+            if self.token != stale:
+                return self.token
+            if not self._can_sign_in:
+                self._stop(stale)
+            target = self._target
+            at = (target.supabase_url, target.service_role_key, target.request_timeout_s)
+            email, password = str(target.creator_email), str(target.creator_password)
+            fresh = _sign_in_at(target.name, "creator", at, email, password)
+            if self._redactor is not None:
+                self._redactor.add_secret(fresh)
+            self.token = fresh
+            self._issued.add(fresh)
+            self.renewals += 1
+            return fresh
+
+    def _stop(self, token: str) -> None:
+        exp = token_expiry(token) or 0
+        when = dt.datetime.fromtimestamp(exp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        env = self._target.name
+        pytest.exit(
+            f"{_variable(env, 'creator_token')} expired during the run ({when}): Supabase access"
+            f" tokens live an hour; set {_variable(env, 'creator_email')} and"
+            f" {_variable(env, 'creator_password')} so the gate signs the creator in itself and"
+            " renews the token",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+
+    def _is_ours(self, request: httpx.Request) -> bool:
+        header = request.headers.get("Authorization")
+        return header is None or header in {f"Bearer {t}" for t in self._issued if t}
+
+    def _expired_answer(self, token: str, response: httpx.Response) -> bool:
+        left = self._left_s(token)
+        if left is not None and left <= 0:
+            return True
+        return self._can_sign_in and "expired" in response.text.lower()
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if not self.token or not self._is_ours(request):
+            yield request
+            return
+        token = self.token
+        left = self._left_s(token)
+        margin = self._margin_s if self._can_sign_in else 0.0
+        if left is not None and left <= margin:
+            token = self._renew(token)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401 and self._expired_answer(token, response):
+            request.headers["Authorization"] = f"Bearer {self._renew(token)}"
+            yield request
 
 
 def sign_in_users(
