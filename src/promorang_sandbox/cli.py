@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import os
 import shlex
 import signal
@@ -69,9 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-env",
         metavar="WHAT",
         help="once ready, print on stdout (the table goes to stderr) either `backend`: the"
-        " variables the platform's backend reads (SUPABASE_URL, the keys, JWT_SECRET) as"
-        " KEY=VALUE lines, or an env name (e.g. staging): `export GATE_<ENV>_*=…` lines that"
-        " point the gate's env at this sandbox",
+        " variables the platform's backend reads (SUPABASE_URL, the keys, JWT_SECRET, the"
+        " Stripe test secrets) as KEY=VALUE lines, or an env name (e.g. staging):"
+        " `export GATE_<ENV>_*=…` lines that point the gate's env at this sandbox",
     )
     sub.add_parser("faults", help="list the faults")
     env = sub.add_parser(
@@ -175,16 +176,23 @@ def _print_ready(state: SandboxState, ready_s: float) -> None:
 def backend_env(state: SandboxState) -> dict[str, str]:
     """What the platform's backend reads to reach this Supabase (both names of the service key:
     its docs say SUPABASE_SERVICE_KEY, its code reads SUPABASE_SERVICE_ROLE_KEY), and what
-    ``pytest --env local`` needs to gate the backend running against it."""
+    ``pytest --env local`` needs to gate the backend running against it. Its Stripe variables
+    are sandbox values: a test key that reaches no account, and the webhook secret the gate
+    signs its events with (the sandbox's own, or one derived from this sandbox's keys, so that
+    every print of one sandbox agrees)."""
     from .database import CREATOR_EMAIL, CREATOR_PASSWORD, OTHER_EMAIL, OTHER_PASSWORD
     from .jwtkeys import JWT_SECRET
 
+    seed = hashlib.sha256(state.service_role_key.encode()).hexdigest()
+    webhook_secret = state.stripe_webhook_secret or f"whsec_sandbox_{seed[:32]}"
     return {
         "SUPABASE_URL": state.supabase_url,
         "SUPABASE_SERVICE_KEY": state.service_role_key,
         "SUPABASE_SERVICE_ROLE_KEY": state.service_role_key,
         "SUPABASE_ANON_KEY": state.anon_key,
         "JWT_SECRET": JWT_SECRET,
+        "STRIPE_SECRET_KEY": f"sk_test_sandbox_{seed[32:56]}",
+        "STRIPE_WEBHOOK_SECRET": webhook_secret,
         "GATE_LOCAL_SUPABASE_URL": state.supabase_url,
         "GATE_LOCAL_SERVICE_ROLE_KEY": state.service_role_key,
         "GATE_LOCAL_DATABASE_URL": state.database_url,
@@ -192,6 +200,7 @@ def backend_env(state: SandboxState) -> dict[str, str]:
         "GATE_LOCAL_CREATOR_PASSWORD": CREATOR_PASSWORD,
         "GATE_LOCAL_OTHER_USER_EMAIL": OTHER_EMAIL,
         "GATE_LOCAL_OTHER_USER_PASSWORD": OTHER_PASSWORD,
+        "GATE_LOCAL_STRIPE_WEBHOOK_SECRET": webhook_secret,
     }
 
 

@@ -3,12 +3,13 @@ env at a running sandbox, DB URL and application repository included, shell-quot
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from promorang_sandbox.cli import export_lines, main
+from promorang_sandbox.cli import backend_env, export_lines, main
 from promorang_sandbox.state import SandboxState
 
 STATE = SandboxState(
@@ -67,3 +68,14 @@ def test_env_without_a_sandbox_says_how_to_start_one(
     err = capsys.readouterr().err
     assert err.startswith(f"promorang-sandbox: error: no state file at {missing} after 0.2 s")
     assert "promorang-sandbox up --state-file" in err
+
+
+def test_backend_env_names_the_stripe_secrets_the_backend_reads() -> None:
+    """The backend's Stripe variables as sandbox values; the gate signs with the same secret."""
+    env = backend_env(STATE)
+    assert env["STRIPE_SECRET_KEY"].startswith("sk_test_sandbox_")
+    assert env["STRIPE_WEBHOOK_SECRET"].startswith("whsec_sandbox_")
+    assert env["GATE_LOCAL_STRIPE_WEBHOOK_SECRET"] == env["STRIPE_WEBHOOK_SECRET"]
+    assert backend_env(STATE) == env  # one sandbox, one set of values
+    own = backend_env(dataclasses.replace(STATE, stripe_webhook_secret="whsec_own_0123456789"))
+    assert own["STRIPE_WEBHOOK_SECRET"] == "whsec_own_0123456789"
