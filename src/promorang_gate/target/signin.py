@@ -186,8 +186,9 @@ class CreatorAuth(httpx.Auth):
         )
 
     def _is_ours(self, request: httpx.Request) -> bool:
+        # A request sent without a token (an anonymous read) stays anonymous.
         header = request.headers.get("Authorization")
-        return header is None or header in {f"Bearer {t}" for t in self._issued if t}
+        return header is not None and header in {f"Bearer {t}" for t in self._issued if t}
 
     def _expired_answer(self, token: str, response: httpx.Response) -> bool:
         left = self._left_s(token)
