@@ -121,3 +121,16 @@ def test_upload_failure_and_fallback_rates_within_budget(
         f"upload fallback rate {fallback_rate:.1%} is not below "
         f"{gate_target.fallback_rate_budget:.0%}: uploads are served from the fallback"
     )
+
+
+@pytest.mark.checklist("slo.upload_no_regression")
+def test_upload_latency_p95_no_worse_than_the_last_allowed_run(
+    gate_baseline: Any, upload_sample: UploadSample, gate_metrics: Any
+) -> None:
+    p95_s = upload_sample.figures()["p95_s"]
+    gate_metrics.record("upload_regression", gate_baseline.figures(p95_s))
+    baseline, limit_s = gate_baseline.baseline, gate_baseline.limit_s
+    assert not gate_baseline.regressed(p95_s), (
+        f"upload latency p95 {p95_s}s is worse than the last allowed run's by more than the"
+        f" declared margin (limit {limit_s:.3f}s; baseline {baseline.describe()})"
+    )

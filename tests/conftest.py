@@ -53,6 +53,25 @@ class GateRun:
         return {i for i, item in self.items(env).items() if item["status"] == "failed"}
 
 
+#: The upload P95 of the baseline every fresh reports directory starts with, as CI restores
+#: ``reports/history/<env>.jsonl``: its declared margin (+50 %) is the latency budget (1.5 s), so
+#: ``slo.upload_no_regression`` is judged in every run and goes red with
+#: ``slo.upload_latency_p95`` (tests/engine/test_baseline.py proves a first run without one).
+BASELINE_P95_S = 1.0
+
+
+def seeded_reports(reports: Path, env: str = "sandbox") -> Path:
+    """``reports`` with an allowed run of each writing gate in its history (the baseline)."""
+    from promorang_gate.decision.baseline import GATE, append_history, history_path
+
+    latency = {"slo.upload_latency_p95": {"upload_latency": {"p95_s": BASELINE_P95_S}}}
+    for gate in ("full", "promotion", "create_flow"):
+        record = {"kind": GATE, "at": "2026-01-01T00:00:00Z", "env": env, "gate": gate}
+        record |= {"verdict": "allow", "run_id": "seeded", "items": latency, "failed": []}
+        append_history(history_path(reports, env), record)
+    return reports
+
+
 @pytest.fixture(scope="session")
 def sandbox(promorang_sandbox: Any) -> Any:
     """The session's one sandbox; proofs that switch faults switch them back in `finally`."""
@@ -104,7 +123,7 @@ def subprocess_gate_runner(sandbox_state_file: Path, tmp_path: Path) -> Any:
         timeout: float = 300,
         reports: Path | None = None,
     ) -> GateRun:
-        reports = reports or tmp_path / f"reports-{len(list(tmp_path.iterdir()))}"
+        reports = reports or seeded_reports(tmp_path / f"reports-{len(list(tmp_path.iterdir()))}")
         command = [
             sys.executable,
             "-m",
@@ -219,7 +238,7 @@ def run_gate_inprocess(
         timeout: float = 300,
         reports: Path | None = None,
     ) -> GateRun:
-        reports = reports or tmp_path / f"reports-{len(list(tmp_path.iterdir()))}"
+        reports = reports or seeded_reports(tmp_path / f"reports-{len(list(tmp_path.iterdir()))}")
         with monkeypatch.context() as patch:
             patch.chdir(REPO_ROOT)
             if home is not None:  # pytester points HOME at its temp dir

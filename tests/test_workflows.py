@@ -507,3 +507,34 @@ def test_the_domains_must_serve_the_promoted_deployments(tmp_path: Path) -> None
     )
     assert job["result"] == "failure"
     assert not [c for c in runner.calls() if c.startswith("pytest")]
+
+
+@pytest.mark.parametrize(
+    ("job_id", "env", "command"),
+    [
+        ("gate-staging", "staging", "pytest --env staging"),
+        ("gate-production", "prod", "pytest --env prod"),
+        ("watch-production", "prod", "promorang-gate watch --env prod"),
+    ],
+)
+def test_the_baseline_history_is_restored_before_the_run_and_saved_after(
+    job_id: str, env: str, command: str
+) -> None:
+    """reports/history/<env>.jsonl lives in CI's cache: each run reads the last allowed run's
+    figures and leaves its own for the next (a cache of its own per job, like the Trend)."""
+    steps = _workflow()["jobs"][job_id]["steps"]
+    path = f"reports/history/{env}.jsonl"
+    uses = [str(s.get("uses", "")) for s in steps]
+    paths = [s.get("with", {}).get("path") for s in steps]
+    run = next(i for i, s in enumerate(steps) if command in str(s.get("run", "")))
+    (restore,) = [
+        i for i, u in enumerate(uses) if u.startswith("actions/cache/restore") and paths[i] == path
+    ]
+    (save,) = [
+        i for i, u in enumerate(uses) if u.startswith("actions/cache/save") and paths[i] == path
+    ]
+    assert restore < run < save
+    assert steps[save]["if"] == f"always() && hashFiles('{path}') != ''"
+    prefix = steps[restore]["with"]["restore-keys"]
+    assert steps[restore]["with"]["key"] == steps[save]["with"]["key"]
+    assert steps[save]["with"]["key"] == prefix + "${{ github.run_id }}"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import psycopg
     import supabase
 
+    from promorang_gate.decision.baseline import Comparison
     from promorang_gate.target.environments import Target
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ReadyWaiter",
     "gate_api",
     "gate_app_repo",
+    "gate_baseline",
     "gate_db",
     "gate_http",
     "gate_ledger",
@@ -277,6 +279,33 @@ def gate_metrics(request: pytest.FixtureRequest) -> GateMetrics:
     node = request.node
     assert isinstance(node, pytest.Item)
     return GateMetrics(node)
+
+
+@pytest.fixture
+def gate_baseline(request: pytest.FixtureRequest, gate_target: Target) -> Comparison:
+    """The test's regression item (its checklist's ``baseline:``) compared with the last allowed
+    gate run of this env and gate (``reports/history/<env>.jsonl``); skips (item
+    ``not_verified``, never green) when no such run recorded the figure."""
+    from promorang_gate import state
+    from promorang_gate.decision.baseline import compare_with_last, declared
+
+    config = request.config
+    catalog = config.stash[state.CHECKLISTS]
+    marked = [i for m in request.node.iter_markers("checklist") for i in m.args]
+    items = [catalog.items[i] for i in marked if i in catalog.items and catalog.items[i].baseline]
+    if len(items) != 1:
+        pytest.fail(f"gate_baseline: {request.node.nodeid} claims no one item with a 'baseline'")
+    item, env = items[0], gate_target.name
+    gate = config.stash[state.GATE_NAMES].get(env, "")
+    comparison = compare_with_last(config.stash[state.REPORTS_DIR], env, gate, item)
+    if comparison is None:
+        wanted = declared(item)
+        pytest.skip(
+            f"no baseline: no allowed run of gate {gate} on {env} recorded {wanted.item}'s"
+            f" {wanted.metric} in reports/history/{env}.jsonl (an allowed run records it for"
+            " the next)"
+        )
+    return comparison
 
 
 # -- the release under test: the application's repository ---------------------------------------

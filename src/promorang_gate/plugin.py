@@ -269,6 +269,8 @@ def _configure(config: pytest.Config) -> None:
     config.stash[state.SIGNOFFS] = signoffs
     config.stash[state.RUN_ID] = run_id
     config.stash[state.TARGETS] = targets
+    config.stash[state.GATE_NAMES] = {env: choice.gate.name for env, choice in gates.items()}
+    config.stash[state.REPORTS_DIR] = _reports_dir(config)
     if provider is not None:
         config.stash[state.SANDBOX] = provider
     if getattr(opt, "allure_report_dir", None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,9 +18,11 @@ if TYPE_CHECKING:  # the keys' types only: this module sits below every part tha
 __all__ = [
     "CHECKLISTS",
     "ENV_NAMES",
+    "GATE_NAMES",
     "REDACTOR",
     "RELEASE_DATE",
     "REPORTER",
+    "REPORTS_DIR",
     "RUN_ID",
     "SANDBOX",
     "SETTINGS",
@@ -41,6 +44,10 @@ ENV_NAMES: pytest.StashKey[list[str]] = pytest.StashKey()
 #: Resolved settings per environment (sources for the report header).
 SETTINGS: pytest.StashKey[dict[str, EnvSettings]] = pytest.StashKey()
 SANDBOX: pytest.StashKey[SandboxProvider] = pytest.StashKey()
+#: env -> the name of the gate that judges it (on the controller and every worker).
+GATE_NAMES: pytest.StashKey[dict[str, str]] = pytest.StashKey()
+#: The reports directory (gate files, ``history/<env>.jsonl``: the baseline).
+REPORTS_DIR: pytest.StashKey[Path] = pytest.StashKey()
 #: The controller's report writer (absent on xdist workers).
 REPORTER: pytest.StashKey[GateReporter] = pytest.StashKey()
 #: The release whose notes the launch checklist reads (``--release-date``, default today).

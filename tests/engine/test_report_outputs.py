@@ -89,7 +89,7 @@ def test_each_required_item_and_the_verdict_are_allure_results(
     result = mixed.runpytest("--env", "local", "--gate", "suite", "--alluredir", "allure")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     gate, tests = _allure(mixed.path / "allure")
-    required = 6 + 2 + 3  # create_flow, health, monitoring
+    required = 6 + 2 + 4  # create_flow, health, monitoring
     assert len(gate) == required + 1
     item = {name.rsplit(":", 1)[1]: r for name, r in gate.items()}
     assert item["health.api"]["status"] == "passed"
@@ -199,7 +199,7 @@ def test_the_ci_step_summary_is_appended(
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("## an earlier step\n## promorang-gate\n")
     assert "### ⛔ `local`: **BLOCK** (gate `suite`)" in text
-    assert "1 passed, 1 failed, 8 not verified, 0 manual signed, 1 manual missing" in text
+    assert "1 passed, 1 failed, 9 not verified, 0 manual signed, 1 manual missing" in text
     assert "| `slo.upload_latency_p95` | failed | upload latency p95 2.0s is not below" in text
     assert "| `slo.storage_quota` | manual missing | no sign-off: promorang-gate signoff" in text
     assert "`reports/gate-local.json`" in text.replace(str(mixed.path) + "/", "")
@@ -325,7 +325,7 @@ def test_the_checklist_file_opens_with_what_a_release_manager_needs(
     assert head.startswith("# Deploy gate: `local` — BLOCK\n")
     assert "verdict **BLOCK**" in head
     assert "Gate `suite` (--gate):" in head
-    assert "Required items: 1 passed, 1 failed, 8 not verified, 0 manual signed," in head
+    assert "Required items: 1 passed, 1 failed, 9 not verified, 0 manual signed," in head
     assert "- `slo.upload_latency_p95` — **failed**: upload latency p95 2.0s" in head
     assert "- `slo.storage_quota` — **manual missing**: no sign-off:" in head
     assert "## Criteria in force" in head

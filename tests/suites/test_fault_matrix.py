@@ -12,6 +12,7 @@ against ``relative_sandbox``. A new row costs one gate run and a line in the tab
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,9 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
         {*UPLOAD_FAILS, "contract.upload_image", "create_flow.frontend_wired"},
         set(),
     ),
-    "upload_slow": ({"slo.upload_latency_p95"}, set()),
+    # Slower than the budget, and than the baseline's P95 (1.0 s, conftest.BASELINE_P95_S) by
+    # more than its margin: the regression item goes red with the latency item.
+    "upload_slow": ({"slo.upload_latency_p95", "slo.upload_no_regression"}, set()),
     "upload_private_url": ({"create_flow.upload_image"}, set()),
     "upload_path_mismatch": ({"create_flow.upload_image"}, set()),
     "bucket_missing": (
@@ -326,3 +329,46 @@ def test_trap_tests_exist(row: TrapRow) -> None:
         path, _, name = test.partition("::")
         source = (REPO_ROOT / path).read_text(encoding="utf-8")
         assert f"def {name}(" in source, f"§{row.section}: {test} does not exist"
+
+
+# --- docs/faults.md: the watch's faults, each with the item it breaches and its proof ---
+
+FAULTS_DOC = REPO_ROOT / "docs" / "faults.md"
+WATCH_PROOFS = REPO_ROOT / "tests" / "watch" / "test_watch_faults.py"
+
+
+def _watch_fault_rows() -> dict[str, tuple[str, str]]:
+    """fault -> (item, test) of the table under "the watch's matrix" in docs/faults.md."""
+    text = FAULTS_DOC.read_text(encoding="utf-8").split("## Faults that appear only after")[1]
+    rows = {}
+    for line in text.splitlines():
+        cells = [re.findall(r"`([^`]+)`", c) for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and all(len(c) == 1 for c in cells):
+            rows[cells[0][0]] = (cells[1][0], cells[2][0])
+    return rows
+
+
+def _watch_fault_items() -> dict[str, str]:
+    """``WATCH_FAULT_ITEMS`` as test_watch_faults.py writes it (read, not imported: no run)."""
+    tree = ast.parse(WATCH_PROOFS.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "WATCH_FAULT_ITEMS":
+            value: dict[str, str] = ast.literal_eval(node.value)
+            return value
+    raise AssertionError(f"{WATCH_PROOFS} defines no WATCH_FAULT_ITEMS")
+
+
+def test_watch_fault_table_matches_the_watch_proofs() -> None:
+    from promorang_gate.decision.checklists import load_catalog
+    from promorang_sandbox.faults import WATCH_FAULTS
+
+    rows = _watch_fault_rows()
+    assert {fault: item for fault, (item, _) in rows.items()} == _watch_fault_items()
+    assert set(rows) == set(WATCH_FAULTS)
+    catalog = load_catalog(REPO_ROOT / "checklists")
+    source = WATCH_PROOFS.read_text(encoding="utf-8")
+    for fault, (item, test) in rows.items():
+        assert catalog.items[item].judged_by == "watch", f"{fault}: {item} is no watch item"
+        path, _, name = test.partition("::")
+        assert REPO_ROOT / path == WATCH_PROOFS, f"{fault}: proved in {path}?"
+        assert f"def {name}(" in source, f"{fault}: {test} does not exist"

@@ -46,6 +46,7 @@ def test_healthy_sandbox_allows(sandbox: Any, sandbox_state_file: Path, tmp_path
     history = (tmp_path / "history" / "sandbox.jsonl").read_text().splitlines()
     assert len(history) == 1
     assert json.loads(history[0])["probes"]["all"]["samples"] == data["requests"]
+    assert json.loads(history[0])["kind"] == "watch"  # the gate run's lines are kind "gate"
     code, output, again = watch(sandbox_state_file, tmp_path, duration=6)
     regression = next(i for i in again["items"] if i["id"] == "slo.no_regression")
     assert regression["judgements"][-1]["figures"]["baseline_p95_s"] > 0

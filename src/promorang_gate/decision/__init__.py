@@ -8,6 +8,7 @@ from __future__ import annotations
 
 # Modules, not names: importing the package must not load them all (heavy imports stay lazy).
 __all__ = [
+    "baseline",
     "checklists",
     "criteria",
     "criteria_digest",

@@ -38,7 +38,10 @@ __all__ = [
 GATES_FILE = "gates.yaml"
 _ITEM_ID = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$")
 _CHECKLIST_KEYS = {"id", "title", "source", "link", "items"}
-_ITEM_KEYS = {"id", "text", "gating", "manual", "checks", "writes", "signable", "watch"}
+_ITEM_KEYS = {
+    *("id", "text", "gating", "manual", "checks", "writes", "signable", "watch", "baseline"),
+}
+_BASELINE_KEYS = {"item", "metric", "margin_ratio", "margin_min_s", "reason"}
 #: Who judges an item: the pytest run (its checks, or a sign-off) or ``promorang-gate watch``.
 PYTEST, WATCH = "pytest", "watch"
 _SIGNOFF_KEYS = {"item", "by", "at", "env", "note", "deployment", "standing"}
@@ -51,7 +54,8 @@ class ChecklistItem:
     """One runbook line. ``checks`` are the tests that must all run and pass for it (none for a
     manual item); ``writes`` says they cannot verify it without writing to the target;
     ``signable`` lets a sign-off stand in for an automated item its checks could not verify;
-    ``watch`` holds the thresholds of an item judged by ``promorang-gate watch`` (no checks)."""
+    ``watch`` holds the thresholds of an item judged by ``promorang-gate watch`` (no checks);
+    ``baseline`` what a regression item compares with the last allowed run (baseline.py)."""
 
     id: str
     text: str
@@ -62,6 +66,7 @@ class ChecklistItem:
     writes: bool = False
     signable: bool = False
     watch: tuple[tuple[str, object], ...] = ()
+    baseline: tuple[tuple[str, object], ...] = ()
 
     @property
     def judged_by(self) -> str:
@@ -236,7 +241,22 @@ def _load_item(raw: dict[str, Any], checklist_id: str, at: str, where: str) -> C
         writes=_bool(raw, "writes", False, at),
         signable=signable,
         watch=watch,
+        baseline=_baseline(raw.get("baseline"), at),
     )
+
+
+def _baseline(raw: object, at: str) -> tuple[tuple[str, object], ...]:
+    """A regression item's baseline: the item and metric it compares, and its margin."""
+    if raw is None:
+        return ()
+    data = mapping_with(raw, _BASELINE_KEYS, f"{at}, 'baseline'", "item and metric")
+    for key in ("item", "metric"):
+        _str(data, key, f"{at}, 'baseline'")
+    for key in ("margin_ratio", "margin_min_s"):
+        value = data.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{at}: 'baseline.{key}' must be a number >= 0")
+    return tuple((str(k), v) for k, v in data.items())
 
 
 def _watch(raw: object, at: str) -> tuple[tuple[str, object], ...]:

@@ -151,12 +151,15 @@ def criteria_in_force(
         )
     elif _locally_modified(catalog.directory):
         flags.append(f"checklist files in {catalog.directory} differ from the suite's commit")
+    # The committed checklists' own `gating: false` (a baseline item, not verifiable on a first
+    # run) is the shipped criterion: listed in `not_gating`, flagged only on other checklists.
+    as_shipped = not flags
     if (narrow := narrowed(choice, catalog)) is not None:
         flags.append(narrow)
     required = [catalog.items[i] for i in choice.gate.requires]
     not_gating = [i.id for i in required if not i.gating]
     undeclared = [i.id for i in required if not i.manual and not i.checks]
-    flags += [f"{i} does not gate (gating: false)" for i in not_gating]
+    flags += [f"{i} does not gate (gating: false)" for i in not_gating if not as_shipped]
     flags += [f"{i} declares no checks: its verdict follows the selection" for i in undeclared]
     if signoff_max_age_source != "default":
         age = format_duration(signoff_max_age_s)

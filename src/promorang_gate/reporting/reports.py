@@ -327,6 +327,7 @@ class GateReporter:
         self._remove_markers()
         self._write_allure()
         self._append_history()
+        self._append_baseline()
         self._write_step_summary()
         blocked = any(v.verdict == "block" for v in self.verdicts)
         blocked = blocked or any(unremoved(r) for r in self.sweeps.values())
@@ -438,6 +439,16 @@ class GateReporter:
         self.history_note = append_history(
             self.rootdir, results, self.allure_history, self.run_id, self.environ
         )
+
+    def _append_baseline(self) -> None:
+        """Each allowed env's figures, the next run's baseline (``reports/history/<env>.jsonl``)."""
+        from promorang_gate.decision.baseline import append_history, gate_record, history_path
+
+        at = self.meta.finished_at if self.meta is not None else utc_now()
+        for verdict in self.verdicts:
+            if (record := gate_record(verdict, self.run_id, at)) is not None:
+                path = history_path(self.reports_dir, verdict.environment)
+                append_history(path, json.loads(self.redactor.redact(json.dumps(record))))
 
     def _write_step_summary(self) -> None:
         """The markdown summary GitHub Actions shows on the run's page."""

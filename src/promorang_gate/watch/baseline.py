@@ -1,56 +1,33 @@
-"""Baseline (Kayenta's and Keptn's idea): every allowed watch of an env appends its figures to
-``reports/history/<env>.jsonl``; the next watch of the same env and gate compares its probe
-latency with the last allowed one (item ``slo.no_regression``), never green without one."""
+"""The watch's baseline figures: every allowed watch of an env appends them to
+``reports/history/<env>.jsonl`` (kind ``watch``); the next watch of the same env and gate
+compares its probe latency with the last allowed one (item ``slo.no_regression``), never green
+without one. Reading and writing the history is the decision floor's (``decision.baseline``),
+shared with the gate run."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from promorang_gate.decision.baseline import (
+    WATCH,
+    Baseline,
+    Margin,
+    append_history,
+    history_path,
+    last_allowed,
+)
 from promorang_gate.reporting.latency_chart import percentile
 from promorang_gate.watch.windows import Series
 
-__all__ = ["Baseline", "append_history", "figures", "history_path", "last_allowed"]
-
-
-@dataclass(frozen=True)
-class Baseline:
-    p95_s: float
-    samples: int
-    finished_at: str
-
-    def describe(self) -> str:
-        return (
-            f"P95 {self.p95_s:.3f} s of {self.samples} requests (allowed watch {self.finished_at})"
-        )
-
-
-def history_path(reports: Path, env: str) -> Path:
-    return reports / "history" / f"{env}.jsonl"
-
-
-def last_allowed(path: Path, env: str, gate: str) -> Baseline | None:
-    """The probe figures of the last allowed watch of ``env`` by ``gate``; a line that is not
-    such a record is skipped (the file is the organisation's, kept across runs by CI)."""
-    if not path.is_file():
-        return None
-    found: Baseline | None = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-            probes = record["probes"]["all"]
-            if (
-                record.get("env") == env
-                and record.get("gate") == gate
-                and record["verdict"] == ("allow")
-            ):
-                found = Baseline(float(probes["p95_s"]), int(probes["samples"]), record["at"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return found
+__all__ = [
+    "WATCH",
+    "Baseline",
+    "Margin",
+    "append_history",
+    "figures",
+    "history_path",
+    "last_allowed",
+]
 
 
 def figures(series: Series) -> dict[str, Any]:
@@ -67,9 +44,3 @@ def figures(series: Series) -> dict[str, Any]:
             "failed": sum(p.failed for p in mine),
         }
     return out
-
-
-def append_history(path: Path, record: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as history:
-        history.write(json.dumps(dict(record), sort_keys=True) + "\n")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from promorang_gate.decision.checklists import Catalog, ChecklistItem
 from promorang_gate.errors import ConfigError
-from promorang_gate.watch.baseline import Baseline
+from promorang_gate.watch.baseline import Baseline, Margin
 from promorang_gate.watch.measures import Reading
 from promorang_gate.watch.windows import Series, Window
 
@@ -182,7 +182,7 @@ def _regression(spec: WatchSpec, series: Series, baseline: Baseline | None) -> J
     window = series.window(spec.window_s)
     if window.p95_s is None:
         return Judgement(spec.item_id, index, "no_data", reason="no request answered")
-    limit = max(baseline.p95_s * (1 + spec.margin_ratio), baseline.p95_s + spec.margin_min_s)
+    limit = Margin(spec.margin_ratio, spec.margin_min_s).limit_s(baseline.p95_s)
     figures = {"baseline": baseline.describe(), "baseline_p95_s": baseline.p95_s, "limit_s": limit}
     if len(window.answered) < spec.min_samples:
         why = f"window holds {len(window.answered)} samples, fewer than {spec.min_samples}"

@@ -23,7 +23,13 @@ from promorang_gate.decision.checklists import WATCH, load_catalog
 from promorang_gate.decision.gates import checklists_digest, choose_gate, load_gates
 from promorang_gate.errors import ConfigError
 from promorang_gate.secrets.redaction import Redactor
-from promorang_gate.watch.baseline import append_history, figures, history_path, last_allowed
+from promorang_gate.watch.baseline import WATCH as WATCH_KIND
+from promorang_gate.watch.baseline import (
+    append_history,
+    figures,
+    history_path,
+    last_allowed,
+)
 from promorang_gate.watch.items import (
     REAL_ERROR_RATE,
     ItemState,
@@ -361,7 +367,8 @@ def _finish(run: _Run) -> int:
         run.redactor,
     )
     if verdict == "allow":
-        record = {"at": data["finished_at"], "env": env, "gate": run.gate, "verdict": verdict}
+        record = {"kind": WATCH_KIND, "at": data["finished_at"], "env": env, "gate": run.gate}
+        record["verdict"] = verdict
         append_history(history_path(run.reports, env), record | {"probes": figures(run.series)})
     summary = run.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
