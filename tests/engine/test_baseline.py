@@ -167,12 +167,16 @@ def test_allowed_runs_append_and_the_next_compares(
     (project.path / "environments" / "local.toml").write_text('gate = "regression"\n')
     project.makepyfile(test_slo=REGRESSION_SUITE)
     history = project.path / "reports" / "history" / "local.jsonl"
+    outputs: list[str] = []
 
     def run(p95_s: float, *, block: bool = False) -> tuple[str, str, str | None]:
         clean_env.setenv("P95", str(p95_s))
         clean_env.setenv("BLOCK", "1" if block else "0")
-        project.runpytest("--env", "local")
+        result = project.runpytest("--env", "local")
         data = gate_file(project)
+        # The exit code follows the verdict: a failed non-gating item alone does not fail it.
+        assert result.ret == (0 if data["verdict"] == "allow" else 1)
+        outputs.append(str(result.stdout))
         status, reason = item_status(data)["slo.upload_no_regression"]
         return data["verdict"], status, reason
 
@@ -188,6 +192,7 @@ def test_allowed_runs_append_and_the_next_compares(
     assert run(0.25)[:2] == ("allow", "passed")  # within max(0.2 * 1.5, 0.2 + 0.1)
     verdict, status, reason = run(0.6)  # worse than 0.25's limit: fails, does not gate
     assert (verdict, status) == ("allow", "failed")
+    assert "failed, reported, not gating: slo.upload_no_regression" in outputs[-1]
     assert reason is not None
     assert "worse than P95 0.250 s of 20 samples" in reason
     records = [json.loads(line) for line in history.read_text().splitlines()]

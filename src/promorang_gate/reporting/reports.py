@@ -177,6 +177,8 @@ class GateReporter:
         self.started_at = utc_now()
         self.verdicts: list[EnvVerdict] = []
         self.sweeps: dict[str, Any] = {}
+        #: Items a failed test claims when the run exits as allowed (all of them non-gating).
+        self.non_gating_failed: list[str] = []
         self.written: list[Path] = []
         self._markers: list[Path] = []
         self._new_history: list[Path] = []
@@ -335,6 +337,18 @@ class GateReporter:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         elif stopped_early and exitstatus == pytest.ExitCode.INTERRUPTED:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # -x under xdist: a failure
+        elif session.exitstatus == pytest.ExitCode.TESTS_FAILED and self._only_non_gating():
+            # gating: false is reported, never deciding: an allowed run exits as allowed.
+            session.exitstatus = pytest.ExitCode.OK
+
+    def _only_non_gating(self) -> bool:
+        """Whether every failed test claims only items that do not gate (and claims one)."""
+        gating = {i.id: i.gating for v in self.verdicts for i in v.items}
+        failed = [o for o in self.collector.outcomes() if o.outcome == "failed"]
+        self.non_gating_failed = sorted({i for o in failed for i in o.item_ids})
+        return bool(failed) and all(
+            o.item_ids and not any(gating.get(i, True) for i in o.item_ids) for o in failed
+        )
 
     def _write(self, verdicts: Sequence[EnvVerdict]) -> None:
         meta = RunMeta(
@@ -481,6 +495,9 @@ class GateReporter:
             terminalreporter.write_line(line)
         if self.history_note:
             terminalreporter.write_line(self.history_note)
+        if self.non_gating_failed and not any(v.verdict == "block" for v in self.verdicts):
+            items = ", ".join(self.non_gating_failed)
+            terminalreporter.write_line(f"failed, reported, not gating: {items}", yellow=True)
         for nodeid, why in self.collector.rewritten:
             terminalreporter.write_line(self.redactor.redact(f"{nodeid}: {why}"), red=True)
         for verdict in self.verdicts:
