@@ -20,6 +20,7 @@ from promorang_gate.target.bounded import (
     BoundedTransport,
     CoreTransport,
     DeadlineExceeded,
+    OriginUnavailable,
     one_deadline,
 )
 from promorang_gate.target.connections import recheck_before_write
@@ -34,6 +35,7 @@ __all__ = [
     "Exchange",
     "GateHttp",
     "GuardedTransport",
+    "OriginUnavailable",
     "RedirectRefused",
     "WriteRefused",
     "guard",
@@ -262,9 +264,12 @@ class GateHttp:
         deadline_s: float = DEFAULT_DEADLINE_S,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         vercel_bypass: VercelBypass | None = None,
+        use_breaker: bool = True,
     ) -> None:
         """``transport`` replaces the network (tests); the guard and the limits still apply.
-        ``vercel_bypass`` sends Vercel's protection bypass header to the env's Vercel hosts."""
+        ``vercel_bypass`` sends Vercel's protection bypass header to the env's Vercel hosts.
+        ``use_breaker``: an origin that stopped answering is given up for the run
+        (``breaker.py``); the watch turns it off."""
         self.target_name = target_name
         self.writes_allowed = writes_allowed
         self.redactor = redactor
@@ -274,7 +279,9 @@ class GateHttp:
         network: httpx.BaseTransport = transport or CoreTransport()
         if vercel_bypass is not None:
             network = BypassTransport(network, vercel_bypass)
-        bounded = BoundedTransport(network, deadline_s=deadline_s, max_body_bytes=max_body_bytes)
+        bounded = BoundedTransport(
+            network, deadline_s=deadline_s, max_body_bytes=max_body_bytes, use_breaker=use_breaker
+        )
         self.transport = GuardedTransport(
             bounded, target_name=target_name, writes_allowed=writes_allowed
         )
