@@ -234,6 +234,29 @@ def test_every_gate_run_is_told_the_release_date_and_refuses_cli_signoffs() -> N
     assert _workflow()["env"]["RELEASE_DATE"] == "${{ inputs.release_date }}"
 
 
+def test_every_verdict_is_checked_against_the_protected_branchs_criteria() -> None:
+    """Criteria loosened in the dispatched ref's own commits are refused: each re-check reads
+    the protected branch's (fetched just before) with --criteria-from; and without --max-age,
+    in CI only this workflow run's own gate file counts (its run id and attempt)."""
+    workflow = _workflow()
+    assert workflow["env"]["DEFAULT_BRANCH"] == "${{ github.event.repository.default_branch }}"
+    fetch = (
+        'git fetch --no-tags --depth=1 origin "+refs/heads/$DEFAULT_BRANCH:refs/remotes/origin/'
+        '$DEFAULT_BRANCH"'
+    )
+    checked = []
+    for job_id, job in workflow["jobs"].items():
+        runs = [" ".join(str(step.get("run", "")).split()) for step in job["steps"]]
+        for index, run in enumerate(runs):
+            if not run.startswith("promorang-gate verdict"):
+                continue
+            assert '--criteria-from "origin/$DEFAULT_BRANCH"' in run, job_id
+            assert "--max-age" not in run, job_id
+            assert fetch in runs[:index], f"{job_id}: the protected branch is not fetched first"
+            checked.append(job_id)
+    assert checked == ["gate-staging", "gate-release", "gate-production"]
+
+
 # -- the run blocks, executed against stub tools --------------------------------------------------
 
 STUB = r"""#!/usr/bin/env bash
@@ -296,6 +319,7 @@ class _Runner:
                 "server_url": "https://github.com",
                 "repository": "promorang/promorang-gate",
                 "run_id": "1",
+                "event": {"repository": {"default_branch": "main"}},
             },
         }
         self.context["vars"].update(
@@ -407,8 +431,8 @@ def test_a_promotion_runs_each_command_in_the_order_the_runbook_needs(tmp_path: 
         f"{VERCEL} deploy --prod --skip-domain --yes --token secret-vercel_token",
         f"{VERCEL} deploy --prod --skip-domain --yes --token secret-vercel_token",
         "pytest --env staging --release-date 2026-12-06",
-        "promorang-gate verdict reports --env staging --gate promotion --max-age 30m"
-        " --no-cli-signoffs --expect-commit 0123456789abcdef0123456789abcdef01234567",
+        "promorang-gate verdict reports --env staging --gate promotion --no-cli-signoffs"
+        " --criteria-from origin/main --expect-commit 0123456789abcdef0123456789abcdef01234567",
         "promorang-gate report",
         f"{STATUS} -f state=success -f context=promorang-gate/promotion"
         " -f description=deploy gate on staging"
@@ -419,16 +443,16 @@ def test_a_promotion_runs_each_command_in_the_order_the_runbook_needs(tmp_path: 
         "psql secret-prod_migrations_database_url -At -c select version from"
         " supabase_migrations.schema_migrations order by version",
         "pytest --env prod --gate post_deploy --release-date 2026-12-06",
-        "promorang-gate verdict reports --env prod --gate post_deploy --max-age 30m"
-        " --no-cli-signoffs",
+        "promorang-gate verdict reports --env prod --gate post_deploy --no-cli-signoffs"
+        " --criteria-from origin/main",
         "promorang-gate report",
         f"{VERCEL} promote {api} --yes --token secret-vercel_token",
         f"{VERCEL} promote {web} --yes --token secret-vercel_token",
         f"{VERCEL} inspect https://api.promorang.com --token secret-vercel_token",
         f"{VERCEL} inspect https://app.promorang.com --token secret-vercel_token",
         "pytest --env prod --release-date 2026-12-06",
-        "promorang-gate verdict reports --env prod --gate post_deploy --max-age 30m"
-        " --no-cli-signoffs",
+        "promorang-gate verdict reports --env prod --gate post_deploy --no-cli-signoffs"
+        " --criteria-from origin/main",
         "promorang-gate report",
         f"{STATUS} -f state=success -f context=promorang-gate/post_deploy"
         " -f description=deploy gate on production"

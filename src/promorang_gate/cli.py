@@ -17,7 +17,7 @@ import argparse
 import datetime as dt
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from promorang_gate.durations import parse_duration
@@ -57,7 +57,8 @@ def _verdict(args: argparse.Namespace) -> int:
             " it (give --checklists DIR)"
         )
     gate = args.gate or _profile_gate(args.env, rootdir)
-    max_age_s = parse_duration(args.max_age, "--max-age")
+    max_age_s = parse_duration(args.max_age or DEFAULT_MAX_AGE, "--max-age")
+    run_id, attempt = _run_to_match(args, os.environ)
     if _judged_by_watch(gate, checklists):
         return _watch_verdict(args, gate, checklists, max_age_s)
     if args.no_cli_signoffs:
@@ -79,7 +80,8 @@ def _verdict(args: argparse.Namespace) -> int:
             max_age_s=max_age_s,
             accept_flags=args.accept_flags,
             expect_commit=args.expect_commit,
-            run_id=args.run_id or os.environ.get("GITHUB_RUN_ID") or None,
+            run_id=run_id,
+            run_attempt=attempt,
             signing_key=signing_key(os.environ),
             criteria_from=(args.criteria_from, rootdir / "environments")
             if args.criteria_from
@@ -101,6 +103,21 @@ def _verdict(args: argparse.Namespace) -> int:
         f" run {data.get('run_id')} finished {data.get('finished_at')}"
     )
     return 0 if data["verdict"] == "allow" and not gate_file.not_removed else 1
+
+
+def _run_to_match(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> tuple[str | None, str | None]:
+    """(run id, attempt) the file must have been written by. In CI (``GITHUB_ACTIONS=true``)
+    without --max-age, freshness is this workflow run: its id and its attempt (a re-run must
+    not pass on an earlier attempt's file). Elsewhere, or with --max-age: --run-id, default
+    $GITHUB_RUN_ID, and the age."""
+    ci_run = environ.get("GITHUB_RUN_ID") or None
+    run_id = args.run_id or ci_run
+    this_run = environ.get("GITHUB_ACTIONS") == "true" and args.max_age is None
+    if this_run and ci_run is not None and run_id == ci_run:
+        return run_id, environ.get("GITHUB_RUN_ATTEMPT") or "1"
+    return run_id, None
 
 
 def _judged_by_watch(gate: str, checklists: Path) -> bool:
@@ -296,9 +313,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     verdict.add_argument(
         "--max-age",
-        default=DEFAULT_MAX_AGE,
+        default=None,
         metavar="DURATION",
-        help=f"refuse a verdict older than this (default {DEFAULT_MAX_AGE})",
+        help=f"refuse a verdict older than this (default {DEFAULT_MAX_AGE}; in CI,"
+        " GITHUB_ACTIONS=true, also only a file this workflow run wrote: its"
+        " $GITHUB_RUN_ID and $GITHUB_RUN_ATTEMPT)",
     )
     verdict.add_argument(
         "--accept-flags",

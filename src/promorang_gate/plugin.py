@@ -51,6 +51,7 @@ from promorang_gate.reporting.allure_tests import AllureTestDetails
 from promorang_gate.reporting.junit import claim_default_junit
 from promorang_gate.reporting.reports import GateReporter, void_previous
 from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target import breaker
 from promorang_gate.target.credentials import check_credentials
 from promorang_gate.target.environments import (
     SECRET_KEYS,
@@ -199,6 +200,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_OutermostRedaction(), "promorang-gate-outermost-redaction")
     config.pluginmanager.register(OutcomeObserver(config), "promorang-gate-observer")
     interrupts.install(config)
+    breaker.reset()  # a run starts trusting every origin (in-process runs share the module)
     try:
         _configure(config)
     except ConfigError as exc:
@@ -488,6 +490,7 @@ def pytest_assertrepr_compare(
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     interrupts.uninstall(config)
+    breaker.reset()  # nothing given up outlives the run (in-process runs share the module)
     if _is_worker(config):
         return
     provider = config.stash.get(state.SANDBOX, None)

@@ -12,6 +12,9 @@ Routes (any method unless stated):
 - ``POST /api/content``: 201 with ``foreign_id`` (the id of a row it did not create);
 - ``POST /api/content/upload-image``: 201 with ``foreign_url``;
 - anything else: ``{"ok": true}``.
+
+``HostileServer(everywhere="black-hole")`` reads every request and never answers it;
+``everywhere="trickle"`` answers every request as ``…/trickle`` does.
 """
 
 from __future__ import annotations
@@ -81,6 +84,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         self._record()
+        if self.server.everywhere == "black-hole":
+            self.close_connection = True
+            self.server.stopping.wait()
+            return
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -91,7 +98,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if path == "/echo":
             body = {name: encodings(secret) for name, secret in server.canaries.items()}
             self._send(200, json.dumps(body).encode())
-        elif path.endswith("/trickle"):
+        elif path.endswith("/trickle") or server.everywhere == "trickle":
             self.send_response(200)
             self.send_header("content-length", "1000")
             self.end_headers()
@@ -166,18 +173,22 @@ class _Server(QuietServer):
     foreign_id: str
     foreign_url: str
     stopping: threading.Event
+    everywhere: str | None
 
 
 class HostileServer:
-    """``HostileServer(canaries={...}, foreign_id=..., foreign_url=...)``; ``url``, ``stop()``."""
+    """``HostileServer(canaries={...}, foreign_id=..., foreign_url=..., everywhere=...)``;
+    ``url``, ``stop()``."""
 
     def __init__(
         self,
         canaries: dict[str, str] | None = None,
         foreign_id: str = "",
         foreign_url: str = "",
+        everywhere: str | None = None,
     ) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.everywhere = everywhere
         self._server.received = []
         self._server.canaries = dict(canaries or {})
         self._server.foreign_id = foreign_id

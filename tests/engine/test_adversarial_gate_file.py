@@ -36,11 +36,12 @@ def judged(project: pytest.Pytester) -> pytest.Pytester:
     return project
 
 
+CI_VARIABLES = ("GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_ACTIONS")
 VERDICT = [sys.executable, "-m", "promorang_gate.cli", "verdict", "reports", "--env", "local"]
 
 
 def _verdict(project: pytest.Pytester, *args: str, env: dict[str, str] | None = None) -> Any:
-    environ = {k: v for k, v in os.environ.items() if k not in ("GITHUB_RUN_ID",)}
+    environ = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
     environ.update(env or {})
     proc = subprocess.run(
         [*VERDICT, "--accept-flags", *args],
@@ -107,6 +108,37 @@ def test_the_file_names_its_ci_run_and_another_run_is_refused(
     assert "not by run 4243" in proc.stderr
     assert _verdict(project, "--run-id", data["run_id"]).returncode == Exit.ALLOW
     assert _verdict(project, "--run-id", "gr20260101t000000-000000").returncode == Exit.STALE
+
+
+def test_in_ci_without_max_age_only_this_workflow_runs_attempt_counts(
+    project: pytest.Pytester,
+) -> None:
+    """In CI the default freshness is this workflow run: its id and its attempt (a re-run of
+    the workflow is a new attempt and must judge again). --max-age, or no CI, keeps the age."""
+    project.makepyfile(HEALTHY)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GITHUB_RUN_ID", "4242")
+        mp.setenv("GITHUB_RUN_ATTEMPT", "1")
+        assert project.runpytest("--env", "local").ret == pytest.ExitCode.OK
+    data = json.loads((project.path / "reports" / "gate-local.json").read_text())
+    assert (data["ci_run_id"], data["ci_run_attempt"]) == ("4242", "1")
+
+    def ci(run: str, attempt: str, *args: str, actions: str = "true") -> Any:
+        env = {"GITHUB_RUN_ID": run, "GITHUB_RUN_ATTEMPT": attempt, "GITHUB_ACTIONS": actions}
+        return _verdict(project, *args, env=env)
+
+    assert ci("4242", "1").returncode == Exit.ALLOW
+    again = ci("4242", "2")
+    assert again.returncode == Exit.STALE
+    assert again.stderr.strip().endswith(
+        "written by attempt 1 of run 4242, not by this attempt (2, $GITHUB_RUN_ATTEMPT):"
+        " in CI without --max-age only this workflow run's own file counts"
+    ), again.stderr
+    assert ci("4243", "1").returncode == Exit.STALE
+    assert ci("4242", "2", actions="false").returncode == Exit.ALLOW  # outside CI: the age
+    assert ci("4242", "2", "--max-age", "1h").returncode == Exit.ALLOW  # asked for the age
+    _edit(project, lambda d: d.pop("ci_run_attempt"))
+    assert ci("4242", "1").returncode == Exit.STALE  # a file that names no attempt
 
 
 def _signed_run(project: pytest.Pytester) -> None:

@@ -4,19 +4,30 @@ gate, fill its memory or receive its credentials on another host."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+import requests
 from _hostile_server import HostileServer, gzip_bomb
 from engine_helpers import gate_file, item_status
 from test_ledger import make_target
 
 from promorang_gate.secrets.redaction import Redactor
-from promorang_gate.target.http import BodyTooLarge, DeadlineExceeded, GateHttp, RedirectRefused
+from promorang_gate.target import breaker
+from promorang_gate.target.http import (
+    BodyTooLarge,
+    DeadlineExceeded,
+    GateHttp,
+    OriginUnavailable,
+    RedirectRefused,
+)
 
 DEADLINE_S = 1.5
 KEY = "sk-canary-service-role-4d1f"
@@ -184,6 +195,7 @@ def test_proxy_variables_do_not_bypass_the_guard(
 
 SUITE = """
 import pytest
+import requests
 
 @pytest.mark.checklist("health.api")
 def test_trickle(gate_api):
@@ -241,4 +253,156 @@ def test_each_check_fails_with_a_clear_reason(
     assert elsewhere.received == []
     assert json.loads((project.path / "reports" / "gate-local.json").read_text())["verdict"] == (
         "block"
+    )
+
+
+# --- the run's bound per origin (breaker.py) ----------------------------------------------------
+
+SHORT_S = 0.5
+
+
+@pytest.fixture
+def fresh_breaker() -> Iterator[None]:
+    """Nothing given up by an earlier test of this process, nothing left for a later one."""
+    breaker.reset()
+    try:
+        yield
+    finally:
+        breaker.reset()
+
+
+def _short(url: str) -> GateHttp:
+    return GateHttp("local", url, 30.0, True, Redactor(), attach=False, deadline_s=SHORT_S)
+
+
+def test_an_origin_that_stops_answering_is_given_up_for_the_run(
+    hostile: HostileServer, fresh_breaker: None
+) -> None:
+    with _short(hostile.url) as http:
+        for path in ("/a/trickle", "/b/trickle", "/c/trickle"):
+            with pytest.raises(DeadlineExceeded):
+                http.get(path)
+        started = time.monotonic()
+        with pytest.raises(OriginUnavailable) as info:
+            http.get("/ok")
+    assert time.monotonic() - started < 0.1
+    assert re.fullmatch(
+        rf"GET /ok not sent: {re.escape(hostile.url)} did not answer: 3 requests timed out"
+        r" \(\d s waited\); no further requests are sent this run",
+        str(info.value),
+    ), str(info.value)
+    assert [r["path"] for r in hostile.received] == ["/a/trickle", "/b/trickle", "/c/trickle"]
+
+
+def test_one_slow_endpoint_or_an_answer_between_timeouts_never_gives_up(
+    hostile: HostileServer, fresh_breaker: None
+) -> None:
+    """health_slow's shape: one path times out again and again, the rest answers."""
+    with _short(hostile.url) as http:
+        for _ in range(4):
+            with pytest.raises(DeadlineExceeded):
+                http.get("/trickle")
+        assert http.get("/ok").status_code == 200
+        for path in ("/a/trickle", "/b/trickle", "/ok", "/c/trickle", "/d/trickle", "/ok"):
+            if path == "/ok":
+                assert http.get(path).status_code == 200
+            else:
+                with pytest.raises(DeadlineExceeded):
+                    http.get(path)
+    assert breaker.reason(hostile.url) is None
+
+
+def test_the_contract_transport_counts_and_refuses_with_the_gates_client(
+    fresh_breaker: None,
+) -> None:
+    """Timeouts of either path count for the origin; once given up, neither sends."""
+    from promorang_gate.contract.spec import DocumentedPaths
+    from promorang_gate.contract.transport import OriginUnavailable as ContractUnavailable
+    from promorang_gate.contract.transport import guarded_session
+
+    server = HostileServer(everywhere="black-hole")
+    documented = DocumentedPaths(["GET /api/health", "GET /api/content", "GET /api/other"])
+    session = guarded_session(server.url, documented, lambda method, url: None, deadline_s=SHORT_S)
+    try:
+        with _short(server.url) as http:
+            with pytest.raises(httpx.TimeoutException):
+                http.get("/api/health")
+            for path in ("/api/content", "/api/other"):
+                with pytest.raises(requests.exceptions.Timeout):
+                    session.get(f"{server.url}{path}", timeout=10)
+            with pytest.raises(ContractUnavailable, match="did not answer: 3 requests timed out"):
+                session.get(f"{server.url}/api/health", timeout=10)
+            with pytest.raises(OriginUnavailable):
+                http.get("/api/health")
+        assert len(server.received) == 3
+    finally:
+        session.close()
+        server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("mode", "settings", "bound_s"),
+    [
+        ("black-hole", {}, 60.0),  # default settings: the bound the issue sets
+        ("trickle", {"REQUEST_DEADLINE_S": "2"}, 45.0),  # at default, benchmarks/hostile_targets
+    ],
+)
+def test_a_whole_run_against_a_dead_target_blocks_within_the_bound(
+    repo_root: Path, tmp_path: Path, mode: str, settings: dict[str, str], bound_s: float
+) -> None:
+    """The project's suites, as CI runs them, against a target that never answers (or trickles):
+    the origin is given up after a few timeouts, every later check fails at once naming it."""
+    server = HostileServer(everywhere=mode)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATE_", "PROMORANG_"))}
+    for key in ("API_URL", "FRONTEND_URL", "SUPABASE_URL"):
+        env[f"GATE_STAGING_{key}"] = server.url
+    env["GATE_STAGING_SERVICE_ROLE_KEY"] = KEY
+    env["GATE_STAGING_CREATOR_TOKEN"] = "creator-token-of-the-hostile-run"
+    env.update({f"GATE_STAGING_{k}": v for k, v in settings.items()})
+    reports = tmp_path / "reports"
+    command = [
+        sys.executable, "-m", "pytest", "--env", "staging", "-q", "-p", "no:cacheprovider",
+        f"--gate-reports={reports}", f"--alluredir={tmp_path / 'allure'}",
+    ]  # fmt: skip
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            command, cwd=repo_root, env=env, capture_output=True, text=True, timeout=bound_s + 60
+        )
+    finally:
+        server.stop()
+    elapsed = time.monotonic() - started
+    assert elapsed < bound_s, f"{mode}: the run took {elapsed:.0f} s\n{proc.stdout[-3000:]}"
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    gate = json.loads((reports / "gate-staging.json").read_text())
+    assert gate["verdict"] == "block"
+    statuses = item_status(gate)
+    assert not [i for i, (status, _) in statuses.items() if status == "passed"]
+    given_up = [i for i, (_, reason) in statuses.items() if "did not answer" in (reason or "")]
+    assert len(given_up) >= 10, statuses
+    assert "did not answer" in statuses["health.api"][1]
+    assert len(server.received) <= 6, [r["path"] for r in server.received]
+
+
+def test_the_browser_check_loads_no_page_from_a_given_up_origin(fresh_breaker: None) -> None:
+    from types import SimpleNamespace
+
+    from promorang_gate.browser.watch import PageWatch
+
+    api = "https://api.example.com"
+    target = SimpleNamespace(
+        name="staging",
+        api_url=api,
+        frontend_url="https://app.example.com",
+        supabase_url="https://db.example.co",
+        writes_allowed=True,
+    )
+    for path in ("/api/health", "/api/content", "/api/other"):
+        breaker.timed_out(api + path, 10.0)
+    with pytest.raises(OriginUnavailable) as info:
+        PageWatch(target).attach(None)  # type: ignore[arg-type]  # refused before any browser
+    assert str(info.value) == (
+        "the browser check does not load the page: https://api.example.com:443 did not answer:"
+        " 3 requests timed out (30 s waited); no further requests are sent this run"
     )

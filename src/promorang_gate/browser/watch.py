@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from promorang_gate.target.http import WRITE_METHODS, WriteRefused
+from promorang_gate.target import breaker
+from promorang_gate.target.http import WRITE_METHODS, OriginUnavailable, WriteRefused
 from promorang_gate.target.vercel_bypass import VercelBypass
 
 if TYPE_CHECKING:
@@ -123,6 +124,12 @@ class PageWatch:
         self.refused_writes: list[str] = []
 
     def attach(self, context: BrowserContext) -> None:
+        """Raises OriginUnavailable when the env's frontend or API stopped answering earlier in
+        the run (``breaker``): the page would only wait for it again."""
+        for origin in (self.frontend_origin, self.api_origin):
+            given_up = breaker.reason(origin)
+            if given_up is not None:
+                raise OriginUnavailable(f"the browser check does not load the page: {given_up}")
         context.on("request", self._on_request)
         context.on("response", self._on_response)
         context.on("requestfailed", self._on_failed)

@@ -25,6 +25,10 @@ def violation(exc: BaseException, context: str, redact: Redact) -> ContractViola
         headline = _headline(failures[0])
     elif isinstance(exc, UndocumentedRequest):
         headline = str(exc)
+    elif isinstance(exc, BaseExceptionGroup):
+        # hypothesis wraps what a replay raised ("Inconsistent results"): the cause is inside.
+        leaf = _first_leaf(exc)
+        headline = f"{type(leaf).__name__}: {_first_line(str(leaf))}".rstrip(": ")
     else:
         headline = _first_line(str(exc)) or f"{context} breaks the contract"
     return ContractViolation(redact(headline), redact(f"{context}:\n{_describe(exc)}"))
@@ -44,6 +48,12 @@ def _failures(exc: BaseException) -> Iterator[Failure]:
     elif isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
             yield from _failures(inner)
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _headline(failure: Failure) -> str:

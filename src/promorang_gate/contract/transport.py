@@ -1,7 +1,8 @@
 """The contract's transport: a requests session that refuses, before sending, every write on an
 environment without writes and every request the contract does not document; and bounds every
 answer as the gate's own client does (``bounded.py``): one total deadline per request, headers
-and body included, and a body cap, read in pieces as they arrive (never the whole body first)."""
+and body included, and a body cap, read in pieces as they arrive (never the whole body first).
+Its timeouts count towards the run's bound per origin (``breaker.py``) as the gate's own do."""
 
 from __future__ import annotations
 
@@ -11,12 +12,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from promorang_gate.contract.errors import UndocumentedRequest
 from promorang_gate.contract.spec import DocumentedPaths
+from promorang_gate.target import breaker
 
-__all__ = ["BodyTooLarge", "DeadlineExceeded", "GuardAdapter", "guarded_session"]
+__all__ = [
+    "BodyTooLarge",
+    "DeadlineExceeded",
+    "GuardAdapter",
+    "OriginUnavailable",
+    "guarded_session",
+]
 
 WriteCheck = Callable[[str, str], None]
 _CHUNK = 64 * 1024
@@ -28,6 +37,10 @@ class DeadlineExceeded(requests.exceptions.Timeout):
 
 class BodyTooLarge(requests.exceptions.ContentDecodingError):
     """The response body is larger than the gate reads (``max_body_bytes``)."""
+
+
+class OriginUnavailable(requests.exceptions.ConnectionError):
+    """The origin stopped answering earlier in the run; nothing more is sent to it."""
 
 
 def _clamped(timeout: Any, remaining: float) -> tuple[float, float]:
@@ -69,15 +82,24 @@ class GuardAdapter(HTTPAdapter):
             raise UndocumentedRequest(f"{method} {url} is outside the API under test; not sent")
         if not self.documented.allows(method, path):
             raise UndocumentedRequest(f"{method} {path} is not in the contract; not sent")
-        deadline = time.monotonic() + self.deadline_s
+        given_up = breaker.reason(url)
+        if given_up is not None:
+            raise OriginUnavailable(f"{method} {path} not sent: {given_up}")
+        started = time.monotonic()
         kwargs["timeout"] = _clamped(kwargs.get("timeout"), self.deadline_s)
         kwargs["stream"] = True
-        response = super().send(request, *args, **kwargs)
         try:
-            self._read_bounded(response, f"{method} {path}", deadline)
-        except BaseException:
-            response.close()
+            response = super().send(request, *args, **kwargs)
+            try:
+                self._read_bounded(response, f"{method} {path}", started + self.deadline_s)
+            except BaseException:
+                response.close()
+                raise
+        except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
+            # (the body's reads raise urllib3's own timeout: they are not wrapped by requests)
+            breaker.timed_out(url, time.monotonic() - started)
             raise
+        breaker.answered(url)
         return response
 
     def _read_bounded(self, response: requests.Response, what: str, deadline: float) -> None:

@@ -267,14 +267,22 @@ def _check_fresh(gate_file: GateFile, env: str, max_age_s: float, now: dt.dateti
 CLOCK_SKEW_S = 120.0
 
 
-def _check_run(gate_file: GateFile, run_id: str | None) -> None:
-    """The file must come from the run being decided (CI: this workflow run)."""
+def _check_run(gate_file: GateFile, run_id: str | None, attempt: str | None = None) -> None:
+    """The file must come from the run being decided (CI: this workflow run), and given
+    ``attempt``, from that attempt of it (a re-run must not reuse an earlier attempt's file)."""
     data, path = gate_file.data, gate_file.path
     if run_id and run_id not in (data.get("ci_run_id"), data.get("run_id")):
         raise Refused(
             Exit.STALE,
             f"{path}: written by run {data.get('ci_run_id') or data.get('run_id')!s:.80},"
             f" not by run {run_id} (--run-id, default $GITHUB_RUN_ID)",
+        )
+    if attempt and str(data.get("ci_run_attempt")) != attempt:
+        raise Refused(
+            Exit.STALE,
+            f"{path}: written by attempt {data.get('ci_run_attempt')!s:.20} of run {run_id},"
+            f" not by this attempt ({attempt}, $GITHUB_RUN_ATTEMPT): in CI without --max-age"
+            " only this workflow run's own file counts",
         )
 
 
@@ -356,12 +364,14 @@ def check_gate_file(
     now: dt.datetime | None = None,
     expect_commit: str | None = None,
     run_id: str | None = None,
+    run_attempt: str | None = None,
     signing_key: str | None = None,
     criteria_from: tuple[str, Path] | None = None,
 ) -> GateFile:
     """The gate file of ``env`` if it is whole, signed (when a key is given), consistent, of
     ``gate`` and the repository's criteria (nothing flagged, unless accepted), of the run
-    ``run_id``, fresh and (given ``expect_commit``) made for that build; else ``Refused`` with
+    ``run_id`` (and its attempt ``run_attempt``), fresh and (given ``expect_commit``) made for
+    that build; else ``Refused`` with
     the reason and exit code."""
     gate_file = _load(directory / f"gate-{env}.json", env)
     try:
@@ -371,7 +381,7 @@ def check_gate_file(
     _check_gate_and_criteria(gate_file, gate, checklists)
     if criteria_from is not None:
         check_criteria_from(gate_file, criteria_from[0], checklists, criteria_from[1])
-    _check_run(gate_file, run_id)
+    _check_run(gate_file, run_id, run_attempt)
     if not accept_flags:
         _check_flags(gate_file)
     _check_fresh(gate_file, env, max_age_s, now or dt.datetime.now(dt.UTC))

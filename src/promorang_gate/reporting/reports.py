@@ -376,8 +376,10 @@ class GateReporter:
                 from promorang_gate.cleanup.leftovers import leftovers_json
 
                 extra["leftovers"] = leftovers_json(self.sweeps[env])
-            # The CI run that judged: ``verdict --run-id`` (default $GITHUB_RUN_ID) matches it.
+            # The CI run that judged: ``verdict --run-id`` (default $GITHUB_RUN_ID) matches it,
+            # and in CI without --max-age its attempt too (a re-run is a new attempt).
             extra["ci_run_id"] = self.environ.get("GITHUB_RUN_ID") or None
+            extra["ci_run_attempt"] = self.environ.get("GITHUB_RUN_ATTEMPT") or None
             text = self.redactor.redact(
                 render_json(verdict, meta, target, self.gates[env], criteria, extra)
             )

@@ -1,6 +1,7 @@
 """Reaching the target: environments and profiles (``profiles/*.toml``), settings validation, the
-bounded HTTP client and its write guard, readiness and preflight, Supabase and database access
-(the read-only wrapper included), read-back of what was stored, and the sandbox as a target.
+bounded HTTP client, its write guard and its bound per origin, readiness and preflight, Supabase
+and database access (the read-only wrapper included), read-back of what was stored, and the
+sandbox as a target.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 # Modules, not names: importing the package must not load them all (heavy imports stay lazy).
 __all__ = [
     "bounded",
+    "breaker",
     "connections",
     "credentials",
     "environments",

@@ -20,7 +20,15 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-__all__ = ["BodyTooLarge", "BoundedTransport", "CoreTransport", "DeadlineExceeded"]
+from promorang_gate.target import breaker
+
+__all__ = [
+    "BodyTooLarge",
+    "BoundedTransport",
+    "CoreTransport",
+    "DeadlineExceeded",
+    "OriginUnavailable",
+]
 
 _local = threading.local()
 _DECODED = {"gzip", "x-gzip", "deflate"}
@@ -32,6 +40,10 @@ class DeadlineExceeded(httpx.TimeoutException):
 
 class BodyTooLarge(httpx.TransportError):
     """The response body is larger than the gate reads (``max_body_bytes``)."""
+
+
+class OriginUnavailable(httpx.TransportError):
+    """The origin stopped answering earlier in the run; nothing more is sent to it."""
 
 
 def _what(request: httpx.Request) -> str:
@@ -223,8 +235,11 @@ class _BoundedStream(httpx.SyncByteStream):
         deadline: float,
         limits: tuple[float, int],
         encoding: str | None,
+        started: float | None = None,
     ) -> None:
         self._inner = inner
+        # When the request was sent, for the breaker (None: the breaker is not told).
+        self._started = started
         self._request = request
         self._deadline = deadline
         self._deadline_s, self._max_bytes = limits
@@ -260,11 +275,19 @@ class _BoundedStream(httpx.SyncByteStream):
             with _deadline_scope(self._deadline):
                 return next(iterator)
         except StopIteration:
+            if self._started is not None:
+                breaker.answered(str(self._request.url))
             return None
         except httpx.TimeoutException as exc:
+            self._timed_out()
             if time.monotonic() >= self._deadline - 0.01:
                 raise self._late() from exc
             raise
+
+    def _timed_out(self) -> None:
+        if self._started is not None:
+            breaker.timed_out(str(self._request.url), time.monotonic() - self._started)
+            self._started = None  # told once per request
 
     def _late(self) -> DeadlineExceeded:
         return DeadlineExceeded(
@@ -283,6 +306,7 @@ class _BoundedStream(httpx.SyncByteStream):
             if received > self._max_bytes:
                 raise self._too_large()
             if chunk is not None and time.monotonic() > self._deadline:
+                self._timed_out()
                 raise self._late()
             if data:
                 yield data
@@ -299,13 +323,28 @@ class BoundedTransport(httpx.BaseTransport):
     The deadline cuts every socket wait only with ``CoreTransport`` underneath; any other
     transport still gets the checks between chunks."""
 
-    def __init__(self, inner: httpx.BaseTransport, *, deadline_s: float, max_body_bytes: int):
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        *,
+        deadline_s: float,
+        max_body_bytes: int,
+        use_breaker: bool = True,
+    ):
+        """``use_breaker``: refuse origins given up this run and report timeouts (``breaker``);
+        off for the watch, which outlives an outage by design."""
         self._inner = inner
         self.deadline_s = deadline_s
         self.max_body_bytes = max_body_bytes
+        self.use_breaker = use_breaker
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        deadline = time.monotonic() + self.deadline_s
+        url = str(request.url)
+        given_up = breaker.reason(url) if self.use_breaker else None
+        if given_up is not None:
+            raise OriginUnavailable(f"{_what(request)} not sent: {given_up}", request=request)
+        started = time.monotonic()
+        deadline = started + self.deadline_s
         shared: float | None = getattr(_local, "deadline", None)  # set by ``one_deadline``
         if shared is not None:
             deadline = min(deadline, shared)
@@ -313,6 +352,8 @@ class BoundedTransport(httpx.BaseTransport):
             with _deadline_scope(deadline):
                 response = self._inner.handle_request(request)
         except httpx.TimeoutException as exc:
+            if self.use_breaker:
+                breaker.timed_out(url, time.monotonic() - started)
             if time.monotonic() >= deadline - 0.01:
                 raise DeadlineExceeded(
                     f"{_what(request)}: no response within the request deadline of"
@@ -320,10 +361,14 @@ class BoundedTransport(httpx.BaseTransport):
                     request=request,
                 ) from exc
             raise
-        return self._bounded(request, response, deadline)
+        return self._bounded(request, response, deadline, started if self.use_breaker else None)
 
     def _bounded(
-        self, request: httpx.Request, response: httpx.Response, deadline: float
+        self,
+        request: httpx.Request,
+        response: httpx.Response,
+        deadline: float,
+        started: float | None,
     ) -> httpx.Response:
         declared = response.headers.get("content-length", "")
         has_body = request.method != "HEAD" and response.status_code not in (204, 304)
@@ -351,7 +396,12 @@ class BoundedTransport(httpx.BaseTransport):
             )
         assert isinstance(response.stream, httpx.SyncByteStream)
         stream = _BoundedStream(
-            response.stream, request, deadline, (self.deadline_s, self.max_body_bytes), encoding
+            response.stream,
+            request,
+            deadline,
+            (self.deadline_s, self.max_body_bytes),
+            encoding,
+            started,
         )
         return httpx.Response(
             status_code=response.status_code,

@@ -20,6 +20,7 @@ from promorang_gate.target.bounded import (
     BoundedTransport,
     CoreTransport,
     DeadlineExceeded,
+    OriginUnavailable,
     one_deadline,
 )
 from promorang_gate.target.connections import recheck_before_write
@@ -34,6 +35,7 @@ __all__ = [
     "Exchange",
     "GateHttp",
     "GuardedTransport",
+    "OriginUnavailable",
     "RedirectRefused",
     "WriteRefused",
     "guard",
@@ -263,10 +265,13 @@ class GateHttp:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         vercel_bypass: VercelBypass | None = None,
         auth: httpx.Auth | None = None,
+        use_breaker: bool = True,
     ) -> None:
         """``transport`` replaces the network (tests); the guard and the limits still apply.
         ``vercel_bypass`` sends Vercel's protection bypass header to the env's Vercel hosts;
-        ``auth`` keeps a user's token alive (signin.CreatorAuth)."""
+        ``auth`` keeps a user's token alive (signin.CreatorAuth). ``use_breaker``: an origin
+        that stopped answering is given up for the run (``breaker.py``); the watch turns it
+        off."""
         self.target_name = target_name
         self.writes_allowed = writes_allowed
         self.redactor = redactor
@@ -276,7 +281,9 @@ class GateHttp:
         network: httpx.BaseTransport = transport or CoreTransport()
         if vercel_bypass is not None:
             network = BypassTransport(network, vercel_bypass)
-        bounded = BoundedTransport(network, deadline_s=deadline_s, max_body_bytes=max_body_bytes)
+        bounded = BoundedTransport(
+            network, deadline_s=deadline_s, max_body_bytes=max_body_bytes, use_breaker=use_breaker
+        )
         self.transport = GuardedTransport(
             bounded, target_name=target_name, writes_allowed=writes_allowed
         )

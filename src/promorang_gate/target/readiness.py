@@ -4,7 +4,7 @@ sleep, and never past a definite answer.
 Only two things are retried: a transport failure (refused, reset, timed out) and an answer of
 502, 503 or 504 (a deployment still coming up behind its proxy). Any other answer is final at
 once: a health endpoint answering 200 with a wrong body, or 404, fails in seconds, not after the
-readiness budget.
+readiness budget. Nor is an origin the run has given up on (``breaker.py``): it is not waited for.
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ from tenacity import (
     RetryError,
     Retrying,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     retry_if_result,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential,
 )
+
+from promorang_gate.target.bounded import OriginUnavailable
 
 __all__ = ["RETRYABLE", "STARTING_STATUSES", "NotReady", "StillStarting", "wait_ready"]
 
@@ -104,7 +107,10 @@ def wait_ready(
     retrying = Retrying(
         stop=stop_after_delay(budget_s) | stop_after_attempt(max_attempts),
         wait=wait,
-        retry=retry_if_exception_type(RETRYABLE) | retry_if_result(_starting),
+        retry=(
+            retry_if_exception_type(RETRYABLE) & retry_if_not_exception_type(OriginUnavailable)
+            | retry_if_result(_starting)
+        ),
         before_sleep=before_sleep,
         reraise=False,
     )

@@ -166,6 +166,7 @@ class ConnectionsReader:
             transport=transport,
             deadline_s=min(target.request_deadline_s, target.request_timeout_s),
             max_body_bytes=target.max_body_bytes,
+            use_breaker=False,  # the watch measures an outage, it does not give up on it
         )
 
     def read(self) -> Reading:
@@ -296,6 +297,7 @@ class PrometheusReader:
             transport=transport,
             deadline_s=min(target.request_deadline_s, target.request_timeout_s),
             max_body_bytes=target.max_body_bytes,
+            use_breaker=False,  # the watch measures an outage, it does not give up on it
         )
 
     def read(self) -> Reading:

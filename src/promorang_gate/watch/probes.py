@@ -76,6 +76,7 @@ class Prober:
             "transport": transport,
             "deadline_s": deadline,
             "max_body_bytes": target.max_body_bytes,
+            "use_breaker": False,  # the watch measures an outage, it does not give up on it
         }
         key = target.service_role_key
         # The platform's clients read the Create flow with the user's token (its newest build
