@@ -159,5 +159,8 @@ def _client(target: Target) -> httpx.Client:
         deadline_s=PROBE_TIMEOUT_S * 2,
         max_body_bytes=64 * 1024,
         vercel_bypass=VercelBypass.of(target),
+        # A probe's short deadline says nothing of a slow but working origin: its timeouts
+        # must not count towards giving the origin up for the run.
+        use_breaker=False,
     )
     return http.client
