@@ -165,6 +165,24 @@ def test_redact_bytes_text_and_binary() -> None:
     assert redactor.redact_bytes(binary + PLAIN.encode()) == binary + MASK.encode()
 
 
+def test_binary_data_loses_every_form_and_long_piece_of_a_secret() -> None:
+    """A trace or a screenshot of megabytes: the encodings and the split halves of a key go,
+    the bytes around them stay as they were (byte for byte, however not UTF-8 they are)."""
+    key = "sk_live_binary_canary_7Hq2Zp9Lm4Xw8Rt"
+    redactor = Redactor([key])
+    half_a, half_b = key[:18], key[18:]
+    encoded = base64.b64encode(key.encode())
+    blob = bytes(range(256)) * 4
+    data = blob + half_a.encode() + b"\xff\n" + half_b.encode() + blob + encoded + blob
+    data += key.upper().encode() + b"\x00" + key.encode().hex().encode()
+    cleaned = redactor.redact_bytes(data)
+    for leaked in (key, half_a, half_b, encoded.decode(), key.upper(), key.encode().hex()):
+        assert leaked.encode() not in cleaned, leaked
+    assert cleaned.startswith(blob)
+    assert cleaned.count(blob) == 3
+    assert cleaned.count(MASK.encode()) == 5
+
+
 def test_redact_file_rewrites_only_when_needed(tmp_path: Path) -> None:
     redactor = Redactor([PLAIN])
     clean = tmp_path / "clean.txt"
