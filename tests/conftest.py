@@ -274,3 +274,15 @@ def run_gate_inprocess(
     if os.environ.get("GATE_TESTS_SUBPROCESS") == "1":
         return subprocess_gate_runner(sandbox_state_file, tmp_path)
     return run
+
+
+# A whole gate run against the sandbox (a subprocess or in-process run of the gate's suites)
+# takes seconds: such a test is a proof of the slow kind whatever its module says, so that
+# ``pytest tests -m "not slow"`` is the inner loop over the engine's and sandbox's own tests.
+_WHOLE_RUN_FIXTURES = frozenset({"run_gate", "run_gate_inprocess", "relative_sandbox"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _WHOLE_RUN_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

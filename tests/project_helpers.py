@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import signal
 from pathlib import Path
@@ -46,11 +47,17 @@ def copy_checklists(source: Path, target: Path) -> None:
     suite written by a test may claim their items with tests of its own."""
     shutil.copytree(source, target)
     for path in target.glob("*.yaml"):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for item in data.get("items", []) if isinstance(data, dict) else []:
-            item.pop("checks", None)
-            item.pop("writes", None)
-        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        path.write_text(_without_checks(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=64)
+def _without_checks(text: str) -> str:
+    # Parsed once per text and worker: hundreds of tests copy the same checklists.
+    data = yaml.load(text, Loader=yaml.CSafeLoader)
+    for item in data.get("items", []) if isinstance(data, dict) else []:
+        item.pop("checks", None)
+        item.pop("writes", None)
+    return str(yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False))
 
 
 def tagged_counts(database_url: str, run_id: str) -> tuple[int, int]:

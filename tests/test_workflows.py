@@ -54,6 +54,7 @@ def _runs(job: dict[str, Any]) -> str:
     return "\n".join(str(step.get("run", "")) for step in job["steps"])
 
 
+@pytest.mark.slow
 def test_actionlint_finds_nothing_in_the_workflows() -> None:
     files = sorted(WORKFLOWS.glob("*.yml"))
     assert PROMOTE in files
@@ -61,6 +62,7 @@ def test_actionlint_finds_nothing_in_the_workflows() -> None:
     assert (code, findings) == (0, [])
 
 
+@pytest.mark.slow
 def test_actionlint_does_report_a_broken_workflow(tmp_path: Path) -> None:
     """The linter really runs: the README's old excerpt (no runs-on, needs.deploy read without
     `needs: deploy`) is refused."""

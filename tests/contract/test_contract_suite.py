@@ -57,6 +57,7 @@ def test_read_only_env_sends_only_documented_reads(run_gate: Any, sandbox: Any) 
     assert all("writes not allowed on prod" in (i["reason"] or "") for i in refused), refused
 
 
+@pytest.mark.slow
 def test_collection_does_not_import_schemathesis(sandbox_state_file: Path) -> None:
     probe = (
         "import sys, pytest\n"

@@ -41,7 +41,10 @@ gates:
 
 @pytest.fixture
 def project(
-    pytester: pytest.Pytester, repo_root: Path, clean_env: pytest.MonkeyPatch
+    warm_gate_modules: None,
+    pytester: pytest.Pytester,
+    repo_root: Path,
+    clean_env: pytest.MonkeyPatch,
 ) -> pytest.Pytester:
     """A temp project: the repo's checklists without their declared checks (inner suites claim
     items with tests of their own), a gate per checklist with `local` judged by `health`, an

@@ -198,6 +198,7 @@ def _assert_swept(service: Any, db: Any, leftovers: dict[str, Any]) -> None:
         assert _present(service, *objects[key]), key
 
 
+@pytest.mark.slow
 def test_janitor_cleans_the_envs_bucket_and_spares_look_alikes(
     sandbox_state_file: Path, service: Any, db: Any, leftovers: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -37,6 +37,7 @@ def _session(url: str, deadline_s: float = DEADLINE_S, cap: int = CAP) -> reques
     )
 
 
+@pytest.mark.slow
 def test_a_trickling_body_ends_at_the_deadline(hostile: HostileServer) -> None:
     session = _session(hostile.url)
     started = time.monotonic()
@@ -45,6 +46,7 @@ def test_a_trickling_body_ends_at_the_deadline(hostile: HostileServer) -> None:
     assert time.monotonic() - started < DEADLINE_S + 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "path", ["/huge?bytes=10000000&chunked=1", "/huge?bytes=10000000", "/gzip-bomb"]
 )

@@ -87,6 +87,7 @@ def test_a_gate_requiring_what_it_names_is_not_flagged(project: pytest.Pytester)
     assert "criteria_narrowed" not in result.stdout.str()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("change", ["gates", "profile"])
 def test_criteria_changed_in_a_commit_are_refused_against_the_protected_branch(
     project: pytest.Pytester, change: str

@@ -71,6 +71,7 @@ def test_a_file_finished_in_the_future_is_refused(judged: pytest.Pytester) -> No
     assert "is in the future" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [("--collect-only", "-q"), ("--gate", "nope"), ("--env", "moon")],
@@ -90,6 +91,7 @@ def test_a_run_that_judged_nothing_voids_the_previous_file(
     assert _verdict(judged).returncode == Exit.ALLOW
 
 
+@pytest.mark.slow
 def test_the_file_names_its_ci_run_and_another_run_is_refused(
     project: pytest.Pytester,
 ) -> None:
@@ -110,6 +112,7 @@ def test_the_file_names_its_ci_run_and_another_run_is_refused(
     assert _verdict(project, "--run-id", "gr20260101t000000-000000").returncode == Exit.STALE
 
 
+@pytest.mark.slow
 def test_in_ci_without_max_age_only_this_workflow_runs_attempt_counts(
     project: pytest.Pytester,
 ) -> None:
@@ -151,6 +154,7 @@ def _signed_run(project: pytest.Pytester) -> None:
         mp.undo()
 
 
+@pytest.mark.slow
 def test_a_signed_file_is_accepted_only_with_its_key(project: pytest.Pytester) -> None:
     _signed_run(project)
     text = (project.path / "reports" / "gate-local.json").read_text()
@@ -189,6 +193,7 @@ def test_an_unsigned_file_is_refused_when_a_key_is_set(judged: pytest.Pytester) 
     assert "not signed, but GATE_SIGNING_KEY is set" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [

@@ -67,6 +67,7 @@ def _http(url: str | None, **kw: object) -> GateHttp:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/trickle", "/trickle-headers"])
 def test_a_trickling_target_fails_within_the_deadline(hostile: HostileServer, path: str) -> None:
     started = time.monotonic()
@@ -80,6 +81,7 @@ def test_a_trickling_target_fails_within_the_deadline(hostile: HostileServer, pa
     )
 
 
+@pytest.mark.slow
 def test_redirects_share_the_requests_one_deadline(hostile: HostileServer) -> None:
     """Five same-origin hops of 0.4 s each: 2 s in all, past the 1.5 s deadline of the one
     request they answer (each hop must not start a deadline of its own)."""
@@ -89,6 +91,7 @@ def test_redirects_share_the_requests_one_deadline(hostile: HostileServer) -> No
     assert time.monotonic() - started < DEADLINE_S + 1.0
 
 
+@pytest.mark.slow
 def test_supabase_traffic_is_bounded_too(hostile: HostileServer) -> None:
     from promorang_gate.target.supabase_access import make_supabase
 
@@ -211,6 +214,7 @@ def test_redirect(gate_http, gate_target, elsewhere_url):
 """
 
 
+@pytest.mark.slow
 def test_each_check_fails_with_a_clear_reason(
     project: pytest.Pytester,
     hostile: HostileServer,
@@ -275,6 +279,7 @@ def _short(url: str) -> GateHttp:
     return GateHttp("local", url, 30.0, True, Redactor(), attach=False, deadline_s=SHORT_S)
 
 
+@pytest.mark.slow
 def test_an_origin_that_stops_answering_is_given_up_for_the_run(
     hostile: HostileServer, fresh_breaker: None
 ) -> None:
@@ -294,6 +299,7 @@ def test_an_origin_that_stops_answering_is_given_up_for_the_run(
     assert [r["path"] for r in hostile.received] == ["/a/trickle", "/b/trickle", "/c/trickle"]
 
 
+@pytest.mark.slow
 def test_one_slow_endpoint_or_an_answer_between_timeouts_never_gives_up(
     hostile: HostileServer, fresh_breaker: None
 ) -> None:
@@ -312,6 +318,7 @@ def test_one_slow_endpoint_or_an_answer_between_timeouts_never_gives_up(
     assert breaker.reason(hostile.url) is None
 
 
+@pytest.mark.slow
 def test_the_contract_transport_counts_and_refuses_with_the_gates_client(
     fresh_breaker: None,
 ) -> None:

@@ -78,6 +78,7 @@ def test_create(gate_supabase, gate_run_id):
 """
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_removes_what_it_created(
     project: pytest.Pytester,
     sandbox: Any,

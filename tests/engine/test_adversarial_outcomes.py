@@ -121,6 +121,7 @@ def test_a_quarantine_plugin_loaded_with_p_is_named(project: pytest.Pytester) ->
     _assert_rewritten_blocks(result, project, "quarantine (")
 
 
+@pytest.mark.slow
 def test_a_quarantine_under_xdist_is_caught_on_the_controller(project: pytest.Pytester) -> None:
     project.makeconftest(QUARANTINE_NEW)
     project.makepyfile(SUITE)

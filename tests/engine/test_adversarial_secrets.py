@@ -73,6 +73,7 @@ def _closed_port() -> int:
     return port
 
 
+@pytest.mark.slow
 def test_canaries_appear_in_no_byte_of_any_output(
     project: pytest.Pytester, echoing: HostileServer, clean_env: pytest.MonkeyPatch
 ) -> None:
@@ -139,6 +140,7 @@ def _windows(secret: str, size: int = 16) -> list[str]:
     return [secret[i : i + size] for i in range(len(secret) - size + 1)]
 
 
+@pytest.mark.slow
 def test_a_secret_in_pieces_leaks_no_piece_of_16_characters(
     project: pytest.Pytester, clean_env: pytest.MonkeyPatch
 ) -> None:

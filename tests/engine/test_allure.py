@@ -169,6 +169,7 @@ def _results(alluredir: Path) -> list[dict[str, Any]]:
     return [r for r in results if not r.get("fullName", "").startswith("promorang-gate:")]
 
 
+@pytest.mark.slow
 def test_labels_and_attachments_in_allure_results(
     project: pytest.Pytester, server: RecordingServer, clean_env: pytest.MonkeyPatch
 ) -> None:
@@ -206,6 +207,7 @@ def test_labels_and_attachments_in_allure_results(
     assert text.startswith(f"GET {server.url}/api/health\n")
 
 
+@pytest.mark.slow
 def test_add_labels_without_env_and_non_gating_items(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """

@@ -172,6 +172,7 @@ THIRD_PARTIES = """<!doctype html><html><head>
 </body></html>"""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("writes_allowed", [True, False], ids=["writable", "read-only"])
 def test_third_party_resources_get_an_empty_answer_and_no_console_error(
     writes_allowed: bool,

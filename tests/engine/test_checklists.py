@@ -105,6 +105,7 @@ def test_signoff_option_applies_to_every_env(repo_root: Path) -> None:
         parse_signoff_options(["slo.storage_quota=frank"], catalog, ["a"], now)
 
 
+@pytest.mark.slow
 def test_markers_tag_user_properties(project: pytest.Pytester) -> None:
     project.makepyfile(
         """

@@ -157,6 +157,7 @@ def test_a_file_judged_with_other_checklists_is_refused(judged: pytest.Pytester)
     assert "judged with other checklists" in err
 
 
+@pytest.mark.slow
 def test_a_block_exits_one_and_lists_its_blockers(project: pytest.Pytester) -> None:
     project.makepyfile(
         """

@@ -69,6 +69,7 @@ def test_dotenv_file_never_overrides_a_set_variable(tmp_path: Path) -> None:
     assert from_env.service_role_key == "from-env-456"
 
 
+@pytest.mark.slow
 def test_project_profile_adds_and_overrides(tmp_path: Path) -> None:
     (tmp_path / "environments").mkdir()
     (tmp_path / "environments" / "staging.toml").write_text(

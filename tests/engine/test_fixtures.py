@@ -166,6 +166,7 @@ def test_gate_ready_polls_within_the_budget(local: pytest.Pytester) -> None:
     )
 
 
+@pytest.mark.slow
 def test_gate_ledger_cleanup_failure_is_a_teardown_error(pytester: pytest.Pytester) -> None:
     pytester.syspathinsert(str(__import__("pathlib").Path(__file__).parent))
     pytester.makeconftest(

@@ -182,6 +182,7 @@ def test_a_test_may_claim_only_an_item_that_lists_it(demo: pytest.Pytester) -> N
     assert_usage_error(result, demo, "add 'test_extra.py::test_sneaky' under 'checks:' of demo")
 
 
+@pytest.mark.slow
 def test_stop_after_first_failure_says_which_checks_never_ran(demo: pytest.Pytester) -> None:
     demo.makepyfile(
         test_demo=SUITE.replace(
@@ -243,6 +244,7 @@ def test_a_crashed_worker_fails_its_item(demo: pytest.Pytester) -> None:
     assert "crashed" in reason
 
 
+@pytest.mark.slow
 def test_the_failure_reason_is_the_assertions_own_words(demo: pytest.Pytester) -> None:
     demo.makepyfile(
         test_demo=SUITE.replace(

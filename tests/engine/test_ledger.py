@@ -302,6 +302,7 @@ def test_ledger_cleans_up_after_a_failing_test(pytester: pytest.Pytester) -> Non
     }
 
 
+@pytest.mark.slow
 def test_ledger_against_the_sandbox(sandbox: Any) -> None:
     """A real gateway and database: the run's row and object go, a foreign row stays."""
     import psycopg

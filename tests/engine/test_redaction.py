@@ -269,6 +269,7 @@ def canary_server() -> Iterator[RecordingServer]:
         srv.stop()
 
 
+@pytest.mark.slow
 def test_canary_secret_appears_in_no_output(
     project: pytest.Pytester, canary_server: RecordingServer, clean_env: pytest.MonkeyPatch
 ) -> None:

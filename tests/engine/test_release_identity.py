@@ -122,6 +122,7 @@ def _with_identity(project: pytest.Pytester, identity: dict[str, Any] | None) ->
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_verdict_refuses_a_file_made_for_another_build(project: pytest.Pytester) -> None:
     project.makepyfile(HEALTHY)
     assert project.runpytest("--env", "local").ret == pytest.ExitCode.OK

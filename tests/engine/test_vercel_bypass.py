@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import httpx
+import pytest
 
 from promorang_gate.secrets.redaction import MASK, Redactor
 from promorang_gate.target.environments import resolve_settings
@@ -44,6 +45,7 @@ def test_the_secret_is_read_and_names_only_the_vercel_hosts(tmp_path: object) ->
     assert VercelBypass.of(custom) is None  # no Vercel host, nobody gets it
 
 
+@pytest.mark.slow
 def test_every_request_to_a_vercel_host_carries_it_and_no_other(tmp_path: object) -> None:
     seen: list[tuple[str, str | None]] = []
 

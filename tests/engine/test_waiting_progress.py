@@ -21,6 +21,7 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_an_unreachable_api_ends_within_its_budget_with_progress(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

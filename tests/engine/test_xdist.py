@@ -50,6 +50,7 @@ def _stable(data: dict[str, Any]) -> dict[str, Any]:
     return stable
 
 
+@pytest.mark.slow
 def test_xdist_gate_file_equals_single_process(project: pytest.Pytester) -> None:
     project.makepyfile(SUITE)
     args = ("--env", "local", "--gate", "full", "-k", "not deselected")
@@ -72,6 +73,7 @@ def test_xdist_gate_file_equals_single_process(project: pytest.Pytester) -> None
     assert "growth_hub.migrations_applied" in str(got)
 
 
+@pytest.mark.slow
 def test_workers_share_the_controllers_run_id(project: pytest.Pytester) -> None:
     project.makepyfile(
         """
@@ -122,6 +124,7 @@ def test_xdist_against_the_embedded_sandbox(project: pytest.Pytester) -> None:
     assert data["targets"]["api_url"].startswith("http://127.0.0.1:")
 
 
+@pytest.mark.slow
 def test_unknown_checklist_id_under_xdist_is_a_usage_error(project: pytest.Pytester) -> None:
     """The workers collect; the controller still ends with one line and the usage-error code."""
     project.makepyfile(

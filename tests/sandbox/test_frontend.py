@@ -120,6 +120,7 @@ def _chromium_or_skip() -> str:
     return path
 
 
+@pytest.mark.slow
 def test_create_page_shows_a_usable_labelled_form(sandbox: SandboxHandle, tmp_path: Path) -> None:
     """A headless screenshot of /create, kept as reports/screenshots/sandbox-create-form.png."""
     from playwright.sync_api import sync_playwright

@@ -9,11 +9,13 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from promorang_sandbox.database import CREATOR_EMAIL, CREATOR_PASSWORD
 from promorang_sandbox.jwtkeys import SERVICE_ROLE_KEY
 
 
+@pytest.mark.slow
 def test_supabase_only_serves_the_gateway_and_prints_the_backends_variables() -> None:
     command = [sys.executable, "-m", "promorang_sandbox", "up", "--supabase-only"]
     process = subprocess.Popen(

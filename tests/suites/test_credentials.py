@@ -96,6 +96,7 @@ def test_the_anon_key_given_as_the_service_role_key_is_named(sandbox: Any) -> No
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["bucket_missing", "storage_read_denied"])
 def test_a_product_fault_is_no_credential_problem(sandbox: Any, fault: str) -> None:
     """A missing bucket or revoked storage grants are the checks' to judge (a block), not a
