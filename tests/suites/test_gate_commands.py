@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
 
 # command -> (gate, verdict, exit code); the sandbox is healthy.
 HEALTHY_TABLE: dict[str, tuple[tuple[str, ...], str, str, int]] = {
@@ -23,14 +24,20 @@ HEALTHY_TABLE: dict[str, tuple[tuple[str, ...], str, str, int]] = {
 
 def _verdict_cli(reports: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "promorang_gate.cli", "verdict", str(reports), *args]
-    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    # From the checkout, whose checklists the file's criteria are checked against (an
+    # in-process run leaves this process in pytester's temp dir).
+    return subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, check=False, timeout=60
+    )
 
 
 @pytest.mark.parametrize("case", sorted(HEALTHY_TABLE))
-def test_healthy_sandbox_under_each_command(sandbox: Any, run_gate: Any, case: str) -> None:
+def test_healthy_sandbox_under_each_command(
+    sandbox: Any, run_gate_inprocess: Any, case: str
+) -> None:
     args, gate, verdict, code = HEALTHY_TABLE[case]
     sandbox.set_faults([])
-    run = run_gate(args)
+    run = run_gate_inprocess(args)
     assert run.returncode == code, run.output
     data = run.gate()
     assert (data["gate"]["name"], data["verdict"]) == (gate, verdict), run.output
@@ -54,11 +61,11 @@ def test_healthy_sandbox_under_each_command(sandbox: Any, run_gate: Any, case: s
     ids=["-k", "--deselect", "--ignore"],
 )
 def test_narrowing_away_a_red_threshold_still_blocks(
-    sandbox: Any, run_gate: Any, narrowing: tuple[str, ...]
+    sandbox: Any, run_gate_inprocess: Any, narrowing: tuple[str, ...]
 ) -> None:
     sandbox.set_faults(["upload_slow"])
     try:
-        run = run_gate(("-m", "create_flow", *narrowing))
+        run = run_gate_inprocess(("-m", "create_flow", *narrowing))
     finally:
         sandbox.set_faults([])
     assert run.returncode == 1, run.output
@@ -69,10 +76,12 @@ def test_narrowing_away_a_red_threshold_still_blocks(
         assert "smoke/test_slo.py::" in items[item]["reason"]
 
 
-def test_a_loosened_budget_allows_but_is_flagged(sandbox: Any, run_gate: Any) -> None:
+def test_a_loosened_budget_allows_but_is_flagged(sandbox: Any, run_gate_inprocess: Any) -> None:
     sandbox.set_faults(["upload_slow"])
     try:
-        run = run_gate(("-m", "create_flow"), env={"GATE_SANDBOX_LATENCY_P95_BUDGET_S": "100"})
+        run = run_gate_inprocess(
+            ("-m", "create_flow"), env={"GATE_SANDBOX_LATENCY_P95_BUDGET_S": "100"}
+        )
     finally:
         sandbox.set_faults([])
     assert run.gate()["verdict"] == "allow", run.output
@@ -83,11 +92,13 @@ def test_a_loosened_budget_allows_but_is_flagged(sandbox: Any, run_gate: Any) ->
     assert "CRITERIA sandbox: latency_p95_budget_s is 100.0" in run.output
 
 
-def test_collect_only_leaves_the_gate_file_byte_identical(sandbox: Any, run_gate: Any) -> None:
+def test_collect_only_leaves_the_gate_file_byte_identical(
+    sandbox: Any, run_gate_inprocess: Any
+) -> None:
     sandbox.set_faults([])
-    first = run_gate(("-m", "create_flow"))
+    first = run_gate_inprocess(("-m", "create_flow"))
     before = {p.name: p.read_bytes() for p in first.reports.iterdir() if p.is_file()}
-    collected = run_gate(("--co", "-q"), reports=first.reports)
+    collected = run_gate_inprocess(("--co", "-q"), reports=first.reports)
     assert collected.returncode == 0, collected.output
     after = {p.name: p.read_bytes() for p in first.reports.iterdir() if p.is_file()}
     # Only a marker is added: the run judged nothing, so the earlier file is not for reuse.
