@@ -134,3 +134,41 @@ def forged_token(claims: dict[str, Any], key: bytes | None = None) -> str:
         return signing_input + "."
     signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64url(signature)}"
+
+
+def ownership_problems(
+    answers: Sequence[tuple[str, int, object, str | None]], title: str
+) -> list[str]:
+    """What went wrong when someone else wrote to the creator's item: ``answers`` holds, per
+    write in the order sent, (method, status, the body's ``success``, the stored title after
+    it, None once the row is gone). What happened to the stored row comes first in the list: a
+    DELETE that removed it says more than the 500 of the PUT before it (build H)."""
+    changed: list[str] = []
+    answered: list[str] = []
+    before = title
+    for method, status, success, stored in answers:
+        request = f"{method} /api/content/{{id}} of the creator's item with another user's token"
+        if stored is None:
+            changed.append(f"{request} answered {status} and deleted the item")
+            break
+        if stored != before:
+            changed.append(f"{request} answered {status} and changed its title to {stored!r}")
+        elif status not in (403, 404):
+            answered.append(f"{request} answered {status}, expected 403 or 404")
+        elif success is not False:
+            answered.append(f"{request} answered {status} without success: false")
+        before = stored
+    return changed + answered
+
+
+def form_field_problem(path: str, key: str, label: str, verb: str, error: str) -> str:
+    """The reason when the browser check cannot use a field of the Create form: which label a
+    user would read, which profile setting names it, and the browser's own first line (build
+    B's form has labels tied to no input, so a label-finding user finds none)."""
+    lines = error.strip().splitlines()
+    first = lines[0] if lines else "no answer"
+    what = "button" if key == "submit" else "field"
+    return (
+        f"the Create form at {path} has no {what} labelled {label!r} to {verb}"
+        f" (the profile's create_form.{key} names it): {first}"
+    )

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from _support import UUID_PATTERN, env_variable, new_upload, object_path_of
+from _support import UUID_PATTERN, env_variable, form_field_problem, new_upload, object_path_of
 from promorang_gate.browser import PageWatch, sign_in_script
 from promorang_gate.cleanup.tags import tagged_title
 from promorang_gate.target.stored import StoredState
@@ -75,13 +77,23 @@ def creator_page(gate_target: Any, new_context: Any) -> tuple[Page, PageWatch]:
 
 def _fill_create_form(page: Page, typed: Typed, image: Path, form: Any) -> None:
     """By the labels a user reads (the profile's ``create_form.*``, defaults the sandbox's)."""
-    page.get_by_label(form.image, exact=True).set_input_files(image)
-    page.get_by_label(form.title, exact=True).fill(typed.title)
-    page.get_by_label(form.platform, exact=True).select_option(typed.platform)
-    page.get_by_label(form.platform_url, exact=True).fill(typed.platform_url)
-    page.get_by_label(form.description, exact=True).fill(typed.description)
-    page.get_by_label(form.total_shares, exact=True).fill(str(typed.total_shares))
-    page.get_by_label(form.share_price, exact=True).fill(str(typed.share_price))
+    steps: list[tuple[str, str, Callable[[Locator], object]]] = [
+        ("image", "choose a file in", lambda field: field.set_input_files(image)),
+        ("title", "type into", lambda field: field.fill(typed.title)),
+        ("platform", "choose an option of", lambda field: field.select_option(typed.platform)),
+        ("platform_url", "type into", lambda field: field.fill(typed.platform_url)),
+        ("description", "type into", lambda field: field.fill(typed.description)),
+        ("total_shares", "type into", lambda field: field.fill(str(typed.total_shares))),
+        ("share_price", "type into", lambda field: field.fill(str(typed.share_price))),
+    ]
+    for key, verb, act in steps:
+        label = getattr(form, key)
+        try:
+            act(page.get_by_label(label, exact=True))
+        except PlaywrightError as exc:
+            raise AssertionError(
+                form_field_problem(urlsplit(page.url).path, key, label, verb, str(exc))
+            ) from None
 
 
 def _register_created(watch: PageWatch, ledger: Any, target: Any) -> None:
@@ -98,7 +110,14 @@ def _register_created(watch: PageWatch, ledger: Any, target: Any) -> None:
 
 
 def _submit(page: Page, watch: PageWatch, ledger: Any, target: Any) -> None:
-    page.get_by_role("button", name=target.create_form.submit, exact=True).click()
+    submit = target.create_form.submit
+    try:
+        page.get_by_role("button", name=submit, exact=True).click()
+    except PlaywrightError as exc:
+        path = urlsplit(page.url).path
+        raise AssertionError(
+            form_field_problem(path, "submit", submit, "click", str(exc))
+        ) from None
     try:
         page.wait_for_function(SETTLED)
     except PlaywrightTimeout:
@@ -197,7 +216,14 @@ def test_growth_hub_loads_its_data_from_the_api(
 ) -> None:
     page, watch = creator_page
     page.goto(f"{gate_target.frontend_url}/growth-hub")
-    expect(page.get_by_role("heading", name="Growth Hub", exact=True).first).to_be_visible()
+    try:
+        expect(page.get_by_role("heading", name="Growth Hub", exact=True).first).to_be_visible()
+    except AssertionError:
+        headings = page.get_by_role("heading", level=1).all_inner_texts()
+        raise AssertionError(
+            f"/growth-hub shows no 'Growth Hub' heading: the page at {urlsplit(page.url).path}"
+            f" is titled {page.title()!r}, its first headings {headings[:3]}"
+        ) from None
     page.wait_for_load_state("networkidle")
     watch.raise_if_writes_refused()
 
