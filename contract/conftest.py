@@ -33,5 +33,7 @@ def contract_runner(
             query = client.table("content_items").select("id").eq("title", title)
             return [str(row["id"]) for row in query.execute().data]
 
-    with open_runner(gate_target, gate_run_id, SPEC_PATH, find_rows) as runner:
+    # The creator's token as the gate's API client keeps it: renewed during a long run.
+    token_source = request.getfixturevalue("gate_creator_token")
+    with open_runner(gate_target, gate_run_id, SPEC_PATH, find_rows, token_source) as runner:
         yield runner

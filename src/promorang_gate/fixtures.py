@@ -144,6 +144,14 @@ def gate_api(request: pytest.FixtureRequest, gate_target: Target) -> Iterator[Ga
 
 
 @pytest.fixture(scope="session")
+def gate_creator_token(gate_target: Target, gate_api: GateHttp) -> Callable[[], str] | None:
+    """The creator's token as of now, renewed like ``gate_api``'s when it nears its expiry,
+    for clients that are not ``gate_api`` (the contract's requests session); None without one."""
+    auth = gate_api.client.auth
+    return auth.current if isinstance(auth, CreatorAuth) else None
+
+
+@pytest.fixture(scope="session")
 def gate_http(request: pytest.FixtureRequest, gate_target: Target) -> Iterator[GateHttp]:
     """``GateHttp`` without base URL (public object URLs, the frontend)."""
     http = _http(request.config, gate_target, None)

@@ -140,6 +140,21 @@ def test_a_signed_in_token_that_expires_mid_run_is_renewed_once(
     assert auth.token not in redactor.redact(f"x {auth.token} y")  # the new token is redacted
 
 
+def test_clients_without_an_auth_flow_read_the_renewed_token(sandbox: Any, tmp_path: Path) -> None:
+    """The contract's requests session asks ``current()`` before each request
+    (``gate_creator_token``): an expiring token is renewed once, then shared."""
+    expired = _token(sandbox, -60)
+    http, auth, _ = _api(sandbox, tmp_path, expired, True)
+    sandbox.clear_requests()
+    with http:
+        tokens = {auth.current() for _ in range(3)}
+        answer = http.get("/api/content", params={"limit": 1})
+    assert answer.status_code == 200
+    assert tokens == {auth.token}
+    assert auth.token != expired
+    assert (auth.renewals, _sign_ins(sandbox)) == (1, 1)
+
+
 def test_a_static_token_that_expires_mid_run_stops_with_a_usage_error(
     sandbox: Any, tmp_path: Path
 ) -> None:

@@ -91,10 +91,12 @@ def open_runner(
     run_id: str,
     spec_path: Path,
     find_rows: Callable[[str], list[str]] | None = None,
+    token_source: Callable[[], str] | None = None,
 ) -> Iterator[ContractRunner]:
     """A runner for ``target``; its session is closed on exit. ``find_rows(title)`` names the
     ``content_items`` stored under a title (read with the service role), to find what a create
-    that failed committed anyway."""
+    that failed committed anyway. ``token_source()`` gives the creator's token as of now (the
+    gate's API client renews it when it nears its expiry: ``signin.CreatorAuth``)."""
 
     def check_write(method: str, url: str) -> None:
         guard(method, url, target.writes_allowed, target.name)
@@ -124,6 +126,7 @@ def open_runner(
             check_write=check_write,
             reads_need_auth=target.reads_need_auth,
             find_rows=find_rows,
+            token_source=token_source,
         )
     finally:
         session.close()
@@ -148,6 +151,8 @@ class ContractRunner:
     check_write: Callable[[str, str], None]
     reads_need_auth: bool = True
     find_rows: Callable[[str], list[str]] | None = None
+    #: The creator's token as of now (renewed when it nears its expiry); else creator_token.
+    token_source: Callable[[], str] | None = None
     # Answers of creates that failed after committing: id(response) -> (response, row ids).
     _committed: dict[int, tuple[Response, list[str]]] = field(default_factory=dict)
     _commit_finding: ContractViolation | None = None
@@ -471,7 +476,8 @@ class ContractRunner:
 
     def _headers(self, authorized: bool = True) -> dict[str, str]:
         if authorized and self.creator_token:
-            return {"Authorization": f"Bearer {self.creator_token}"}
+            token = self.token_source() if self.token_source else self.creator_token
+            return {"Authorization": f"Bearer {token}"}
         return {}
 
     def _register(self, case: Any, response: Response, ledger: Ledger) -> None:

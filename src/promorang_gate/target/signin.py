@@ -196,15 +196,21 @@ class CreatorAuth(httpx.Auth):
             return True
         return self._can_sign_in and "expired" in response.text.lower()
 
+    def current(self) -> str:
+        """The token to send now, renewed first when it nears its expiry; for clients that
+        take no httpx auth flow (the contract's requests session)."""
+        token = self.token
+        left = self._left_s(token) if token else None
+        margin = self._margin_s if self._can_sign_in else 0.0
+        if left is not None and left <= margin:
+            token = self._renew(token)
+        return token
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if not self.token or not self._is_ours(request):
             yield request
             return
-        token = self.token
-        left = self._left_s(token)
-        margin = self._margin_s if self._can_sign_in else 0.0
-        if left is not None and left <= margin:
-            token = self._renew(token)
+        token = self.current()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401 and self._expired_answer(token, response):
