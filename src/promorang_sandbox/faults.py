@@ -208,7 +208,12 @@ _FAULT_LIST = (
     Fault("roundtrip_platform_url", "api", "a created item's platform_url is not kept"),
     Fault("delete_missing_200", "api", "DELETE of a missing or deleted id answers 200"),
     Fault("put_missing_500", "api", "PUT of a missing id answers 500 instead of 404"),
-    Fault("accepts_wrong_types", "api", "create accepts wrong JSON types and bounds"),
+    Fault(
+        "accepts_wrong_types",
+        "api",
+        "create accepts wrong JSON types and bounds; upload stores a fileName 0/false as"
+        " content-<ms>.jpg",
+    ),
     Fault("upload_accepts_html", "api", "upload-image stores any fileType (text/html too)"),
     Fault("bad_id_500", "api", "GET, PUT and DELETE of an id that is no UUID answer 500"),
     Fault("auth_unverified", "api", "writes accept a token whose signature is not verified"),

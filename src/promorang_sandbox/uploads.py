@@ -70,6 +70,16 @@ class Uploads:
     async def upload_image(self, request: Request) -> Response:
         body = fields_of(await read_json(request))
         claims = await authenticate(request, self.api)
+        if "accepts_wrong_types" in self.config.faults and not isinstance(
+            body.get("fileName"), str | None
+        ):
+            # The platform's own upload (CONTRACT §3.2): a falsy name is its fallback name
+            # content-<ms>.jpg; any other non-string makes .trim() throw: a 201 fallback.
+            if body["fileName"] not in (0, False):
+                return self._fallback(
+                    str(body.get("fileType")), "Unexpected error, using fallback media"
+                )
+            body = {**body, "fileName": None}
         try:
             data, file_type, file_name = self._upload_args(body)
             if file_type not in IMAGE_TYPES and "upload_accepts_html" not in self.config.faults:

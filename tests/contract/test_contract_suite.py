@@ -5,6 +5,7 @@ The healthy run and the contract faults are rows of tests/suites/test_fault_matr
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from project_helpers import ENDPOINTS, env_at_sandbox
-from promorang_gate.cleanup.tags import RUN_ID_PATTERN
+from promorang_gate.cleanup.tags import RUN_ID_PATTERN, png_run_id
 from promorang_gate.contract.spec import DocumentedPaths, load_spec, spec_operations
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -101,9 +102,15 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 
 def _sent_writes(sandbox: Any) -> list[tuple[str, str, str]]:
-    """The writes the API received, with run ids and item ids made comparable across runs."""
+    """The writes the API received, with run ids and item ids made comparable across runs (in
+    a PNG's bytes too: the run tag is in its tEXt chunk)."""
+
+    def png(match: re.Match[str]) -> str:
+        data = base64.b64decode(match.group(1))
+        return f'"fileData": "<png tagged {png_run_id(data) and "<run>"}>"'
 
     def same(text: str) -> str:
+        text = re.sub(r'"fileData": "(iVBOR[A-Za-z0-9+/=]*)"', png, text)
         return UUID.sub("<uuid>", re.sub(RUN_ID_PATTERN, "<run>", text))
 
     return [
@@ -127,6 +134,15 @@ def test_invalid_cases_are_the_same_on_every_run(run_gate: Any, sandbox: Any) ->
     assert any('"fileType": "text/html"' in b for b in bodies)
     assert any('"total_shares": 1.5' in b for b in bodies)
     assert any('"title": false' in b for b in bodies)
+    # Where a case replaces the field that carries the run tag, the tag is in another field the
+    # case leaves alone, so that what a lax build stores is still provably the run's (builds B
+    # and H stored these): a title that is no string -> the description; a file name that is
+    # no string -> the PNG's bytes. The cases are otherwise those pinned before.
+    assert any(
+        '"title": [null, null]' in b and '"description": "[gate <run>]"' in b for b in bodies
+    )
+    assert any('"fileName": false' in b and "<png tagged <run>>" in b for b in bodies)
+    assert not any("<png tagged None>" in b for b in bodies)
 
 
 @pytest.mark.slow  # a gate run in a subprocess

@@ -71,6 +71,12 @@ class _Bucket:
     def __init__(self, fake: FakeSupabase, bucket: str) -> None:
         self.fake, self.bucket = fake, bucket
 
+    def download(self, path: str) -> bytes:
+        self.fake.calls.append(("download", self.bucket, path))
+        if path not in self.fake.objects.get(self.bucket, set()):
+            raise RuntimeError(f"{path} not found in fake")
+        return self.fake.contents.get(path, b"")
+
     def remove(self, paths: list[str]) -> list[dict[str, Any]]:
         self.fake.calls.append(("remove", self.bucket, tuple(paths)))
         if self.fake.fail_remove:
@@ -132,6 +138,8 @@ class FakeSupabase:
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     #: object name -> created_at (ISO) as storage lists it; absent: no created_at given.
     created: dict[str, str] = field(default_factory=dict)
+    #: object name -> stored bytes (absent: empty)
+    contents: dict[str, bytes] = field(default_factory=dict)
     #: buckets without objects
     buckets: set[str] = field(default_factory=set)
     list_error: Exception | None = None
@@ -173,12 +181,13 @@ class FakeDb:
             if text.startswith("delete"):
                 names.discard(name)
             return _Cursor([(self.fake.created.get(name),)] if present else [])
-        select = re.match(r'select "(\w+)", created_at from "(\w+)" where "(\w+)" = %s$', text)
+        select = re.match(r'select (.+), created_at from "(\w+)" where "(\w+)" = %s$', text)
         if select:
-            title_col, table, col = select.groups()
+            listed, table, col = select.groups()
+            columns = [*re.findall(r'"(\w+)"', listed), "created_at"]
             rows = self.fake.tables.setdefault(table, [])
             hit = [r for r in rows if str(r.get(col)) == str(params[0])]
-            return _Cursor([(r.get(title_col), r.get("created_at")) for r in hit])
+            return _Cursor([tuple(r.get(c) for c in columns) for r in hit])
         delete = re.match(r'delete from "(\w+)" where "(\w+)" = %s and "(\w+)" = %s$', text)
         assert delete, text
         table, col, title_col = delete.groups()

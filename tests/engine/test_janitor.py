@@ -167,6 +167,22 @@ def test_sweep_run_removes_exactly_one_run() -> None:
     assert ("like", "title", f"%[gate {NEW}]") in next(c for c in fake.calls if c[0] == "select")[2]
 
 
+def test_sweep_run_finds_a_row_by_its_description_where_the_title_is_not_the_tags() -> None:
+    """A case that made the title invalid (``[null, null]``) tagged the description; a build
+    that stored it answered 500 (build H): the sweep finds the row by the description alone."""
+    row = {"id": "h", "title": "[null, null]", "description": f"[gate {NEW}]", **BY_GATE}
+    fake = FakeSupabase(tables={"content_items": [{**row, "created_at": NEW_AT}]})
+    fake.buckets.add("content-media")
+    result = sweep_run(gate_target(), NEW, client=fake)  # type: ignore[arg-type]
+    assert result.ok, result
+    assert result.removed == [f"content_items h '[null, null]' ({NEW})"]
+    assert fake.tables["content_items"] == []
+    deletes = [c for c in fake.calls if c[0] == "delete"]
+    assert deletes == [
+        ("delete", "content_items", (("eq", "id", "h"), ("eq", "description", f"[gate {NEW}]")))
+    ]
+
+
 def test_sweep_run_reports_what_is_not_the_runs() -> None:
     fake = seeded()
     result = sweep_run(gate_target(), OLD, client=fake)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ import pytest
 from _fake_supabase import FakeDb, FakeSupabase
 
 from promorang_gate.cleanup.ledger import CleanupError, CleanupLedger
+from promorang_gate.cleanup.tags import tagged_png
 from promorang_gate.target.environments import Target
 
 CONTENT_ID = "7d9a0c1e-0000-4000-8000-000000000001"
@@ -148,14 +149,22 @@ def test_foreign_ids_and_urls_are_left_alone_and_reported() -> None:
     assert [r["id"] for r in fake.tables["content_items"]] == ["other", FOREIGN_ID]
     assert fake.objects["content-media"] == {UPLOAD, "uploads/keep.png", "uploads/u/holiday.png"}
     assert info.value.failures == []
+    # The row is older than the run: provably other data. The object carries no tag of this
+    # run in its name or bytes and storage gave no time: whose it is cannot be told, and the
+    # error says only that.
     assert info.value.foreign == [
-        "object content-media/uploads/u/holiday.png: not ours, left alone: its stored name does"
-        f" not carry gate-{RUN} at the start of a path segment",
         f"row content_items.id={FOREIGN_ID}: not ours, left alone: its stored title does not end"
         f" with [gate {RUN}]",
     ]
+    assert info.value.untagged == [
+        "object content-media/uploads/u/holiday.png: does not carry this run's tag, left alone:"
+        f" its stored name does not carry gate-{RUN} at the start of a path segment and its"
+        " stored bytes do not carry it either",
+    ]
     assert str(info.value).startswith(
-        "cleanup on local: 2 registered thing(s) were not created by this run and were left alone"
+        "cleanup on local: 1 registered thing(s) were not created by this run and were left alone"
+        " (the deployment answered ids or URLs of other data); 1 registered thing(s) do not carry"
+        " this run's tag where they are stored and were left alone"
     )
     deletes = [c for c in fake.calls if c[0] in {"delete", "remove"}]
     assert all(FOREIGN_ID not in str(c) and "holiday" not in str(c) for c in deletes)
@@ -178,7 +187,7 @@ def test_rows_that_fail_the_ownership_check_survive(row: dict[str, Any], reason:
     with pytest.raises(CleanupError) as info:
         ledger.cleanup()
     assert len(fake.tables["content_items"]) == 1
-    assert reason in info.value.foreign[0]
+    assert reason in [*info.value.foreign, *info.value.untagged][0]
     assert not [c for c in fake.calls if c[0] == "delete"]
 
 
@@ -198,8 +207,74 @@ def test_look_alike_object_names_survive(name: str) -> None:
     with pytest.raises(CleanupError) as info:
         ledger.cleanup()
     assert fake.objects["content-media"] == {name}
-    assert "not ours, left alone" in info.value.foreign[0]
-    assert fake.calls == []  # refused on the name alone: nothing was even listed
+    assert "left alone" in [*info.value.foreign, *info.value.untagged][0]
+    assert not [c for c in fake.calls if c[0] == "remove"]
+    if "gate-gr" in name.rsplit("/", 1)[-1][:8]:  # another run's name: refused on it alone
+        assert fake.calls == []
+
+
+def test_a_row_whose_title_a_case_replaced_is_proven_by_its_description() -> None:
+    """An invalid case sends ``"title": [null, null]``; a build that stores it keeps the run's
+    tag in the description: removed, conditional on that description."""
+    description = f"[gate {RUN}]"
+    row = {"id": CONTENT_ID, "title": "[null, null]", "description": description}
+    fake = FakeSupabase(tables={"content_items": [{**row, "created_at": AFTER}]})
+    ledger = ledger_for(fake)
+    ledger.content(CONTENT_ID)
+    ledger.cleanup()
+    assert fake.tables["content_items"] == []
+    deletes = [c for c in fake.calls if c[0] == "delete"]
+    assert deletes == [
+        ("delete", "content_items", (("eq", "id", CONTENT_ID), ("eq", "description", description)))
+    ]
+
+
+FALLBACK_NAME = "uploads/u/2026/11/25/3f1c2a9e-1b2c-4d3e-8f90-0123456789ab-content-1764089250.jpg"
+
+
+def test_an_object_the_api_named_itself_is_proven_by_its_bytes() -> None:
+    """A ``fileName`` of ``false`` is stored as ``content-<ms>.jpg``: the answered path is a
+    claim, the PNG's tEXt chunk the proof."""
+    fake = FakeSupabase(
+        objects={"content-media": {FALLBACK_NAME}},
+        contents={FALLBACK_NAME: tagged_png(f"gate-{RUN}")},
+        created={FALLBACK_NAME: AFTER},
+    )
+    ledger = ledger_for(fake)
+    ledger.object("content-media", FALLBACK_NAME)
+    ledger.cleanup()
+    assert fake.objects["content-media"] == set()
+    assert ("download", "content-media", FALLBACK_NAME) in fake.calls
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        tagged_png(f"gate-{OTHER_RUN}"),
+        tagged_png("holiday"),
+        b"not a png gate-" + RUN.encode(),  # the text alone, outside a PNG chunk, proves nothing
+    ],
+)
+def test_an_object_whose_bytes_do_not_carry_the_tag_survives(data: bytes) -> None:
+    fake = FakeSupabase(
+        objects={"content-media": {FALLBACK_NAME}},
+        contents={FALLBACK_NAME: data},
+        created={FALLBACK_NAME: AFTER},
+    )
+    ledger = ledger_for(fake)
+    ledger.object("content-media", FALLBACK_NAME)
+    with pytest.raises(CleanupError) as info:
+        ledger.cleanup()
+    assert fake.objects["content-media"] == {FALLBACK_NAME}
+    assert not [c for c in fake.calls if c[0] == "remove"]
+    left = [*info.value.foreign, *info.value.untagged]
+    assert "stored bytes do not carry it either" in left[0]
+    if OTHER_RUN.encode() in data:  # another run's: provably other data
+        assert info.value.foreign
+    else:  # no tag at all: the message says so, and no more
+        assert info.value.untagged
+        assert "other data" not in str(info.value)
+        assert "do not carry this run's tag where they are stored" in str(info.value)
 
 
 def test_object_stored_before_the_run_survives() -> None:
@@ -337,9 +412,12 @@ def test_ledger_against_the_sandbox(sandbox: Any) -> None:
         ledger.content(foreign)
         with pytest.raises(CleanupError) as info:
             ledger.cleanup()
-        assert [line.split(":")[0] for line in info.value.foreign] == [
+        # Created during the run, without its tag: whose it is cannot be told.
+        assert [line.split(":")[0] for line in info.value.untagged] == [
             f"row content_items.id={foreign}"
         ]
+        assert "do not carry this run's tag where they are stored" in str(info.value)
+        assert "other data" not in str(info.value)
         assert not rows.select("id").eq("id", own).execute().data
         assert rows.select("id").eq("id", foreign).execute().data
         names = [o["name"] for o in client.storage.from_(st.bucket).list("gate-probes")]

@@ -82,7 +82,7 @@ FAULT_MATRIX: dict[str, tuple[set[str], set[str]]] = {
     "roundtrip_platform_url": ({"contract.get_content"}, set()),
     "delete_missing_200": ({"contract.delete_content"}, set()),
     "put_missing_500": ({"contract.update_content"}, set()),
-    "accepts_wrong_types": ({"contract.create_content"}, set()),
+    "accepts_wrong_types": ({"contract.create_content", "contract.upload_image"}, set()),
     "upload_accepts_html": ({"contract.upload_image"}, set()),
     "bad_id_500": (
         {"contract.get_content", "contract.update_content", "contract.delete_content"},

@@ -1,8 +1,8 @@
 """Removes what gate runs left behind, recognised only by the one tag grammar (``tags.py``).
 
 - rows: ``content_items`` whose title *ends* with ``[gate <run id>]`` (a title with the tag in
-  the middle is someone's text); their share positions go with them by FK cascade, never on
-  their own;
+  the middle is someone's text), or whose description does (where a case made the title
+  invalid); their share positions go with them by FK cascade, never on their own;
 - objects: in every bucket the service role can list, names with a path segment *starting*
   with ``gate-<run id>`` (after the platform's ``<uuid>-`` prefix): ``delegate-gr…png`` is not;
 - each found thing must also pass the ownership check (``ownership.py``: not created before its
@@ -93,9 +93,9 @@ def refusal(target: Target) -> str:
     return (
         f"janitor: refused: writes are not allowed on {target.name} ({kind}); the gate deletes"
         " nothing there. To clean it by hand, review in the Supabase dashboard (or with SQL)"
-        " the content_items whose title ends with '[gate gr…]' and the storage objects with a"
-        " path segment starting with 'gate-gr…', and delete them there (share positions go with"
-        " their content item)"
+        " the content_items whose title (or description) ends with '[gate gr…]' and the storage"
+        " objects with a path segment starting with 'gate-gr…', and delete them there (share"
+        " positions go with their content item)"
     )
 
 
@@ -214,15 +214,21 @@ class Proof:
 
 
 def _content_rows(session: _Session, like: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for number in range(_MAX_PAGES):  # a gateway answering full pages for ever ends here
-        offset = number * _PAGE
-        query = session.client.table("content_items").select("id,title,created_at,creator_id")
-        page = query.like("title", like).order("id").range(offset, offset + _PAGE - 1).execute()
-        rows += page.data
-        if len(page.data) < _PAGE:
-            break
-    return rows
+    """Rows whose title, or else description, matches ``like`` (each row once)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for column in ("title", "description"):
+        for number in range(_MAX_PAGES):  # a gateway answering full pages for ever ends here
+            offset = number * _PAGE
+            query = session.client.table("content_items").select(
+                "id,title,description,created_at,creator_id"
+            )
+            query = query.like(column, like).order("id").range(offset, offset + _PAGE - 1)
+            page = query.execute()
+            for row in page.data:
+                rows.setdefault(str(row.get("id")), row)
+            if len(page.data) < _PAGE:
+                break
+    return list(rows.values())
 
 
 def _sweep_rows(
@@ -234,7 +240,8 @@ def _sweep_rows(
 ) -> None:
     for row in _content_rows(session, like):
         title = str(row.get("title") or "")
-        run_id = tags.title_run_id(title)
+        description = row.get("description")
+        run_id = tags.row_run_id(title, description)
         if run_id is None or not select(run_id):
             continue  # a look-alike, or another run
         what = f"content_items {row.get('id')} {title!r} ({run_id})"
@@ -243,15 +250,19 @@ def _sweep_rows(
             continue
         result.found.append(what)
         problem = proof.row_problem(run_id, row.get("creator_id")) or row_problem(
-            title, row.get("created_at"), run_id
+            title, row.get("created_at"), run_id, description=description
         )
         if problem:
             result.left_alone.append(session.redactor.one_line(f"{what}: {problem}", 400))
             continue
         try:
-            # Only while it still has the checked title; positions go by FK cascade.
+            # Only while it still carries the checked tag; positions go by FK cascade.
             query = session.client.table("content_items").delete().eq("id", str(row["id"]))
-            deleted = query.eq("title", title).execute().data
+            if tags.title_run_id(title) == run_id:
+                query = query.eq("title", title)
+            else:
+                query = query.eq("description", str(description))
+            deleted = query.execute().data
         except Exception as exc:
             result.failed.append(session.redactor.one_line(f"{what}: {exc}", 400))
             continue

@@ -1,9 +1,12 @@
 """Everything a test creates is registered here and removed at teardown, also when it failed.
 
 Only what the run can prove it created is removed (``ownership.py``): before a delete the ledger
-reads the stored row or object and checks this run's tag and creation time. A registered id or
-URL that fails the check (a deployment answering the id of someone else's row) is left alone
-and reported as a teardown error: the deployment answered data the test did not create.
+reads the stored row or object and checks this run's tag (a row's title or description, an
+object's name or, where the API named the object itself, its stored bytes) and creation time.
+A registered id or URL that fails the check is left alone and reported as a teardown error:
+where the stored thing is provably other data (another run's tag, older than the run) the
+deployment answered ids or URLs of other data; where it only carries no tag of this run, the
+error says so, and that it was left alone.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from promorang_gate.cleanup import tags
-from promorang_gate.cleanup.ownership import object_problem, row_problem
+from promorang_gate.cleanup.ownership import NotOurs, object_problem, row_problem
 
 if TYPE_CHECKING:
     import psycopg
@@ -34,21 +37,34 @@ class CleanupError(Exception):
     """Some of what a test registered was not removed: it could not be, or it was not ours."""
 
     def __init__(
-        self, target_name: str, failures: Sequence[str], foreign: Sequence[str] = ()
+        self,
+        target_name: str,
+        failures: Sequence[str],
+        foreign: Sequence[str] = (),
+        untagged: Sequence[str] = (),
     ) -> None:
         self.failures = list(failures)
         self.foreign = list(foreign)
+        #: Stored things that carry no tag of this run (whose, the gate cannot tell).
+        self.untagged = list(untagged)
+        parts = []
         if self.foreign:
-            head = (
-                f"cleanup on {target_name}: {len(self.foreign)} registered thing(s) were not"
-                " created by this run and were left alone (the deployment answered ids or URLs"
-                " of other data)"
+            parts.append(
+                f"{len(self.foreign)} registered thing(s) were not created by this run and were"
+                " left alone (the deployment answered ids or URLs of other data)"
             )
-            if self.failures:
-                head += f"; {len(self.failures)} could not be removed"
+        if self.untagged:
+            parts.append(
+                f"{len(self.untagged)} registered thing(s) do not carry this run's tag where"
+                " they are stored and were left alone (this run cannot prove it created them)"
+            )
+        if self.failures:
+            parts.append(f"{len(self.failures)} could not be removed")
+        if self.foreign or self.untagged:
+            head = f"cleanup on {target_name}: {'; '.join(parts)}"
         else:
             head = f"cleanup on {target_name} left {len(self.failures)} thing(s) behind"
-        lines = "\n".join(f"  - {f}" for f in [*self.foreign, *self.failures])
+        lines = "\n".join(f"  - {f}" for f in [*self.foreign, *self.untagged, *self.failures])
         super().__init__(f"{head}:\n{lines}")
 
 
@@ -58,6 +74,8 @@ class RowEntry:
     column: str
     value: str
     title_column: str = "title"
+    #: A second column that may carry the tag where a case made the title invalid.
+    description_column: str | None = None
 
     def __str__(self) -> str:
         return f"row {self.table}.{self.column}={self.value}"
@@ -74,6 +92,21 @@ class ObjectEntry:
 
 Entry = RowEntry | ObjectEntry
 _Stored = dict[str, Any]
+
+
+def _columns(entry: RowEntry) -> list[str]:
+    extra = [entry.description_column] if entry.description_column else []
+    return [entry.title_column, *extra, "created_at"]
+
+
+_NO_TAG = NotOurs("it carries no tag of this run", other_data=False)
+
+
+def _not_ours(problem: NotOurs) -> tuple[str, str]:
+    """The ledger's outcome for a stored thing that does not prove it is the run's."""
+    if problem.other_data:
+        return "foreign", f"not ours, left alone: {problem}"
+    return "untagged", f"does not carry this run's tag, left alone: {problem}"
 
 
 def _batches(entries: list[Entry]) -> list[list[Entry]]:
@@ -137,15 +170,25 @@ class CleanupLedger:
 
     # Registration -----------------------------------------------------------------------------
     def content(self, content_id: str) -> None:
-        """A ``content_items`` row. Its share positions go with it by FK cascade; deleting them
-        by name would fail exactly when the positions migration is missing."""
-        self.row("content_items", "id", content_id)
+        """A ``content_items`` row (the tag in its title or its description). Its share
+        positions go with it by FK cascade; deleting them by name would fail exactly when the
+        positions migration is missing."""
+        self.row("content_items", "id", content_id, description_column="description")
 
-    def row(self, table: str, column: str, value: object, *, title_column: str = "title") -> None:
-        """A row; removed only if its ``title_column`` carries the run's tag (and it has a
-        ``created_at`` after the run started)."""
+    def row(
+        self,
+        table: str,
+        column: str,
+        value: object,
+        *,
+        title_column: str = "title",
+        description_column: str | None = None,
+    ) -> None:
+        """A row; removed only if its ``title_column`` (or ``description_column``) carries the
+        run's tag (and it has a ``created_at`` after the run started)."""
+        entry = RowEntry(table, column, str(value), title_column, description_column)
         with self._lock:
-            self._entries.append(RowEntry(table, column, str(value), title_column))
+            self._entries.append(entry)
 
     def object(self, bucket: str, path: str) -> None:
         with self._lock:
@@ -174,23 +217,22 @@ class CleanupLedger:
         if not self.target.writes_allowed or self.target.protected:
             self._log(f"cleanup on {self.target.name}: writes not allowed, nothing was created")
             return
-        failures: list[str] = []
-        foreign: list[str] = []
+        found: dict[str, list[str]] = {"failed": [], "foreign": [], "untagged": []}
         try:
             client = self._supabase_factory()
             for batch in _batches(list(dict.fromkeys(entries))):
                 for entry, (kind, detail) in self._process(client, batch).items():
                     line = self._redact(f"{entry}: {detail}")
-                    if kind == "foreign":
-                        foreign.append(line)
-                    elif kind == "failed":
-                        failures.append(line)
+                    if kind in found:
+                        found[kind].append(line)
                     else:
                         self._log(f"cleanup on {self.target.name}: {line}")
         finally:
             self._close_db()
-        if failures or foreign:
-            raise CleanupError(self.target.name, failures, foreign)
+        if any(found.values()):
+            raise CleanupError(
+                self.target.name, found["failed"], found["foreign"], found["untagged"]
+            )
 
     def _process(self, client: supabase.Client, batch: list[Entry]) -> dict[Entry, tuple[str, str]]:
         if isinstance(batch[0], RowEntry):
@@ -206,16 +248,32 @@ class CleanupLedger:
             return "failed", f"could not read the stored row to check it is ours ({exc}); left"
         if not rows:
             return "gone", "already gone"
+        proofs: set[tuple[str, str]] = set()
         for row in rows:
-            problem = row_problem(row.get(entry.title_column), row.get("created_at"), self.run_id)
+            description = row.get(entry.description_column) if entry.description_column else None
+            problem = row_problem(
+                row.get(entry.title_column),
+                row.get("created_at"),
+                self.run_id,
+                description=description,
+            )
             if problem:
-                return "foreign", f"not ours, left alone: {problem}"
-        titles = {str(row[entry.title_column]) for row in rows}
-        problem = self._remove_rows(client, entry, titles)
-        return ("failed", problem) if problem else ("removed", "removed")
+                return _not_ours(problem)
+            proofs.add(self._proof(entry, row))
+        failed = self._remove_rows(client, entry, proofs)
+        return ("failed", failed) if failed else ("removed", "removed")
+
+    def _proof(self, entry: RowEntry, row: _Stored) -> tuple[str, str]:
+        """The column carrying the run's tag and its stored value: the delete is conditional on
+        it, so a row changed since it was checked survives."""
+        title = row.get(entry.title_column)
+        if isinstance(title, str) and tags.title_run_id(title) == self.run_id:
+            return entry.title_column, title
+        assert entry.description_column is not None  # row_problem accepted the description
+        return entry.description_column, str(row[entry.description_column])
 
     def _read_rows(self, client: supabase.Client, entry: RowEntry) -> list[_Stored]:
-        columns = f"{entry.title_column},created_at"
+        columns = ",".join(_columns(entry))
         try:
             query = client.table(entry.table).select(columns).eq(entry.column, entry.value)
             rows: Any = query.execute().data
@@ -235,22 +293,25 @@ class CleanupLedger:
     def _read_rows_sql(db: psycopg.Connection[tuple[Any, ...]], entry: RowEntry) -> list[_Stored]:
         from psycopg import sql
 
-        query = sql.SQL("select {}, created_at from {} where {} = %s").format(
-            sql.Identifier(entry.title_column),
+        columns = _columns(entry)
+        query = sql.SQL("select {} from {} where {} = %s").format(
+            sql.SQL(", ").join(
+                sql.SQL("created_at") if c == "created_at" else sql.Identifier(c) for c in columns
+            ),
             sql.Identifier(*entry.table.split(".")),
             sql.Identifier(entry.column),
         )
         rows = db.execute(query, (entry.value,)).fetchall()
-        return [{entry.title_column: title, "created_at": created} for title, created in rows]
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def _remove_rows(
-        self, client: supabase.Client, entry: RowEntry, titles: set[str]
+        self, client: supabase.Client, entry: RowEntry, proofs: set[tuple[str, str]]
     ) -> str | None:
-        """Delete the row(s) still carrying the checked title (REST, then SQL) and verify."""
-        for title in titles:
+        """Delete the row(s) still carrying the checked tag (REST, then SQL) and verify."""
+        for column, value in proofs:
             try:
                 query = client.table(entry.table).delete().eq(entry.column, entry.value)
-                query.eq(entry.title_column, title).execute()
+                query.eq(column, value).execute()
             except Exception as rest_exc:
                 db = self._connection()
                 if db is None:
@@ -258,7 +319,7 @@ class CleanupLedger:
                         f"delete failed ({self._error(rest_exc)}); no database URL for a fallback"
                     )
                 try:
-                    self._delete_row_sql(db, entry, title)
+                    self._delete_row_sql(db, entry, column, value)
                 except Exception as sql_exc:
                     return (
                         f"delete failed ({self._error(rest_exc)});"
@@ -272,52 +333,64 @@ class CleanupLedger:
 
     @staticmethod
     def _delete_row_sql(
-        db: psycopg.Connection[tuple[Any, ...]], entry: RowEntry, title: str
+        db: psycopg.Connection[tuple[Any, ...]], entry: RowEntry, column: str, value: str
     ) -> None:
         from psycopg import sql
 
         query = sql.SQL("delete from {} where {} = %s and {} = %s").format(
             sql.Identifier(*entry.table.split(".")),
             sql.Identifier(entry.column),
-            sql.Identifier(entry.title_column),
+            sql.Identifier(column),
         )
-        db.execute(query, (entry.value, title))
+        db.execute(query, (entry.value, value))
 
     # Objects ----------------------------------------------------------------------------------
     def _objects(
         self, client: supabase.Client, objects: list[ObjectEntry]
     ) -> dict[ObjectEntry, tuple[str, str]]:
-        """Objects of one bucket: checked by name, found with one listing per folder, removed
-        in one request, verified with one more listing (an SLO sample leaves twenty)."""
+        """Objects of one bucket: checked by name (or, for a name without any run's tag, by the
+        stored bytes), found with one listing per folder, removed in one request, verified with
+        one more listing (an SLO sample leaves twenty)."""
         outcome: dict[ObjectEntry, tuple[str, str]] = {}
-        named = []
+        checked = []
         for entry in objects:
-            problem = object_problem(entry.path, self.run_id)
-            if problem:
-                outcome[entry] = ("foreign", f"not ours, left alone: {problem}")
+            by_name = tags.object_run_id(entry.path)
+            if by_name is not None and by_name != self.run_id:  # another run's name
+                outcome[entry] = _not_ours(object_problem(entry.path, self.run_id) or _NO_TAG)
             else:
-                named.append(entry)
+                checked.append(entry)
         try:
-            stored = self._stat(client, named)
+            stored = self._stat(client, checked)
         except Exception as exc:
-            return outcome | {e: ("failed", f"could not list it ({exc}); left") for e in named}
+            return outcome | {e: ("failed", f"could not list it ({exc}); left") for e in checked}
         present = []
-        for entry in named:
+        for entry in checked:
             info = stored.get(entry)
-            problem = (
-                None
-                if info is None
-                else object_problem(entry.path, self.run_id, info.get("created_at") or None)
-            )
             if info is None:
                 outcome[entry] = ("gone", "already gone")
-            elif problem:
-                outcome[entry] = ("foreign", f"not ours, left alone: {problem}")
+                continue
+            created_at = info.get("created_at") or None
+            data = None if tags.object_run_id(entry.path) else self._bytes(client, entry)
+            problem = object_problem(entry.path, self.run_id, created_at, data=data)
+            if problem:
+                outcome[entry] = _not_ours(problem)
             else:
                 present.append(entry)
         if present:
             outcome |= self._remove_objects(client, present)
         return outcome
+
+    def _bytes(self, client: supabase.Client, entry: ObjectEntry) -> bytes | None:
+        """The stored object's bytes (the service role reads any bucket), or None."""
+        try:
+            data = client.storage.from_(entry.bucket).download(entry.path)
+        except Exception as exc:
+            self._log(
+                f"cleanup on {self.target.name}: {entry}: its bytes could not be read"
+                f" ({self._error(exc)})"
+            )
+            return None
+        return data if isinstance(data, bytes) else None
 
     def _stat(
         self, client: supabase.Client, objects: list[ObjectEntry]

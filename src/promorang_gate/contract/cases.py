@@ -1,5 +1,10 @@
 """The requests the contract sends besides generated ones: known-good bodies, the deterministic
-invalid cases, and the run tag on whatever a request may create."""
+invalid cases, and the run tag on whatever a request may create.
+
+The tag goes where the case does not make the body invalid, so that whatever a lax build stores
+is still provably the run's: a content title, or its description where the case replaces the
+title; an upload's file name, and the PNG's own bytes (a ``tEXt`` chunk), which is all a stored
+object carries where the case replaces the file name and the API names the object itself."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 
 from schemathesis import GenerationMode
 
-from promorang_gate.cleanup.tags import object_tag, tagged_title
+from promorang_gate.cleanup.tags import object_tag, tagged_png, tagged_title
 
 __all__ = ["KNOWN_GOOD", "PNG_1X1", "invalid_cases", "known_good", "tag", "tag_invalid"]
 
@@ -20,6 +25,7 @@ PNG_1X1 = base64.b64encode(
         "1f15c4890000000d49444154789c6300010000050001a5f645400000000049454e44ae426082"
     )
 ).decode()
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HTML = base64.b64encode(b"<!doctype html><script>alert(document.cookie)</script>").decode()
 SVG = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>').decode()
 UPLOAD = "POST /api/content/upload-image"
@@ -43,7 +49,12 @@ KNOWN_GOOD: Mapping[str, Mapping[str, Any]] = {
 EXPLICIT_INVALID: Mapping[str, tuple[tuple[str, Mapping[str, Any]], ...]] = {
     UPLOAD: (
         ("fileType text/html", {"fileType": "text/html", "fileData": HTML, "fileName": "p.html"}),
-        ("fileType image/svg+xml", {"fileType": "image/svg+xml", "fileData": SVG}),
+        # A file name, as the HTML case has: the name carries the run tag (an SVG has no PNG
+        # chunk to carry it), so a build that stores the SVG stores it under a tagged name.
+        (
+            "fileType image/svg+xml",
+            {"fileType": "image/svg+xml", "fileData": SVG, "fileName": "p.svg"},
+        ),
     ),
     CREATE: (
         ("fractional total_shares", {**KNOWN_GOOD[CREATE], "total_shares": 1.5}),
@@ -118,6 +129,7 @@ def tag(case: Any, run_id: str) -> None:
         name = case.body.get("fileName")
         suffix = name if isinstance(name, str) else ""
         case.body["fileName"] = f"{object_tag(run_id)}-{suffix}"
+        _tag_png(case.body, run_id)
         return
     if "title" in case.body or case.operation.label == CREATE:
         title = case.body.get("title")
@@ -125,11 +137,32 @@ def tag(case: Any, run_id: str) -> None:
 
 
 def tag_invalid(case: Any, run_id: str) -> None:
-    """Tag an invalid request without making it valid: only values that are already strings."""
+    """Tag an invalid request without making it valid: only values that are already strings,
+    and a PNG's bytes. Where the case replaces the field that carries the tag (a title or file
+    name that is no string, or empty), the tag goes into a field the case leaves alone: the
+    description, the image's bytes."""
     body = case.body
     if not isinstance(body, dict):
         return
-    if case.operation.label == UPLOAD and isinstance(body.get("fileName"), str):
-        body["fileName"] = f"{object_tag(run_id)}-{body['fileName']}"
+    if case.operation.label == UPLOAD:
+        if isinstance(body.get("fileName"), str):
+            body["fileName"] = f"{object_tag(run_id)}-{body['fileName']}"
+        _tag_png(body, run_id)
     elif isinstance(body.get("title"), str) and body["title"]:
         body["title"] = tagged_title(body["title"], run_id)
+    elif isinstance(body.get("description"), str):
+        body["description"] = tagged_title(body["description"], run_id)
+
+
+def _tag_png(body: dict[str, Any], run_id: str) -> None:
+    """A ``fileData`` holding a PNG (base64) becomes a PNG whose bytes carry the run tag; any
+    other value (no string, empty, not a PNG) is what the case tests and stays."""
+    data = body.get("fileData")
+    if not isinstance(data, str) or not data:
+        return
+    try:
+        decoded = base64.b64decode(data, validate=True)
+    except ValueError:
+        return
+    if decoded.startswith(PNG_SIGNATURE):
+        body["fileData"] = base64.b64encode(tagged_png(object_tag(run_id))).decode()
