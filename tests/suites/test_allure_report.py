@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from headless_chromium import Page, chromium_binary, headless_chromium
+from project_helpers import seeded_reports
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +138,8 @@ def rendered(
     _render(base / "blocked", history, "--multi-file")
     healthy_env = {k: v for k, v in os.environ.items() if not k.startswith("GATE_")}
     healthy_env["PROMORANG_SANDBOX_STATE"] = str(sandbox_state_file)
-    _gate(("-m", "create_flow"), base / "healthy", healthy_env)
+    # With a baseline, as CI restores it: the regression item is judged, not left unverified.
+    _gate(("-m", "create_flow"), seeded_reports(base / "healthy"), healthy_env)
     _render(base / "healthy", history, "--multi-file")
     return Rendered(
         base / "blocked", base / "healthy", summary.read_text(encoding="utf-8"), history
