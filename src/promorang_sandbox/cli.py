@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 
+from .database import MigrationsPathError, checkout_migration_files
 from .errors import SandboxError
 from .faults import FAULTS
 from .frontend import FRONTEND_MODES
@@ -24,6 +25,9 @@ from .state import SandboxState
 
 PROG = "promorang-sandbox"
 PARENT_POLL_S = 0.5
+EXIT_ERROR = 2
+# --migrations-from names no folder of *.sql files: nothing was started.
+EXIT_MIGRATIONS_PATH = 3
 
 
 def _port(text: str) -> int:
@@ -73,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
         " variables the platform's backend reads (SUPABASE_URL, the keys, JWT_SECRET, the"
         " Stripe test secrets) as KEY=VALUE lines, or an env name (e.g. staging):"
         " `export GATE_<ENV>_*=…` lines that point the gate's env at this sandbox",
+    )
+    up.add_argument(
+        "--migrations-from",
+        type=Path,
+        metavar="PATH",
+        help="once the database is ready, apply every *.sql file of PATH (a checkout's"
+        " supabase/migrations, or the checkout itself) on top of the sandbox's schema, in"
+        " file-name order, each in its own transaction, recorded in the migration ledger; a"
+        " failing file is rolled back, reported and skipped. With or without --supabase-only"
+        f" (exit {EXIT_MIGRATIONS_PATH} if PATH holds no *.sql file)",
     )
     sub.add_parser("faults", help="list the faults")
     env = sub.add_parser(
@@ -237,6 +251,7 @@ async def _up(args: argparse.Namespace) -> int:
         log=_log,
         frontend_mode=args.frontend_mode,
         supabase_only=args.supabase_only,
+        migrations_from=args.migrations_from,
     )
     stack = Stack(options)
     started = time.monotonic()
@@ -279,10 +294,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "env":
             return _env(args)
+        if args.migrations_from is not None:
+            checkout_migration_files(args.migrations_from)  # before anything starts
         return asyncio.run(_up(args))
+    except MigrationsPathError as exc:
+        print(f"{PROG}: error: {exc}".splitlines()[0], file=sys.stderr)
+        return EXIT_MIGRATIONS_PATH
     except (SandboxError, OSError, psycopg.Error, ValueError) as exc:
         print(f"{PROG}: error: {exc}".splitlines()[0], file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 0
 

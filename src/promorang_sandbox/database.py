@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from .errors import SandboxError
 from .sqlsplit import split_and_trim
 
 DB_PREFIX = "promorang_sandbox_"
@@ -198,3 +202,83 @@ def seed(dsn: str) -> SeedInfo:
                 (bucket, bucket, public),
             )
     return SeedInfo(creator_id=creator_id, creator_email=CREATOR_EMAIL, other_id=other_id)
+
+
+# -- a checkout's own migrations (``up --migrations-from PATH``) -----------------------------------
+
+CHECKOUT_MIGRATIONS_DIR = "supabase/migrations"
+# The Supabase CLI's file names: only these get a ledger row (version, name).
+_CLI_FILE_NAME = re.compile(r"^([0-9]+)_(.*)\.sql$")
+
+
+class MigrationsPathError(SandboxError):
+    """``--migrations-from`` names no folder of ``*.sql`` files (nothing is started)."""
+
+
+@dataclass(frozen=True)
+class CheckoutMigrations:
+    """What ``apply_checkout_migrations`` did: every file tried, and why each failure failed."""
+
+    folder: Path
+    tried: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]  # (file name, first line of the error)
+
+    @property
+    def summary(self) -> str:
+        applied = len(self.tried) - len(self.failed)
+        failed = ", ".join(name for name, _ in self.failed)
+        tail = f"{len(self.failed)} failed: {failed}" if self.failed else "0 failed"
+        return f"applied {applied} of {len(self.tried)} migrations from {self.folder}; {tail}"
+
+
+def checkout_migration_files(path: Path) -> tuple[Path, list[Path]]:
+    """The folder of ``*.sql`` files ``path`` names (a checkout root means its
+    ``supabase/migrations``) and its files in file-name order; MigrationsPathError otherwise."""
+    if not path.exists():
+        raise MigrationsPathError(f"--migrations-from {path}: no such file or directory")
+    folder = path
+    if not any(path.glob("*.sql")) and (path / CHECKOUT_MIGRATIONS_DIR).is_dir():
+        folder = path / CHECKOUT_MIGRATIONS_DIR
+    files = sorted((p for p in folder.glob("*.sql") if p.is_file()), key=lambda p: p.name)
+    if not files:
+        raise MigrationsPathError(
+            f"--migrations-from {path}: no *.sql file in it nor in its {CHECKOUT_MIGRATIONS_DIR}/"
+        )
+    return folder, files
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+
+
+def apply_checkout_migrations(
+    dsn: str, path: Path, report: Callable[[str], None] | None = None
+) -> CheckoutMigrations:
+    """Apply a checkout's migrations on top of the sandbox's schema, each file in its own
+    transaction, in file-name order, as ``psql -1 -f FILE`` would; a file that fails is rolled
+    back, reported (``migration <file>: <error>``) and skipped. Each applied file named as the
+    Supabase CLI names them is recorded in the ledger (its version's row replaced, the
+    sandbox's own included), so the gate's ``growth_hub.migrations_applied`` sees it applied."""
+    folder, files = checkout_migration_files(path)
+    failed: list[tuple[str, str]] = []
+    with psycopg.connect(dsn) as conn:
+        for file in files:
+            text = file.read_text(encoding="utf-8", errors="replace")
+            try:
+                conn.execute(text.encode())
+                match = _CLI_FILE_NAME.match(file.name)
+                if match is not None:
+                    conn.execute(
+                        "insert into supabase_migrations.schema_migrations"
+                        " (version, name, statements) values (%s, %s, %s)"
+                        " on conflict (version) do update"
+                        " set name = excluded.name, statements = excluded.statements",
+                        (match[1], match[2], split_and_trim(text)),
+                    )
+                conn.commit()
+            except psycopg.Error as exc:
+                conn.rollback()
+                failed.append((file.name, _first_line(exc)))
+                if report is not None:
+                    report(f"migration {file.name}: {_first_line(exc)}")
+    return CheckoutMigrations(folder, tuple(f.name for f in files), tuple(failed))

@@ -48,6 +48,9 @@ class StackOptions:
     # Only the database, the gateway (REST, storage, auth): an engineer's own backend runs
     # against it (``promorang-sandbox up --supabase-only --print-env backend``).
     supabase_only: bool = False
+    # A checkout's own migrations (its ``supabase/migrations``, or the checkout's root), applied
+    # on top of the sandbox's schema once the database is seeded (``up --migrations-from``).
+    migrations_from: Path | None = None
 
 
 def bind(port: int) -> socket.socket:
@@ -92,6 +95,7 @@ class Stack:
     _socks: list[socket.socket] = field(default_factory=list)
     _api: PromorangApi | None = None
     _repo: Path | None = None
+    checkout_migrations: database.CheckoutMigrations | None = None
 
     def _say(self, msg: str) -> None:
         if self.options.log is not None:
@@ -108,6 +112,8 @@ class Stack:
     async def _start(self) -> SandboxState:
         opts = self.options
         wanted = validate(opts.faults)  # fail before touching anything
+        if opts.migrations_from is not None:
+            database.checkout_migration_files(opts.migrations_from)
         ports = (
             (opts.gateway_port,)
             if opts.supabase_only
@@ -125,6 +131,11 @@ class Stack:
         self._say(f"database: {dsn.rsplit('/', 1)[-1]}")
         await asyncio.to_thread(database.apply_migrations, dsn)
         seed = await asyncio.to_thread(database.seed, dsn)
+        if opts.migrations_from is not None:
+            self.checkout_migrations = done = await asyncio.to_thread(
+                database.apply_checkout_migrations, dsn, opts.migrations_from, self._say
+            )
+            self._say(done.summary)
         gateway_url, api_url, frontend_url = urls
         admin_token = secrets.token_urlsafe(24)
         webhook_secret = "whsec_" + secrets.token_hex(16)
