@@ -3,7 +3,8 @@
 A release is a repository as much as a running API: the gate reads its migrations, API docs and
 release notes. The sandbox writes one in Promorang's layout (CONTRACT.md §4) when it starts:
 ``supabase/migrations`` byte for byte what it installed, ``docs/API_DOCS.md`` documenting every
-route its API serves, ``docs/releases/<today>.md`` with a rollback plan, ``backend/`` declaring the
+route its API serves, ``docs/releases/<date>.md`` with a rollback plan (yesterday, today and
+tomorrow: a session may cross midnight), ``backend/`` declaring the
 routes as Express does, and ``frontend/``. It is a git checkout when git is installed.
 """
 
@@ -181,14 +182,18 @@ def write_reference_repo(
     root: Path, api_url: str, routes: Iterable[tuple[str, str]], today: dt.date | None = None
 ) -> Path:
     """Write the reference repository into ``root`` (created if needed); return ``root``."""
-    date = (today or dt.date.today()).isoformat()
+    day = today or dt.date.today()
     routes = list(routes)
     migrations = app_migration_files()
     for version, name, text in migrations:
         _write(root, f"supabase/migrations/{version}_{name}.sql", text)
     listed = "\n".join(f"- `{v}_{n}.sql`" for v, n, _ in migrations)
     _write(root, "docs/API_DOCS.md", _api_docs(api_url, routes))
-    _write(root, f"docs/releases/{date}.md", RELEASE_NOTES.format(date=date, migrations=listed))
+    # Yesterday's and tomorrow's notes too: a gate run after midnight (release date: today) in a
+    # session whose sandbox started before it still finds the release's notes.
+    for date in (day + dt.timedelta(days=shift) for shift in (-1, 0, 1)):
+        iso = date.isoformat()
+        _write(root, f"docs/releases/{iso}.md", RELEASE_NOTES.format(date=iso, migrations=listed))
     _write(root, "backend/api/index.js", _backend_routes(routes))
     _write(root, "backend/api/content.js", CONTENT_QUERIES)
     _write(root, "README.md", README)
