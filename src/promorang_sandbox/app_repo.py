@@ -4,7 +4,7 @@ A release is a repository as much as a running API: the gate reads its migration
 release notes. The sandbox writes one in Promorang's layout (CONTRACT.md §4) when it starts:
 ``supabase/migrations`` byte for byte what it installed, ``docs/API_DOCS.md`` documenting every
 route its API serves, ``docs/releases/<date>.md`` with a rollback plan (yesterday, today and
-tomorrow: a session may cross midnight), ``backend/`` declaring the
+tomorrow: a run may cross midnight), ``backend/`` declaring the
 routes as Express does, and ``frontend/``. It is a git checkout when git is installed.
 """
 
@@ -190,7 +190,7 @@ def write_reference_repo(
     listed = "\n".join(f"- `{v}_{n}.sql`" for v, n, _ in migrations)
     _write(root, "docs/API_DOCS.md", _api_docs(api_url, routes))
     # Yesterday's and tomorrow's notes too: a gate run after midnight (release date: today) in a
-    # session whose sandbox started before it still finds the release's notes.
+    # test run whose sandbox started before it still finds the release's notes.
     for date in (day + dt.timedelta(days=shift) for shift in (-1, 0, 1)):
         iso = date.isoformat()
         _write(root, f"docs/releases/{iso}.md", RELEASE_NOTES.format(date=iso, migrations=listed))

@@ -98,6 +98,6 @@ def test_routes_are_read_through_middleware_and_mounts(tmp_path: Path) -> None:
     write_reference_repo(tmp_path, "http://api.test", routes, dt.date(2025, 10, 29))
     backend = (tmp_path / "backend" / "api" / "index.js").read_text(encoding="utf-8")
     assert "app.get('/api/growth/channels', handled);" in backend
-    # The release's notes, and the days around it: a session that crosses midnight finds them.
+    # The release's notes, and the days around it: a test run that crosses midnight finds them.
     notes = sorted(p.name for p in (tmp_path / "docs" / "releases").iterdir())
     assert notes == ["2025-10-28.md", "2025-10-29.md", "2025-10-30.md"]
