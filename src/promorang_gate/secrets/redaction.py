@@ -19,7 +19,7 @@ import html
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
@@ -69,6 +69,15 @@ _STATIC = [
     r"(?P<kv_keep>\bpassword\s*=\s*)(?P<kv_val>'(?:[^'\\]|\\.)*'|[^\s'\"]+)",
 ]
 _STATIC_FLAGS = re.IGNORECASE
+# What each _STATIC pattern cannot match without (in the lower-cased text): a text is run only
+# through the patterns it could match, most of it through none.
+_STATIC_TRIGGERS: tuple[tuple[str, ...], ...] = (
+    ("eyj",),
+    ("://",),
+    ("=",),
+    ("apikey", "authorization", "api-key", "cookie"),
+    ("password",),
+)
 _JWT = re.compile(r"^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)$")
 _KV_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
 
@@ -190,7 +199,11 @@ class Redactor:
         self._secrets: set[str] = set()
         #: Every _BLOCK-long substring of every form, lower-cased -> (form lower-cased, offset).
         self._pieces: dict[str, list[tuple[str, int]]] = {}
-        self._text_re: re.Pattern[str] | None = None
+        #: The forms, lower-cased, for lower-cased text; None until needed after an add.
+        self._forms_re: re.Pattern[str] | None = None
+        #: The forms matched case-insensitively: for text whose lower case has another length.
+        self._forms_fold_re: re.Pattern[str] | None = None
+        self._static_res: dict[tuple[int, ...], re.Pattern[str]] = {}
         #: Binary data is read as latin-1 (one character per byte): the forms' UTF-8 bytes so
         #: read, as one pattern and as pieces like ``_pieces``.
         self._binary: tuple[re.Pattern[str], dict[str, list[tuple[str, int]]]] | None = None
@@ -213,18 +226,51 @@ class Redactor:
                 return
             _add_pieces(self._pieces, forms - self._secrets)
             self._secrets |= forms
-            self._text_re = self._binary = None
+            self._forms_re = self._forms_fold_re = self._binary = None
 
-    def _text_pattern(self) -> re.Pattern[str]:
-        pattern = self._text_re
-        if pattern is None:
+    def _forms_pattern(self, folded: bool) -> re.Pattern[str] | None:
+        """The registered forms as one pattern: lower-cased, for lower-cased text (several times
+        faster than a case-insensitive match), or case-insensitive (``folded``)."""
+        pattern = self._forms_fold_re if folded else self._forms_re
+        if pattern is None and self._secrets:
             with self._lock:
-                if self._text_re is None:
-                    parts = list(_STATIC)
-                    if self._secrets:
-                        parts.insert(0, f"(?P<secret>{_alternation(self._secrets)})")
-                    self._text_re = re.compile("|".join(parts), _STATIC_FLAGS)
-                pattern = self._text_re
+                if folded:
+                    pattern = re.compile(_alternation(self._secrets), re.IGNORECASE)
+                    self._forms_fold_re = pattern
+                else:
+                    pattern = re.compile(_alternation({f.lower() for f in self._secrets}))
+                    self._forms_re = pattern
+        return pattern
+
+    def _mask_forms(self, text: str, low: str) -> str:
+        """Every registered form, matched regardless of case, masked."""
+        if len(low) != len(text):  # a character whose lower case is longer: match folded
+            pattern = self._forms_pattern(folded=True)
+            return text if pattern is None else pattern.sub(MASK, text)
+        pattern = self._forms_pattern(folded=False)
+        if pattern is None:
+            return text
+        out: list[str] = []
+        pos = 0
+        for match in pattern.finditer(low):
+            out += [text[pos : match.start()], MASK]
+            pos = match.end()
+        if not out:
+            return text
+        out.append(text[pos:])
+        return "".join(out)
+
+    def _static_pattern(self, low: str) -> re.Pattern[str] | None:
+        """The _STATIC patterns ``low`` could match, as one (compiled once per combination)."""
+        wanted = tuple(
+            i for i, triggers in enumerate(_STATIC_TRIGGERS) if any(t in low for t in triggers)
+        )
+        if not wanted:
+            return None
+        pattern = self._static_res.get(wanted)
+        if pattern is None:
+            pattern = re.compile("|".join(_STATIC[i] for i in wanted), _STATIC_FLAGS)
+            self._static_res[wanted] = pattern
         return pattern
 
     def _binary_tables(self) -> tuple[re.Pattern[str], dict[str, list[tuple[str, int]]]] | None:
@@ -289,7 +335,12 @@ class Redactor:
     def redact(self, text: str) -> str:
         if not text:
             return text
-        cleaned = self._mask_pieces(self._text_pattern().sub(self._replace, text))
+        cleaned = self._mask_forms(text, text.lower())
+        low = cleaned.lower()
+        static = self._static_pattern(low)
+        if static is not None:
+            cleaned = static.sub(self._replace, cleaned)
+        cleaned = self._mask_pieces(cleaned)
         if "\\u" not in cleaned:
             return cleaned
         # A target may echo a secret as a run of \uXXXX escapes, in JSON that does not parse
@@ -299,7 +350,15 @@ class Redactor:
     def _replace_escaped(self, match: re.Match[str]) -> str:
         run = match.group(0)
         decoded = _UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), run)
-        return MASK if self._text_pattern().search(decoded) else run
+        return MASK if self._holds_secret(decoded) else run
+
+    def _holds_secret(self, text: str) -> bool:
+        """Whether ``text`` holds a form or matches a static pattern (redacting would change it)."""
+        low = text.lower()
+        if self._mask_forms(text, low) != text:
+            return True
+        static = self._static_pattern(low)
+        return static is not None and static.search(text) is not None
 
     def redact_bytes(self, data: bytes) -> bytes:
         """Text is redacted fully; binary data loses every registered form found in it."""
@@ -372,7 +431,8 @@ class Redactor:
         file = Path(path)
         data = file.read_bytes()
         cleaned = self.redact_bytes(data)
-        if file.suffix == ".json":
+        # Without a backslash, every decoded string is a stretch of the text just redacted.
+        if file.suffix == ".json" and b"\\" in cleaned:
             cleaned = self._redact_json_bytes(cleaned)
         if cleaned == data:
             return False
@@ -384,7 +444,24 @@ class Redactor:
             document = json.loads(data)
         except ValueError:
             return data
+        # One pass over every string at once; string by string only where it found something.
+        joined = "\n".join(_json_strings(document))
+        if self.redact(joined) == joined:
+            return data
         cleaned = self.redact_json(document)
         if cleaned == document:
             return data
         return json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
+
+
+def _json_strings(value: Any) -> Iterator[str]:
+    """Every string of a decoded JSON document, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _json_strings(item)
