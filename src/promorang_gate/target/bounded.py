@@ -10,6 +10,8 @@ which happens here): a body over the limit fails at once, without being buffered
 from __future__ import annotations
 
 import contextlib
+import functools
+import ssl
 import threading
 import time
 import zlib
@@ -187,12 +189,19 @@ class _CoreStream(httpx.SyncByteStream):
             self._inner.close()
 
 
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client of the process: building one reads the CA bundle, a
+    tenth of a second or more each time, and a gate run makes half a dozen clients."""
+    return httpx.create_ssl_context()
+
+
 class CoreTransport(httpx.BaseTransport):
     """``httpx.HTTPTransport`` on a network backend that honours the request deadline."""
 
     def __init__(self) -> None:
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=_DeadlineBackend()
+            ssl_context=shared_ssl_context(), network_backend=_DeadlineBackend()
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

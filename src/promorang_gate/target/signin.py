@@ -25,6 +25,7 @@ import pytest
 
 from promorang_gate.errors import ConfigError
 from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target.bounded import shared_ssl_context
 from promorang_gate.target.environments import EnvSettings, Target
 
 __all__ = [
@@ -99,7 +100,7 @@ def _sign_in_at(env: str, user: str, at: tuple[str, str, float], email: str, pas
 
     url, key, timeout = at[0].rstrip("/"), at[1], at[2]
     where = f"{_variable(env, user + '_email')}: signing in at {url}/auth/v1"
-    with httpx.Client(timeout=timeout, follow_redirects=False) as http:
+    with httpx.Client(timeout=timeout, follow_redirects=False, verify=shared_ssl_context()) as http:
         options = SyncClientOptions(
             httpx_client=http, auto_refresh_token=False, persist_session=False
         )
