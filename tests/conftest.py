@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from project_helpers import seeded_reports
+from warm_chromium import WarmChromium
 
 pytest_plugins = ["promorang_sandbox.pytest_fixture"]
 
@@ -198,9 +199,20 @@ def warm_gate_modules() -> None:
         importlib.import_module(name)
 
 
+@pytest.fixture(scope="session")
+def warm_chromium(warm_gate_modules: None) -> Iterator[WarmChromium]:
+    """The worker's Playwright driver and Chromium, shared by its in-process gate runs."""
+    warm = WarmChromium()
+    try:
+        yield warm
+    finally:
+        warm.close()
+
+
 @pytest.fixture
 def run_gate_inprocess(
     warm_gate_modules: None,
+    warm_chromium: WarmChromium,
     pytester: pytest.Pytester,
     monkeypatch: pytest.MonkeyPatch,
     sandbox_state_file: Path,
@@ -210,8 +222,9 @@ def run_gate_inprocess(
     this process from the checkout, against the shared sandbox. What a subprocess pays on every
     run is paid once per worker: Python's start-up, the plugins' imports and the contract's
     schemathesis schema (``load_schema`` is cached). sys.modules, sys.path, the working
-    directory and the environment are restored after each run; a row whose run must be a
-    process of its own (signals, exit codes of the interpreter) uses ``run_gate``.
+    directory and the environment are restored after each run. The browser checks' Playwright
+    driver and Chromium are the worker's (``warm_chromium``), not started anew. A row whose run
+    must be a process of its own (signals, exit codes of the interpreter) uses ``run_gate``.
     ``GATE_TESTS_SUBPROCESS=1`` runs these in subprocesses too, to compare."""
     home = os.environ.get("HOME")
 
@@ -229,6 +242,9 @@ def run_gate_inprocess(
             for name in _WORKER_VARIABLES:
                 patch.delenv(name, raising=False)
             patch.setenv("PROMORANG_SANDBOX_STATE", str(sandbox_state_file))
+            patch.setattr(
+                "pytest_playwright.pytest_playwright.sync_playwright", warm_chromium.sync_playwright
+            )
             # This session's own test modules are imported under their base names (rootdir
             # tests/, no packages), and smoke/ has namesakes (test_frontend, test_migrations):
             # pytest refuses a second file under a loaded name. They are set aside for the run.
