@@ -39,7 +39,7 @@ BY_LABEL = "its accessible label"
 LABEL_ABOVE = "a label above it"
 PLACEHOLDER = "its placeholder"
 BUTTON_ROW = "a row of buttons under a label"
-FILE_BUTTON = "a button opening a file chooser"
+FILE_BUTTON = "a button in front of a file input"
 POLL_MS = 100
 # What the page script found carries this attribute, so that Playwright acts on that element.
 MARK = "data-gate-found"
