@@ -15,11 +15,18 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from _support import UUID_PATTERN, env_variable, form_field_problem, new_upload, object_path_of
-from promorang_gate.browser import PageWatch, sign_in_script
+from promorang_gate.browser import (
+    FieldNotFound,
+    PageWatch,
+    choose_file,
+    choose_option,
+    fill_field,
+    sign_in_script,
+)
 from promorang_gate.cleanup.tags import tagged_title
 from promorang_gate.target.stored import StoredState
 
@@ -75,22 +82,45 @@ def creator_page(gate_target: Any, new_context: Any) -> tuple[Page, PageWatch]:
     return context.new_page(), watch
 
 
-def _fill_create_form(page: Page, typed: Typed, image: Path, form: Any) -> None:
-    """By the labels a user reads (the profile's ``create_form.*``, defaults the sandbox's)."""
-    steps: list[tuple[str, str, Callable[[Locator], object]]] = [
-        ("image", "choose a file in", lambda field: field.set_input_files(image)),
-        ("title", "type into", lambda field: field.fill(typed.title)),
-        ("platform", "choose an option of", lambda field: field.select_option(typed.platform)),
-        ("platform_url", "type into", lambda field: field.fill(typed.platform_url)),
-        ("description", "type into", lambda field: field.fill(typed.description)),
-        ("total_shares", "type into", lambda field: field.fill(str(typed.total_shares))),
-        ("share_price", "type into", lambda field: field.fill(str(typed.share_price))),
+def _fill_create_form(page: Page, typed: Typed, image: Path, form: Any, timeout_s: float) -> None:
+    """As a user finds the fields (browser/form.py): by the labels the profile's ``create_form.*``
+    names (defaults the sandbox's), skipping those it declares absent."""
+    steps: list[tuple[str, str, Callable[[str], object]]] = [
+        ("image", "choose a file in", lambda label: choose_file(page, label, image, timeout_s)),
+        ("title", "type into", lambda label: fill_field(page, label, typed.title, timeout_s)),
+        (
+            "platform",
+            "choose an option of",
+            lambda label: choose_option(page, label, typed.platform, timeout_s),
+        ),
+        (
+            "platform_url",
+            "type into",
+            lambda label: fill_field(page, label, typed.platform_url, timeout_s),
+        ),
+        (
+            "description",
+            "type into",
+            lambda label: fill_field(page, label, typed.description, timeout_s),
+        ),
+        (
+            "total_shares",
+            "type into",
+            lambda label: fill_field(page, label, str(typed.total_shares), timeout_s),
+        ),
+        (
+            "share_price",
+            "type into",
+            lambda label: fill_field(page, label, str(typed.share_price), timeout_s),
+        ),
     ]
     for key, verb, act in steps:
         label = getattr(form, key)
+        if label is None:  # declared absent: nothing to fill, nothing to compare
+            continue
         try:
-            act(page.get_by_label(label, exact=True))
-        except PlaywrightError as exc:
+            act(label)
+        except (PlaywrightError, FieldNotFound) as exc:
             raise AssertionError(
                 form_field_problem(urlsplit(page.url).path, key, label, verb, str(exc))
             ) from None
@@ -153,7 +183,8 @@ def test_create_form_creates_the_typed_item(
     image.write_bytes(upload.data)
 
     page.goto(f"{gate_target.frontend_url}{gate_target.create_path}")
-    _fill_create_form(page, typed, image, gate_target.create_form)
+    form = gate_target.create_form
+    _fill_create_form(page, typed, image, form, gate_target.request_timeout_s)
     _submit(page, watch, gate_ledger, gate_target)
 
     path = urlsplit(page.url).path
@@ -183,14 +214,15 @@ def test_create_form_creates_the_typed_item(
     creates = watch.calls_to("POST", "/api/content")
     assert len(uploads) == 1, f"the form sent {len(uploads)} uploads for one chosen image"
     assert len(creates) == 1, f"the form sent {len(creates)} create requests"
-    expected = asdict(typed)
+    # A field the profile declares absent was not typed: what the form sends for it is its own.
+    expected = {k: v for k, v in asdict(typed).items() if k not in form.absent()}
     sent = creates[0].sent_json() or {}
     differs = {k: (sent.get(k), v) for k, v in expected.items() if sent.get(k) != v}
     assert not differs, f"the form sent other values than were typed, (sent, typed): {differs}"
 
     row = gate_stored.content_values(content_id)
     assert row is not None, f"item {content_id} is not stored ({gate_stored.through})"
-    stored = {
+    stored_all = {
         "title": row["title"],
         "platform": row["platform"],
         "description": row["description"],
@@ -198,6 +230,7 @@ def test_create_form_creates_the_typed_item(
         # The API stores the price as engagement_rate = share_price / 10.
         "share_price": round(float(row["engagement_rate"] or 0) * 10, 4),
     }
+    stored = {k: v for k, v in stored_all.items() if k in expected}
     differs = {k: (v, expected[k]) for k, v in stored.items() if v != expected[k]}
     assert not differs, f"the stored item differs from what was typed, (stored, typed): {differs}"
     image_url = (uploads[0].answer_json() or {}).get("imageUrl")

@@ -233,11 +233,13 @@ class CheckoutMigrations:
 
 def checkout_migration_files(path: Path) -> tuple[Path, list[Path]]:
     """The folder of ``*.sql`` files ``path`` names (a checkout root means its
-    ``supabase/migrations``) and its files in file-name order; MigrationsPathError otherwise."""
+    ``supabase/migrations``) and its files in file-name order; MigrationsPathError otherwise.
+    A root's own ``*.sql`` are no migrations when it has that folder (build B's root holds a
+    legacy ``database-schema.sql``)."""
     if not path.exists():
         raise MigrationsPathError(f"--migrations-from {path}: no such file or directory")
     folder = path
-    if not any(path.glob("*.sql")) and (path / CHECKOUT_MIGRATIONS_DIR).is_dir():
+    if (path / CHECKOUT_MIGRATIONS_DIR).is_dir():
         folder = path / CHECKOUT_MIGRATIONS_DIR
     files = sorted((p for p in folder.glob("*.sql") if p.is_file()), key=lambda p: p.name)
     if not files:

@@ -209,3 +209,52 @@ def test_third_party_resources_get_an_empty_answer_and_no_console_error(
     assert len(watch.answered_locally) == 3, watch.answered_locally
     assert watch.console_errors == []
     assert watch.refused_writes == []
+
+
+LEAVES_AFTER_CREATE = """<!doctype html><html><body><script>
+fetch("/api/content", {method: "POST", body: "{}"}).then((r) => r.json())
+  .then(() => setTimeout(() => { location.href = "/content/undefined"; }, 200));
+</script></body></html>"""
+
+
+@pytest.mark.slow
+def test_a_writes_answer_is_kept_after_the_page_navigates_away() -> None:
+    """Build B's form leaves for /content/undefined after its create: the browser then no
+    longer gives the create's answer, and the check would miss the id of what it created (a row
+    left behind). The watch keeps a write's answer as it arrives."""
+    chromium = find_chromium(os.environ)
+    if chromium is None:
+        pytest.skip(NO_CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    frontend = "http://127.0.0.1:9"
+    target = SimpleNamespace(
+        name="local",
+        api_url=frontend,
+        frontend_url=frontend,
+        supabase_url="http://127.0.0.1:7",
+        writes_allowed=True,
+    )
+    watch = PageWatch(target)  # type: ignore[arg-type]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=[*OFFLINE_FLAGS, "--no-sandbox"]
+        )
+        try:
+            context = browser.new_context()
+            watch.attach(context)
+            page = context.new_page()
+            page.route(f"{frontend}/create", lambda route: route.fulfill(body=LEAVES_AFTER_CREATE))
+            page.route(
+                f"{frontend}/api/content",
+                lambda route: route.fulfill(
+                    status=201, json={"success": True, "content": {"id": "c-1"}}
+                ),
+            )
+            page.route(f"{frontend}/content/undefined", lambda route: route.fulfill(body="gone"))
+            page.goto(f"{frontend}/create")
+            page.wait_for_url("**/content/undefined")
+            [create] = watch.calls_to("POST", "/api/content")
+            assert create.answer_json() == {"success": True, "content": {"id": "c-1"}}
+        finally:
+            browser.close()

@@ -222,6 +222,18 @@ def test_create_form_labels_default_to_the_sandbox_form_and_the_profile_override
     assert local["local"].create_form.submit == "Create Content"
 
 
+def test_a_field_the_form_lacks_is_declared_absent_with_false(tmp_path: Path) -> None:
+    folder = _qa_profile(tmp_path, "create_form.share_price = false\n")
+    environ = {"GATE_QA_SERVICE_ROLE_KEY": "abcdefgh", "GATE_QA_CREATE_FORM_DESCRIPTION": "False"}
+    form = resolve_targets(["qa"], environ, {}, tmp_path, environments_dir=folder)["qa"]
+    assert form.create_form.share_price is None
+    assert form.create_form.description is None  # GATE_<ENV>_CREATE_FORM_<FIELD>=false
+    assert form.create_form.absent() == ["description", "share_price"]
+    assert form.create_form.title == "Title"
+    local = resolve_targets(["local"], {"GATE_LOCAL_SERVICE_ROLE_KEY": "k" * 10}, {}, tmp_path)
+    assert local["local"].create_form.absent() == []
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -234,10 +246,16 @@ def test_create_form_labels_default_to_the_sandbox_form_and_the_profile_override
         (
             'create_form.title = "  "\n',
             r"create_form.title from profile .*qa.toml: create_form.title must be the text a user"
-            r' sees on the Create form, like "Title"',
+            r' sees on the Create form, like "Title", or false for a field the form does not have',
         ),
+        (
+            "create_form.submit = false\n",
+            r"create_form.submit cannot be declared absent \(false\): the check needs it; only"
+            r" create_form.platform, create_form.platform_url, ",
+        ),
+        ("create_form.share_price = true\n", r"create_form.share_price from .* must be a string"),
     ],
-    ids=["unknown-field", "not-a-table", "not-a-string", "blank"],
+    ids=["unknown-field", "not-a-table", "not-a-string", "blank", "submit-absent", "true"],
 )
 def test_a_bad_create_form_label_names_the_file_and_the_fix(
     tmp_path: Path, text: str, message: str

@@ -38,6 +38,8 @@ def _checkout(root: Path) -> Path:
     for name, text in MIGRATIONS.items():
         (folder / name).write_text(text)
     (folder / "README.md").write_text("not a migration")
+    # A legacy schema at the root, as build B has: not one of the checkout's migrations.
+    (root / "database-schema.sql").write_text("create table public.users (id int);\n")
     return folder
 
 

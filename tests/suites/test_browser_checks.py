@@ -5,6 +5,7 @@ without the creator's token in them."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -81,3 +82,22 @@ def test_a_failing_browser_check_attaches_a_redacted_screenshot_and_trace(
     assert not leaked, f"the creator's token is in the attached trace: {leaked}"
     kept = tmp_path / "playwright"
     assert list(kept.rglob("trace.zip")), "pytest-playwright's --output got no trace"
+
+
+def test_a_field_the_profile_declares_absent_is_neither_filled_nor_judged(
+    sandbox: Any, run_gate: Any
+) -> None:
+    """The sandbox's form overrides the typed share price (CONTRACT §6.17): the check fails on
+    it (above) unless the profile says the form has no share price, as build B's has none. The
+    declaration is explicit; without it the same form is red."""
+    sandbox.set_faults(["frontend_price_override"])
+    try:
+        run = run_gate(
+            (*SMOKE, "-k", "create_form"), env={"GATE_SANDBOX_CREATE_FORM_SHARE_PRICE": "false"}
+        )
+    finally:
+        sandbox.set_faults([])
+    # The item's other checks are deselected here: it is not verified, and its check passed.
+    item = run.items()["create_flow.frontend_wired"]
+    assert item["status"] == "not_verified", (item["reason"], run.output[-3000:])
+    assert re.search(r"\b1 passed, \d+ deselected in", run.output), run.output[-3000:]

@@ -1,6 +1,8 @@
 """The machinery of the browser checks (pytest-playwright driving a system Chromium).
 
 - ``launch``: which Chromium to launch, and the flags that keep it off the network;
+- ``form``: a form's fields found the way a user finds them (accessible label, the label above,
+  placeholder, a row of buttons, a button in front of a file input);
 - ``watch``: what a page did (its ``/api/`` calls and where they went, its console), with every
   host outside the environment answered locally;
 - ``artifacts``: pytest-playwright's failure screenshot and trace, redacted, in the Allure result.
@@ -12,6 +14,7 @@ fixtures.
 from __future__ import annotations
 
 from promorang_gate.browser.artifacts import attach_failure_artifacts, redact_zip
+from promorang_gate.browser.form import FieldNotFound, choose_file, choose_option, fill_field
 from promorang_gate.browser.launch import (
     CHROMIUM_ENV,
     NO_CHROMIUM,
@@ -27,9 +30,13 @@ __all__ = [
     "NO_CHROMIUM",
     "OFFLINE_FLAGS",
     "ApiCall",
+    "FieldNotFound",
     "PageWatch",
     "attach_failure_artifacts",
     "check_chromium_setting",
+    "choose_file",
+    "choose_option",
+    "fill_field",
     "find_chromium",
     "launch_args",
     "redact_zip",

@@ -60,6 +60,9 @@ class ApiCall:
     request: Request
     response: Response | None = None
     failure: str | None = None
+    # A write's answer, read as soon as it arrived: once the page navigates away, the browser
+    # no longer gives it (build B's form leaves for /content/undefined 2 s after its create).
+    body: bytes | None = None
 
     @property
     def path(self) -> str:
@@ -94,7 +97,7 @@ class ApiCall:
         if self.response is None:
             return None
         try:
-            return self.response.json()
+            return json.loads(self.body) if self.body is not None else self.response.json()
         except Exception:  # Playwright's Error or a decoding error: either way, no body
             return None
 
@@ -133,6 +136,7 @@ class PageWatch:
         context.on("request", self._on_request)
         context.on("response", self._on_response)
         context.on("requestfailed", self._on_failed)
+        context.on("requestfinished", self._on_finished)
         context.on("console", self._on_console)
         context.on("weberror", self._on_weberror)
         if self._writes_allowed:
@@ -160,6 +164,15 @@ class PageWatch:
         call = self._by_request.get(response.request)
         if call is not None:
             call.response = response
+
+    def _on_finished(self, request: Request) -> None:
+        call = self._by_request.get(request)
+        if call is None or call.method.upper() not in WRITE_METHODS or call.response is None:
+            return
+        try:
+            call.body = call.response.body()
+        except Exception:  # Playwright's Error: the body is gone already; answer_json says None
+            call.body = None
 
     def _on_failed(self, request: Request) -> None:
         call = self._by_request.get(request)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from promorang_gate.errors import ConfigError
 from promorang_gate.git import git
@@ -16,6 +17,8 @@ from promorang_gate.target.validation import check_name, check_number
 
 __all__ = [
     "CREATE_FORM_LABELS",
+    "FIELD_ABSENT",
+    "MAY_BE_ABSENT",
     "PROFILE_KEYS",
     "REQUIRED_SECRETS",
     "SECRET_KEYS",
@@ -117,6 +120,11 @@ CREATE_FORM_LABELS: dict[str, str] = {
     "share_price": "Share Price",
 }
 SETTINGS.update({f"create_form.{key}": (str, label) for key, label in CREATE_FORM_LABELS.items()})
+# ``create_form.share_price = false`` (variable: ``GATE_<ENV>_CREATE_FORM_SHARE_PRICE=false``):
+# the build's form has no such field, so the check neither fills nor compares it. Not for the
+# submit button, the image or the title, without which the check proves nothing.
+FIELD_ABSENT = False
+MAY_BE_ABSENT = ("platform", "platform_url", "description", "total_shares", "share_price")
 _TABLES = {"create_form": CREATE_FORM_LABELS}
 
 PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
@@ -124,22 +132,31 @@ PROFILE_KEYS = (*URL_KEYS, *SETTINGS)
 
 @dataclass(frozen=True)
 class CreateForm:
-    """The Create form's submit button and field labels, as the browser check finds them."""
+    """The Create form's submit button and field labels, as the browser check finds them; None
+    for a field the profile declares absent (``FIELD_ABSENT``)."""
 
     submit: str = CREATE_FORM_LABELS["submit"]
     image: str = CREATE_FORM_LABELS["image"]
     title: str = CREATE_FORM_LABELS["title"]
-    platform: str = CREATE_FORM_LABELS["platform"]
-    platform_url: str = CREATE_FORM_LABELS["platform_url"]
-    description: str = CREATE_FORM_LABELS["description"]
-    total_shares: str = CREATE_FORM_LABELS["total_shares"]
-    share_price: str = CREATE_FORM_LABELS["share_price"]
+    platform: str | None = CREATE_FORM_LABELS["platform"]
+    platform_url: str | None = CREATE_FORM_LABELS["platform_url"]
+    description: str | None = CREATE_FORM_LABELS["description"]
+    total_shares: str | None = CREATE_FORM_LABELS["total_shares"]
+    share_price: str | None = CREATE_FORM_LABELS["share_price"]
 
     @classmethod
     def from_values(cls, values: Mapping[str, object]) -> CreateForm:
-        """From resolved settings (``create_form.<field>`` keys); defaults where absent."""
+        """From resolved settings (``create_form.<field>`` keys); defaults where not set."""
         found = {k: values.get(f"create_form.{k}") for k in CREATE_FORM_LABELS}
-        return cls(**{k: str(v) for k, v in found.items() if v is not None})
+        given = {k: v for k, v in found.items() if v is not None}
+        labels: dict[str, Any] = {
+            k: None if v is FIELD_ABSENT else str(v) for k, v in given.items()
+        }
+        return cls(**labels)
+
+    def absent(self) -> list[str]:
+        """The fields the profile declares absent."""
+        return [k for k in MAY_BE_ABSENT if getattr(self, k) is None]
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -236,6 +253,8 @@ def _check_type(key: str, value: object, source: str) -> object:
             raise ConfigError(f"{key} from {source} must be a string URL, got {value!r}")
         return value
     kind = SETTINGS[key][0]
+    if key.startswith("create_form.") and value is FIELD_ABSENT:
+        return check_value(key, value, f"{key} from {source}")
     ok = (
         isinstance(value, bool)
         if kind is bool
@@ -258,12 +277,23 @@ def check_value(key: str, value: object, where: str) -> object:
         isinstance(value, str) and value.startswith("/") and not value.startswith("//")
     ):
         raise ConfigError(f"{where}: create_path must be a path on the frontend, like /create")
-    elif key.startswith("create_form.") and not (isinstance(value, str) and value.strip()):
+    elif key.startswith("create_form."):
+        _check_form_label(key, value, where)
+    return value
+
+
+def _check_form_label(key: str, value: object, where: str) -> None:
+    name = key.partition(".")[2]
+    if value is FIELD_ABSENT and name not in MAY_BE_ABSENT:
+        raise ConfigError(
+            f"{where}: {key} cannot be declared absent (false): the check needs it; only"
+            f" {', '.join(f'create_form.{k}' for k in MAY_BE_ABSENT)} may be"
+        )
+    if value is not FIELD_ABSENT and not (isinstance(value, str) and value.strip()):
         raise ConfigError(
             f"{where}: {key} must be the text a user sees on the Create form, like"
-            f' "{CREATE_FORM_LABELS[key.partition(".")[2]]}"'
+            f' "{CREATE_FORM_LABELS[name]}", or false for a field the form does not have'
         )
-    return value
 
 
 def _type_name(kind: type) -> str:
@@ -288,6 +318,8 @@ def parse_variable(key: str, raw: str, var: str) -> object:
             return check_value(key, int(text), f"{var}={raw!r}")
         if kind is float:
             return check_value(key, float(text), f"{var}={raw!r}")
+        if key.startswith("create_form.") and text.lower() == "false":
+            return check_value(key, FIELD_ABSENT, f"{var}={raw!r}")
     except ValueError:
         raise ConfigError(f"{var}={raw!r}: expected {_type_name(kind)}") from None
     return check_value(key, text, f"{var}={raw!r}")
