@@ -33,7 +33,7 @@ __all__ = [
 
 WriteCheck = Callable[[str, str], None]
 #: ``(Authorization header sent, status, body) -> token to resend with, or None``.
-Resend = Callable[[str | None, int, str], str | None]
+Resend = Callable[[str | None, int, bytes], str | None]
 _CHUNK = 64 * 1024
 
 
@@ -153,7 +153,7 @@ class TokenRenewal(AuthBase):
         sent = response.request
         header = sent.headers.get("Authorization")
         header = header.decode("latin-1") if isinstance(header, bytes) else header
-        fresh = self.resend(header, response.status_code, response.text)
+        fresh = self.resend(header, response.status_code, response.content)
         if fresh is None:
             return response
         again = sent.copy()

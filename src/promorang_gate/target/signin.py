@@ -191,20 +191,20 @@ class CreatorAuth(httpx.Auth):
         token = header.removeprefix("Bearer ") if header else None
         return token if token and token in self._issued else None
 
-    def _expired_answer(self, token: str, text: str) -> bool:
+    def _expired_answer(self, token: str, body: bytes) -> bool:
         left = self._left_s(token)
         if left is not None and left <= 0:
             return True
-        return self._can_sign_in and "expired" in text.lower()
+        return self._can_sign_in and b"expired" in body.lower()
 
-    def resend_with(self, header: str | None, status: int, text: str) -> str | None:
+    def resend_with(self, header: str | None, status: int, body: bytes) -> str | None:
         """The token to send a request again with, once: when it carried this client's token
         (``header``, its ``Authorization``) and was answered 401 while that token is expired,
-        or the answer (``text``) says so. None when the answer stands; a static token that
-        expired stops the run. For every client of the creator's token (this auth flow, the
-        contract's requests session), so that the rule is one."""
+        or the answer (``body``, as read: nothing is decoded for this) says so. None when the
+        answer stands; a static token that expired stops the run. For every client of the
+        creator's token (this auth flow, the contract's requests session): the rule is one."""
         token = self._ours(header)
-        if status != 401 or token is None or not self._expired_answer(token, text):
+        if status != 401 or token is None or not self._expired_answer(token, body):
             return None
         return self._renew(token)
 
@@ -225,7 +225,7 @@ class CreatorAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {self.current()}"
         response = yield request
         header = request.headers["Authorization"]
-        fresh = self.resend_with(header, response.status_code, response.text)
+        fresh = self.resend_with(header, response.status_code, response.content)
         if fresh is not None:
             request.headers["Authorization"] = f"Bearer {fresh}"
             yield request
