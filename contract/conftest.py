@@ -34,6 +34,6 @@ def contract_runner(
             return [str(row["id"]) for row in query.execute().data]
 
     # The creator's token as the gate's API client keeps it: renewed during a long run.
-    token_source = request.getfixturevalue("gate_creator_token")
-    with open_runner(gate_target, gate_run_id, SPEC_PATH, find_rows, token_source) as runner:
+    creator = request.getfixturevalue("gate_creator_auth")
+    with open_runner(gate_target, gate_run_id, SPEC_PATH, find_rows, creator) as runner:
         yield runner

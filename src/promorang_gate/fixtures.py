@@ -144,11 +144,20 @@ def gate_api(request: pytest.FixtureRequest, gate_target: Target) -> Iterator[Ga
 
 
 @pytest.fixture(scope="session")
-def gate_creator_token(gate_target: Target, gate_api: GateHttp) -> Callable[[], str] | None:
-    """The creator's token as of now, renewed like ``gate_api``'s when it nears its expiry,
-    for clients that are not ``gate_api`` (the contract's requests session); None without one."""
+def gate_creator_auth(gate_target: Target, gate_api: GateHttp) -> CreatorAuth | None:
+    """The creator's token as ``gate_api`` keeps it (``CreatorAuth``), for clients that are not
+    ``gate_api`` (the contract's requests session): ``current()`` before a request,
+    ``resend_with()`` on its answer, so that a token that expires mid-run is renewed, or the run
+    stopped, by one rule; None without a creator token."""
     auth = gate_api.client.auth
-    return auth.current if isinstance(auth, CreatorAuth) else None
+    return auth if isinstance(auth, CreatorAuth) else None
+
+
+@pytest.fixture(scope="session")
+def gate_creator_token(gate_creator_auth: CreatorAuth | None) -> Callable[[], str] | None:
+    """The creator's token as of now, renewed like ``gate_api``'s when it nears its expiry;
+    None without one."""
+    return gate_creator_auth.current if gate_creator_auth is not None else None
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """What the contract's parts need of each other, as protocols: the cleanup ledger a runner
-registers created things with, and the runner a lifecycle scenario sends through.
+registers created things with, the runner a lifecycle scenario sends through, and the creator's
+token as the gate's API client keeps it (``signin.CreatorAuth``).
 
 Kept apart so that ``runner`` (which starts lifecycles) and ``lifecycle`` (which sends through
 the runner) both import this module instead of each other.
@@ -18,7 +19,13 @@ if TYPE_CHECKING:
 
     from promorang_gate.contract.checks import Scenario
 
-__all__ = ["Ledger", "Runner"]
+__all__ = ["CreatorToken", "Ledger", "Runner"]
+
+
+class CreatorToken(Protocol):
+    def current(self) -> str: ...
+
+    def resend_with(self, header: str | None, status: int, body: bytes) -> str | None: ...
 
 
 class Ledger(Protocol):

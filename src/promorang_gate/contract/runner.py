@@ -32,7 +32,7 @@ from promorang_gate.contract.checks import (
 from promorang_gate.contract.errors import ContractViolation, UndocumentedRequest
 from promorang_gate.contract.failures import combine, violation
 from promorang_gate.contract.lifecycle import Lifecycle
-from promorang_gate.contract.protocols import Ledger
+from promorang_gate.contract.protocols import CreatorToken, Ledger
 from promorang_gate.contract.spec import DocumentedPaths, load_spec, spec_operations
 from promorang_gate.contract.transport import guarded_session
 from promorang_gate.secrets.redaction import Redactor
@@ -92,12 +92,13 @@ def open_runner(
     run_id: str,
     spec_path: Path,
     find_rows: Callable[[str], list[str]] | None = None,
-    token_source: Callable[[], str] | None = None,
+    creator: CreatorToken | None = None,
 ) -> Iterator[ContractRunner]:
     """A runner for ``target``; its session is closed on exit. ``find_rows(title)`` names the
     ``content_items`` stored under a title (read with the service role), to find what a create
-    that failed committed anyway. ``token_source()`` gives the creator's token as of now (the
-    gate's API client renews it when it nears its expiry: ``signin.CreatorAuth``)."""
+    that failed committed anyway. ``creator`` is the creator's token as the gate's API client
+    keeps it (``signin.CreatorAuth``): read before each case, renewed near its expiry, and
+    renewed or the run stopped when a request carrying it is answered 401 because it expired."""
 
     def check_write(method: str, url: str) -> None:
         guard(method, url, target.writes_allowed, target.name)
@@ -109,6 +110,7 @@ def open_runner(
         check_write,
         deadline_s=target.request_deadline_s,
         max_body_bytes=target.max_body_bytes,
+        resend=creator.resend_with if creator is not None else None,
     )
     try:
         yield ContractRunner(
@@ -127,7 +129,7 @@ def open_runner(
             check_write=check_write,
             reads_need_auth=target.reads_need_auth,
             find_rows=find_rows,
-            token_source=token_source,
+            token_source=creator.current if creator is not None else None,
         )
     finally:
         session.close()

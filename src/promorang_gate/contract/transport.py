@@ -2,7 +2,9 @@
 environment without writes and every request the contract does not document; and bounds every
 answer as the gate's own client does (``bounded.py``): one total deadline per request, headers
 and body included, and a body cap, read in pieces as they arrive (never the whole body first).
-Its timeouts count towards the run's bound per origin (``breaker.py``) as the gate's own do."""
+Its timeouts count towards the run's bound per origin (``breaker.py``) as the gate's own do.
+A 401 to the creator's token that expired meanwhile is sent again, once, with a renewed one, by
+the rule of the gate's own client (``signin.CreatorAuth.resend_with``)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 
 from promorang_gate.contract.errors import UndocumentedRequest
 from promorang_gate.contract.spec import DocumentedPaths
@@ -24,10 +27,13 @@ __all__ = [
     "DeadlineExceeded",
     "GuardAdapter",
     "OriginUnavailable",
+    "TokenRenewal",
     "guarded_session",
 ]
 
 WriteCheck = Callable[[str, str], None]
+#: ``(Authorization header sent, status, body) -> token to resend with, or None``.
+Resend = Callable[[str | None, int, bytes], str | None]
 _CHUNK = 64 * 1024
 
 
@@ -130,6 +136,36 @@ class GuardAdapter(HTTPAdapter):
         response._content_consumed = True
 
 
+class TokenRenewal(AuthBase):
+    """requests' counterpart of the gate client's auth flow: an answer is shown to ``resend``
+    (``CreatorAuth.resend_with``, which alone decides), and sent again once, through the same
+    adapter (its guards), when it names a fresh token. Requests sent without a token or with
+    another user's are never the creator's: ``resend`` leaves them as answered."""
+
+    def __init__(self, resend: Resend) -> None:
+        self.resend = resend
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.register_hook("response", self._answered)
+        return request
+
+    def _answered(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        sent = response.request
+        header = sent.headers.get("Authorization")
+        header = header.decode("latin-1") if isinstance(header, bytes) else header
+        fresh = self.resend(header, response.status_code, response.content)
+        if fresh is None:
+            return response
+        again = sent.copy()
+        again.headers["Authorization"] = f"Bearer {fresh}"
+        response.close()
+        # Once: the adapter sends it and runs no hooks, so the second answer stands.
+        answer: requests.Response = response.connection.send(again, **kwargs)
+        answer.history.append(response)
+        answer.request = again
+        return answer
+
+
 def guarded_session(
     api_url: str,
     documented: DocumentedPaths,
@@ -137,9 +173,14 @@ def guarded_session(
     *,
     deadline_s: float = 30.0,
     max_body_bytes: int = 8 * 1024 * 1024,
+    resend: Resend | None = None,
 ) -> requests.Session:
-    """A requests session whose every request passes :class:`GuardAdapter`."""
+    """A requests session whose every request passes :class:`GuardAdapter`; with ``resend``,
+    a 401 to the creator's expired token is sent again with a renewed one
+    (:class:`TokenRenewal`)."""
     session = requests.Session()
+    if resend is not None:
+        session.auth = TokenRenewal(resend)
     adapter = GuardAdapter(
         api_url=api_url,
         documented=documented,

@@ -135,12 +135,12 @@ class CreatorAuth(httpx.Auth):
         target: Target,
         redactor: Redactor | None = None,
         *,
-        margin_s: float = REFRESH_MARGIN_S,
+        margin_s: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._target = target
         self._redactor = redactor
-        self._margin_s = margin_s
+        self._margin_s = REFRESH_MARGIN_S if margin_s is None else margin_s
         self._clock = clock
         self._lock = threading.Lock()
         self.token = target.creator_token or ""
@@ -186,16 +186,28 @@ class CreatorAuth(httpx.Auth):
             returncode=pytest.ExitCode.USAGE_ERROR,
         )
 
-    def _is_ours(self, request: httpx.Request) -> bool:
-        # A request sent without a token (an anonymous read) stays anonymous.
-        header = request.headers.get("Authorization")
-        return header is not None and header in {f"Bearer {t}" for t in self._issued if t}
+    def _ours(self, header: str | None) -> str | None:
+        """The token of an ``Authorization`` header when this client issued it; None for a
+        request sent without a token (an anonymous read stays anonymous) or another's."""
+        token = header.removeprefix("Bearer ") if header else None
+        return token if token and token in self._issued else None
 
-    def _expired_answer(self, token: str, response: httpx.Response) -> bool:
+    def _expired_answer(self, token: str, body: bytes) -> bool:
         left = self._left_s(token)
         if left is not None and left <= 0:
             return True
-        return self._can_sign_in and "expired" in response.text.lower()
+        return self._can_sign_in and b"expired" in body.lower()
+
+    def resend_with(self, header: str | None, status: int, body: bytes) -> str | None:
+        """The token to send a request again with, once: when it carried this client's token
+        (``header``, its ``Authorization``) and was answered 401 while that token is expired,
+        or the answer (``body``, as read: nothing is decoded for this) says so. None when the
+        answer stands; a static token that expired stops the run. For every client of the
+        creator's token (this auth flow, the contract's requests session): the rule is one."""
+        token = self._ours(header)
+        if status != 401 or token is None or not self._expired_answer(token, body):
+            return None
+        return self._renew(token)
 
     def current(self) -> str:
         """The token to send now, renewed first when it nears its expiry; for clients that
@@ -208,14 +220,15 @@ class CreatorAuth(httpx.Auth):
         return token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if not self.token or not self._is_ours(request):
+        if not self.token or self._ours(request.headers.get("Authorization")) is None:
             yield request
             return
-        token = self.current()
-        request.headers["Authorization"] = f"Bearer {token}"
+        request.headers["Authorization"] = f"Bearer {self.current()}"
         response = yield request
-        if response.status_code == 401 and self._expired_answer(token, response):
-            request.headers["Authorization"] = f"Bearer {self._renew(token)}"
+        header = request.headers["Authorization"]
+        fresh = self.resend_with(header, response.status_code, response.content)
+        if fresh is not None:
+            request.headers["Authorization"] = f"Bearer {fresh}"
             yield request
 
 
