@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import gc
 import itertools
 import os
 import secrets
@@ -489,6 +490,7 @@ def pytest_assertrepr_compare(
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
+    gc.unfreeze()  # what the run set aside (pytest_collection_finish) is collectable again
     interrupts.uninstall(config)
     breaker.reset()  # nothing given up outlives the run (in-process runs share the module)
     if _is_worker(config):
@@ -589,3 +591,11 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     if redactor is not None:
         redact_report(report, redactor)
     return report
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What is loaded by now (pytest, its plugins, the suites and their libraries: hundreds of
+    # thousands of objects) lives until the end: set aside from the garbage collector, whose
+    # every full pass walked all of it (measured: the run's full passes 1.04 s -> 0.65 s, most
+    # of the rest during the imports before). Given back at the end (pytest_unconfigure).
+    gc.freeze()
