@@ -140,6 +140,9 @@ def guarded_session(
 ) -> requests.Session:
     """A requests session whose every request passes :class:`GuardAdapter`."""
     session = requests.Session()
+    # Like the gate's httpx clients (their own transport), no proxy or CA bundle from the
+    # environment: and requests otherwise walks the whole environment on every request.
+    session.trust_env = False
     adapter = GuardAdapter(
         api_url=api_url,
         documented=documented,
