@@ -199,7 +199,7 @@ def warm_gate_modules() -> None:
         importlib.import_module(name)
 
 
-_LIBRARY_ROOTS = tuple({str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)})
+_LIBRARY_ROOTS = tuple({os.path.join(p, "") for p in (sys.prefix, sys.base_prefix)})
 
 
 class _LibrariesLoaded:
@@ -216,7 +216,7 @@ class _LibrariesLoaded:
     def pytest_unconfigure(self) -> None:
         for name, module in list(sys.modules.items()):
             where = getattr(module, "__file__", None) or ""
-            if where and str(Path(where).resolve()).startswith(_LIBRARY_ROOTS):
+            if where.startswith(_LIBRARY_ROOTS):
                 self.modules[name] = module
 
     def keep(self) -> None:
