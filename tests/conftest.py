@@ -199,6 +199,31 @@ def warm_gate_modules() -> None:
         importlib.import_module(name)
 
 
+_LIBRARY_ROOTS = tuple({os.path.join(p, "") for p in (sys.prefix, sys.base_prefix)})
+
+
+class _LibrariesLoaded:
+    """The modules of installed libraries and of Python itself that an in-process run
+    imported: pytester takes them out of sys.modules when the run ends, and the next run
+    imported them again (and rebuilt their caches: hypothesis' character tables, schemathesis'
+    generators). ``keep`` puts them back; the checkout's own modules (the suites, their
+    conftests, the engine) are left to each run."""
+
+    def __init__(self) -> None:
+        self.modules: dict[str, Any] = {}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self) -> None:
+        for name, module in list(sys.modules.items()):
+            where = getattr(module, "__file__", None) or ""
+            if where.startswith(_LIBRARY_ROOTS):
+                self.modules[name] = module
+
+    def keep(self) -> None:
+        for name, module in self.modules.items():
+            sys.modules.setdefault(name, module)
+
+
 @pytest.fixture(scope="session")
 def warm_chromium(warm_gate_modules: None) -> Iterator[WarmChromium]:
     """The worker's Playwright driver and Chromium, shared by its in-process gate runs."""
@@ -253,6 +278,7 @@ def run_gate_inprocess(
             for name, value in (env or {}).items():
                 patch.setenv(name, value)
             started = time.monotonic()
+            libraries = _LibrariesLoaded()
             result = pytester.runpytest_inprocess(
                 *args,
                 f"--gate-reports={reports}",
@@ -264,8 +290,10 @@ def run_gate_inprocess(
                 # sockets of this session's fixtures collected during the run, and hypothesis
                 # counting the run's start-up as its own import (strategies built then warn).
                 *IN_PROCESS_WARNINGS,
+                plugins=[libraries],
             )
             elapsed = time.monotonic() - started
+        libraries.keep()
         output = "\n".join([*result.outlines, *result.errlines])
         assert elapsed < timeout, f"the run took {elapsed:.0f} s (budget {timeout:.0f} s)"
         return GateRun(int(result.ret), output, reports, elapsed)

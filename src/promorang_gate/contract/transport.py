@@ -179,6 +179,9 @@ def guarded_session(
     a 401 to the creator's expired token is sent again with a renewed one
     (:class:`TokenRenewal`)."""
     session = requests.Session()
+    # Like the gate's httpx clients (their own transport), no proxy or CA bundle from the
+    # environment: and requests otherwise walks the whole environment on every request.
+    session.trust_env = False
     if resend is not None:
         session.auth = TokenRenewal(resend)
     adapter = GuardAdapter(
