@@ -3,8 +3,10 @@ calls are judged, and the redaction of traces."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -170,26 +172,22 @@ THIRD_PARTIES = """<!doctype html><html><head>
 </head><body><div id="root">app</div>
 <script>fetch("https://analytics.example.com/collect", {method: "POST"});</script>
 </body></html>"""
+FRONTEND = "http://127.0.0.1:9"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("writes_allowed", [True, False], ids=["writable", "read-only"])
-def test_third_party_resources_get_an_empty_answer_and_no_console_error(
-    writes_allowed: bool,
-) -> None:
-    """A healthy frontend loading fonts or analytics from elsewhere must not fail the browser
-    checks: the gate answers them locally, and nothing it did shows as a page error. On a
-    read-only env a beacon POSTed to a third party is no refused write either."""
+@contextlib.contextmanager
+def watched_page(name: str, writes_allowed: bool, api_url: str) -> Iterator[tuple[Any, PageWatch]]:
+    """A page of a Chromium on the offline flags, in a context ``PageWatch`` watches for an env
+    whose frontend is FRONTEND; skips without a Chromium."""
     chromium = find_chromium(os.environ)
     if chromium is None:
         pytest.skip(NO_CHROMIUM)
     from playwright.sync_api import sync_playwright
 
-    frontend = "http://127.0.0.1:9"
     target = SimpleNamespace(
-        name="staging",
-        api_url="http://127.0.0.1:8",
-        frontend_url=frontend,
+        name=name,
+        api_url=api_url,
+        frontend_url=FRONTEND,
         supabase_url="http://127.0.0.1:7",
         writes_allowed=writes_allowed,
     )
@@ -201,11 +199,22 @@ def test_third_party_resources_get_an_empty_answer_and_no_console_error(
         try:
             context = browser.new_context()
             watch.attach(context)
-            page = context.new_page()
-            page.route(f"{frontend}/", lambda route: route.fulfill(body=THIRD_PARTIES))
-            page.goto(f"{frontend}/", wait_until="networkidle")
+            yield context.new_page(), watch
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("writes_allowed", [True, False], ids=["writable", "read-only"])
+def test_third_party_resources_get_an_empty_answer_and_no_console_error(
+    writes_allowed: bool,
+) -> None:
+    """A healthy frontend loading fonts or analytics from elsewhere must not fail the browser
+    checks: the gate answers them locally, and nothing it did shows as a page error. On a
+    read-only env a beacon POSTed to a third party is no refused write either."""
+    with watched_page("staging", writes_allowed, "http://127.0.0.1:8") as (page, watch):
+        page.route(f"{FRONTEND}/", lambda route: route.fulfill(body=THIRD_PARTIES))
+        page.goto(f"{FRONTEND}/", wait_until="networkidle")
     assert len(watch.answered_locally) == 3, watch.answered_locally
     assert watch.console_errors == []
     assert watch.refused_writes == []
@@ -222,39 +231,12 @@ def test_a_writes_answer_is_kept_after_the_page_navigates_away() -> None:
     """Build B's form leaves for /content/undefined after its create: the browser then no
     longer gives the create's answer, and the check would miss the id of what it created (a row
     left behind). The watch keeps a write's answer as it arrives."""
-    chromium = find_chromium(os.environ)
-    if chromium is None:
-        pytest.skip(NO_CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    frontend = "http://127.0.0.1:9"
-    target = SimpleNamespace(
-        name="local",
-        api_url=frontend,
-        frontend_url=frontend,
-        supabase_url="http://127.0.0.1:7",
-        writes_allowed=True,
-    )
-    watch = PageWatch(target)  # type: ignore[arg-type]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=[*OFFLINE_FLAGS, "--no-sandbox"]
-        )
-        try:
-            context = browser.new_context()
-            watch.attach(context)
-            page = context.new_page()
-            page.route(f"{frontend}/create", lambda route: route.fulfill(body=LEAVES_AFTER_CREATE))
-            page.route(
-                f"{frontend}/api/content",
-                lambda route: route.fulfill(
-                    status=201, json={"success": True, "content": {"id": "c-1"}}
-                ),
-            )
-            page.route(f"{frontend}/content/undefined", lambda route: route.fulfill(body="gone"))
-            page.goto(f"{frontend}/create")
-            page.wait_for_url("**/content/undefined")
-            [create] = watch.calls_to("POST", "/api/content")
-            assert create.answer_json() == {"success": True, "content": {"id": "c-1"}}
-        finally:
-            browser.close()
+    created = {"success": True, "content": {"id": "c-1"}}
+    with watched_page("local", True, FRONTEND) as (page, watch):
+        page.route(f"{FRONTEND}/create", lambda route: route.fulfill(body=LEAVES_AFTER_CREATE))
+        page.route(f"{FRONTEND}/api/content", lambda route: route.fulfill(status=201, json=created))
+        page.route(f"{FRONTEND}/content/undefined", lambda route: route.fulfill(body="gone"))
+        page.goto(f"{FRONTEND}/create")
+        page.wait_for_url("**/content/undefined")
+        [create] = watch.calls_to("POST", "/api/content")
+        assert create.answer_json() == created
