@@ -290,13 +290,19 @@ def test_the_report_as_shipped_opens_from_disk_with_the_verdict_on_its_landing_p
     assert rule["rule"] == "gate/promorangGateVerdict"
     assert rule["success"] is (verdict == "ALLOW")
     assert rule["message"].startswith(f"Gate verdict: {env}: {verdict} by gate ")
+    landmarks = (f"promorang-gate · {env}: {verdict}", "Quality Gates")
     with headless_chromium() as page:
         page.goto((single / "index.html").as_uri())  # file://: no server
         # One file with every attachment inlined: on a busy machine (both of CI's workers at
         # work) parsing it took more than 90 s twice; the wait polls, so a quick one is quick.
-        landing = page.wait_for_text(
-            f"promorang-gate · {env}: {verdict}", "Quality Gates", timeout_s=240
-        )
+        try:
+            landing = page.wait_for_text(*landmarks, timeout_s=120)
+        except TimeoutError:
+            # Twice, with both workers busy, the page showed the report's frame and never its
+            # content within 240 s (the same file opens in 5-7 s alone, and under a CPU load of
+            # three busy processes): the file is opened once more before judging it.
+            page.goto((single / "index.html").as_uri())
+            landing = page.wait_for_text(*landmarks, timeout_s=120)
         assert "Quality Gates\n1" in landing or "Quality Gates 1" in landing
         page.wait_for("document.querySelectorAll('[data-testid=tree-section]').length > 0")
         if "Gate verdict" not in page.evaluate(SECTION_TITLES_JS):  # a green env is closed
