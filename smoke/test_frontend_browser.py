@@ -85,34 +85,22 @@ def creator_page(gate_target: Any, new_context: Any) -> tuple[Page, PageWatch]:
 def _fill_create_form(page: Page, typed: Typed, image: Path, form: Any, timeout_s: float) -> None:
     """As a user finds the fields (browser/form.py): by the labels the profile's ``create_form.*``
     names (defaults the sandbox's), skipping those it declares absent."""
+
+    def typing(text: str) -> Callable[[str], object]:
+        return lambda label: fill_field(page, label, text, timeout_s)
+
     steps: list[tuple[str, str, Callable[[str], object]]] = [
         ("image", "choose a file in", lambda label: choose_file(page, label, image, timeout_s)),
-        ("title", "type into", lambda label: fill_field(page, label, typed.title, timeout_s)),
+        ("title", "type into", typing(typed.title)),
         (
             "platform",
             "choose an option of",
             lambda label: choose_option(page, label, typed.platform, timeout_s),
         ),
-        (
-            "platform_url",
-            "type into",
-            lambda label: fill_field(page, label, typed.platform_url, timeout_s),
-        ),
-        (
-            "description",
-            "type into",
-            lambda label: fill_field(page, label, typed.description, timeout_s),
-        ),
-        (
-            "total_shares",
-            "type into",
-            lambda label: fill_field(page, label, str(typed.total_shares), timeout_s),
-        ),
-        (
-            "share_price",
-            "type into",
-            lambda label: fill_field(page, label, str(typed.share_price), timeout_s),
-        ),
+        ("platform_url", "type into", typing(typed.platform_url)),
+        ("description", "type into", typing(typed.description)),
+        ("total_shares", "type into", typing(str(typed.total_shares))),
+        ("share_price", "type into", typing(str(typed.share_price))),
     ]
     for key, verb, act in steps:
         label = getattr(form, key)
