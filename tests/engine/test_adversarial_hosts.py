@@ -5,6 +5,8 @@ resolving to prod's address) are prod, refused at start and again before the fir
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -129,6 +131,39 @@ def test_a_name_that_resolves_to_prod_by_the_first_write_is_refused(
         guard("POST", "http://rebound.example.test:5444/api/content", True, "staging")
     guard("POST", "http://elsewhere.example.test:5444/api/content", True, "staging")
     protect({})
+
+
+def test_a_name_whose_lookup_hangs_is_waited_for_once_and_holds_up_no_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A resolver with no answer for one name (its lookups end only after the resolver's own
+    timeout): the first comparison waits RESOLVE_TIMEOUT_S and compares by spelling; later ones
+    do not wait again while it stays slow, and other names resolve meanwhile."""
+    release = threading.Event()
+    calls: list[str] = []
+
+    def resolver(host: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(host)
+        if host == "hangs.example.test":
+            release.wait(120)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    monkeypatch.setattr(connections, "_LOOKUPS", connections._Lookups())
+    monkeypatch.setattr(connections, "RESOLVE_TIMEOUT_S", 0.2)
+    try:
+        assert endpoints("http://hangs.example.test:81") == {("hangs.example.test", 81)}
+        # Were it waited for again, each of these would take the minute.
+        monkeypatch.setattr(connections, "RESOLVE_TIMEOUT_S", 60.0)
+        started = time.monotonic()
+        for _ in range(3):
+            assert endpoints("http://hangs.example.test:81") == {("hangs.example.test", 81)}
+        assert ("10.1.2.3", 81) in endpoints("http://other.example.test:81")
+        assert time.monotonic() - started < 30
+        assert calls.count("hangs.example.test") == 1  # the lookup in flight is joined
+    finally:
+        release.set()
 
 
 @pytest.mark.parametrize(

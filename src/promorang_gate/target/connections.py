@@ -10,7 +10,7 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from urllib.parse import urlsplit
 
@@ -26,7 +26,6 @@ __all__ = [
 RESOLVE_TIMEOUT_S = 2.0
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _LOOPBACK = "loopback"
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gate-resolve")
 
 
 class ProtectedHostRefused(AssertionError):
@@ -48,15 +47,69 @@ def _resolve(host: str) -> set[str]:
     CDN share addresses and are told apart by the Host header, so sharing one proves nothing;
     a private or loopback address is one server."""
 
-    def lookup() -> set[str]:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-        found = {str(info[4][0]) for info in infos}
-        return {_address(a) for a in found if not ipaddress.ip_address(a.split("%")[0]).is_global}
+    return _LOOKUPS.addresses(host)
 
-    try:
-        return _pool.submit(lookup).result(timeout=RESOLVE_TIMEOUT_S)
-    except (OSError, FutureTimeout, UnicodeError, ValueError):
-        return set()
+
+def _lookup(host: str) -> set[str]:
+    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    found = {str(info[4][0]) for info in infos}
+    return {_address(a) for a in found if not ipaddress.ip_address(a.split("%")[0]).is_global}
+
+
+class _Lookups:
+    """Name lookups of this process, each in a thread of its own, waited for at most
+    RESOLVE_TIMEOUT_S. A resolver that hangs on one name (no DNS answer: the lookup ends only
+    after the resolver's own timeout, 5 s and more) made every comparison wait the whole
+    timeout again, and its stuck threads held up lookups of other names queued behind them.
+    Now a name's lookup in flight is joined, not repeated; a name that did not answer in time
+    is not waited for again while it stays slow: it is compared by the addresses its last
+    finished lookup gave (by its spelling only when none finished), as after a timeout before,
+    and looked up again in the background. Other names are not held up by it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inflight: dict[str, Future[set[str]]] = {}
+        self._slow: dict[str, set[str]] = {}  # slow name -> what its last finished lookup gave
+
+    def addresses(self, host: str) -> set[str]:
+        future, slow = self._start(host)
+        try:
+            found = future.result(timeout=0 if slow else RESOLVE_TIMEOUT_S)
+        except FutureTimeout:
+            with self._lock:
+                return set(self._slow.setdefault(host, set()))
+        except (OSError, UnicodeError, ValueError):
+            return set()  # no address: a slow name stays slow (its next failure may hang again)
+        with self._lock:
+            self._slow.pop(host, None)  # it answered in time
+        return found
+
+    def _start(self, host: str) -> tuple[Future[set[str]], bool]:
+        with self._lock:
+            slow = host in self._slow
+            future = self._inflight.get(host)
+            if future is None:
+                future = self._inflight[host] = Future()
+                threading.Thread(
+                    target=self._run, args=(host, future), name="gate-resolve", daemon=True
+                ).start()
+        return future, slow
+
+    def _run(self, host: str, future: Future[set[str]]) -> None:
+        try:
+            found = _lookup(host)
+        except (OSError, UnicodeError, ValueError) as exc:
+            found = set()
+            future.set_exception(exc)
+        else:
+            future.set_result(found)
+        with self._lock:
+            self._inflight.pop(host, None)
+            if host in self._slow:
+                self._slow[host] = found
+
+
+_LOOKUPS = _Lookups()
 
 
 def endpoints(url: object, *, resolve: bool = True) -> set[tuple[str, int]]:
