@@ -220,9 +220,11 @@ def test_third_party_resources_get_an_empty_answer_and_no_console_error(
     assert watch.refused_writes == []
 
 
+# B's form leaves 2 s after its create's answer; this page 1 s after (at 200 ms, with both
+# cores busy, the answer's event reached the watch only after the page had left).
 LEAVES_AFTER_CREATE = """<!doctype html><html><body><script>
 fetch("/api/content", {method: "POST", body: "{}"}).then((r) => r.json())
-  .then(() => setTimeout(() => { location.href = "/content/undefined"; }, 200));
+  .then(() => setTimeout(() => { location.href = "/content/undefined"; }, 1000));
 </script></body></html>"""
 
 

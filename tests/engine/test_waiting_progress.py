@@ -37,7 +37,8 @@ def test_an_unreachable_api_ends_within_its_budget_with_progress(
     with pytest.raises(ConfigError) as caught:
         check_config(["staging"], tmp_path, environ, out=io.StringIO())
     elapsed = time.monotonic() - started
-    assert 4 <= elapsed < 6
+    # The budget, and room for a loaded machine (6.5 s seen with three busy workers).
+    assert 4 <= elapsed < 8
     assert str(caught.value).startswith(f"env 'staging' is unreachable: api_url {api}: ")
     err = capsys.readouterr().err
     assert f"promorang-gate: waiting for env 'staging' api_url {api} to answer (" in err
