@@ -25,6 +25,7 @@ from promorang_gate.browser import (
     choose_file,
     choose_option,
     fill_field,
+    open_page,
     sign_in_script,
 )
 from promorang_gate.cleanup.tags import tagged_title
@@ -170,7 +171,7 @@ def test_create_form_creates_the_typed_item(
     image = tmp_path / upload.file_name
     image.write_bytes(upload.data)
 
-    page.goto(f"{gate_target.frontend_url}{gate_target.create_path}")
+    open_page(page, f"{gate_target.frontend_url}{gate_target.create_path}")
     form = gate_target.create_form
     _fill_create_form(page, typed, image, form, gate_target.request_timeout_s)
     _submit(page, watch, gate_ledger, gate_target)
@@ -236,7 +237,7 @@ def test_growth_hub_loads_its_data_from_the_api(
     gate_target: Any, creator_page: tuple[Page, PageWatch]
 ) -> None:
     page, watch = creator_page
-    page.goto(f"{gate_target.frontend_url}/growth-hub")
+    open_page(page, f"{gate_target.frontend_url}/growth-hub")
     try:
         expect(page.get_by_role("heading", name="Growth Hub", exact=True).first).to_be_visible()
     except AssertionError:

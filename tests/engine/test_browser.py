@@ -17,10 +17,12 @@ from promorang_gate.browser import (
     NO_CHROMIUM,
     OFFLINE_FLAGS,
     ApiCall,
+    PageNotServed,
     PageWatch,
     check_chromium_setting,
     find_chromium,
     launch_args,
+    open_page,
     redact_zip,
     sign_in_script,
 )
@@ -242,3 +244,17 @@ def test_a_writes_answer_is_kept_after_the_page_navigates_away() -> None:
         page.wait_for_url("**/content/undefined")
         [create] = watch.calls_to("POST", "/api/content")
         assert create.answer_json() == created
+
+
+@pytest.mark.slow
+def test_a_page_answered_with_a_server_error_fails_at_once_with_its_status() -> None:
+    """Under frontend_down each browser check waited its whole timeout for a heading the 503
+    page never shows, then named the heading; now the status, at once. A 404 page goes on: a
+    static host without rewrites serves the app from its 404 page."""
+    with watched_page("local", True, FRONTEND) as (page, _):
+        page.route(f"{FRONTEND}/growth-hub", lambda route: route.fulfill(status=503, body="down"))
+        page.route(f"{FRONTEND}/create", lambda route: route.fulfill(status=404, body="<h1>app"))
+        with pytest.raises(PageNotServed, match=r"^GET /growth-hub answered 503: "):
+            open_page(page, f"{FRONTEND}/growth-hub")
+        open_page(page, f"{FRONTEND}/create")
+        assert page.locator("h1").inner_text() == "app"

@@ -3,6 +3,7 @@
 - ``launch``: which Chromium to launch, and the flags that keep it off the network;
 - ``form``: a form's fields found the way a user finds them (accessible label, the label above,
   placeholder, a row of buttons, a button in front of a file input);
+- ``navigation``: opening the page a check is about (a server error there fails at once);
 - ``watch``: what a page did (its ``/api/`` calls and where they went, its console), with every
   host outside the environment answered locally;
 - ``artifacts``: pytest-playwright's failure screenshot and trace, redacted, in the Allure result.
@@ -23,6 +24,7 @@ from promorang_gate.browser.launch import (
     find_chromium,
     launch_args,
 )
+from promorang_gate.browser.navigation import PageNotServed, open_page
 from promorang_gate.browser.watch import ApiCall, PageWatch, sign_in_script
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "OFFLINE_FLAGS",
     "ApiCall",
     "FieldNotFound",
+    "PageNotServed",
     "PageWatch",
     "attach_failure_artifacts",
     "check_chromium_setting",
@@ -39,6 +42,7 @@ __all__ = [
     "fill_field",
     "find_chromium",
     "launch_args",
+    "open_page",
     "redact_zip",
     "sign_in_script",
 ]
