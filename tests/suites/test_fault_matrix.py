@@ -4,7 +4,7 @@ verdict on exactly the checklist items it breaks — no more, no fewer.
 How the rows run: each xdist worker has one sandbox (the session's ``sandbox``), and a row
 switches its fault on at runtime (``PUT /__sandbox/faults``) and off again in ``finally``. A
 worker runs one row at a time, so two rows never share a sandbox's fault state; xdist's
-worksteal spreads the rows over both workers. Each row's gate run is in-process
+worksteal spreads the rows over the workers. Each row's gate run is in-process
 (``run_gate_inprocess``): imports and the contract's schema are paid once per worker. A fault
 that cannot be switched at runtime gets a sandbox of its own: the frontend's relative mode is
 chosen when the sandbox starts (its bundle is built for it), so RELATIVE_FAULT_MATRIX runs

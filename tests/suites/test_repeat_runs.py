@@ -3,8 +3,8 @@ block.
 
 Twenty clean runs out of twenty rule out, at 95 % confidence, a false-red rate above 14 % per
 run (exactly: 1 - 0.05^(1/20) = 13.9 %; the rule of three gives 3/20 = 15 %); ten would only
-rule out 26 %. They run in batches so that the project's two workers share them, instead of one
-worker running twenty in a row while the other waits at the end of the session."""
+rule out 26 %. They run in batches so that the project's workers share them, instead of one
+worker running twenty in a row while the others wait at the end of the test run."""
 
 from __future__ import annotations
 
