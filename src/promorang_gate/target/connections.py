@@ -24,6 +24,9 @@ __all__ = [
 
 #: A name that does not resolve within this is compared by its spelling only.
 RESOLVE_TIMEOUT_S = 2.0
+#: How long a name that was slow before is waited for: a quick answer (a name now resolving
+#: elsewhere, before a write) is still seen, a resolver that hangs on it costs little.
+SLOW_NAME_WAIT_S = 0.25
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _LOOPBACK = "loopback"
 
@@ -62,9 +65,9 @@ class _Lookups:
     after the resolver's own timeout, 5 s and more) made every comparison wait the whole
     timeout again, and its stuck threads held up lookups of other names queued behind them.
     Now a name's lookup in flight is joined, not repeated; a name that did not answer in time
-    is not waited for again while it stays slow: it is compared by the addresses its last
-    finished lookup gave (by its spelling only when none finished), as after a timeout before,
-    and looked up again in the background. Other names are not held up by it."""
+    is waited for only SLOW_NAME_WAIT_S while it stays slow, then compared by the addresses its
+    last finished lookup gave (by its spelling only when none finished), as after a timeout
+    before. Other names are not held up by it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -74,7 +77,9 @@ class _Lookups:
     def addresses(self, host: str) -> set[str]:
         future, slow = self._start(host)
         try:
-            found = future.result(timeout=0 if slow else RESOLVE_TIMEOUT_S)
+            found = future.result(
+                timeout=min(SLOW_NAME_WAIT_S, RESOLVE_TIMEOUT_S) if slow else RESOLVE_TIMEOUT_S
+            )
         except FutureTimeout:
             with self._lock:
                 return set(self._slow.setdefault(host, set()))
