@@ -47,8 +47,8 @@ def _scratch_databases(sandbox: Any) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _no_scratch_database_left(sandbox: Any, before: set[str]) -> set[str]:
-    """Scratch databases created since ``before`` that stay: the other worker's gate runs create
+def _scratch_databases_left(sandbox: Any, before: set[str]) -> set[str]:
+    """Scratch databases created since ``before`` that stay: other workers' gate runs create
     (and drop) their own meanwhile, so one seen once is waited for, up to 30 s, to go."""
     deadline = time.monotonic() + 30
     while (left := _scratch_databases(sandbox) - before) and time.monotonic() < deadline:
@@ -101,12 +101,12 @@ def test_the_invalid_positions_migration_is_named_with_its_line(
         f"{POSITIONS_FILE}, line {POSITIONS_AS_WRITTEN_ERROR_LINE}:"
         ' syntax error at or near "not" (after 2 applied)'
     )
-    assert not _no_scratch_database_left(sandbox, before)
+    assert not _scratch_databases_left(sandbox, before)
 
     good = write_repo(tmp_path / "good")
     run = run_gate(("smoke", "-m", "migrations", f"--app-repo={good}"))
     assert run.items()["migrations.apply_from_scratch"]["status"] == "passed", run.output
-    assert not _no_scratch_database_left(sandbox, before)
+    assert not _scratch_databases_left(sandbox, before)
 
 
 def test_a_chain_needing_a_table_it_never_created_fails(
@@ -219,7 +219,7 @@ def test_ctrl_c_during_a_migration_drops_the_scratch_database(
             process.kill()
             process.communicate()
     assert name not in _scratch_databases(sandbox), output
-    assert not _no_scratch_database_left(sandbox, before), output
+    assert not _scratch_databases_left(sandbox, before), output
 
 
 def _wait_for_sleeping_migration(sandbox: Any, before: set[str], process: Any) -> str:
