@@ -101,17 +101,18 @@ class _Lookups:
         return future, slow
 
     def _run(self, host: str, future: Future[set[str]]) -> None:
+        found: set[str] = set()
         try:
             found = _lookup(host)
-        except (OSError, UnicodeError, ValueError) as exc:
-            found = set()
+        except BaseException as exc:  # whatever it is, the caller sees it; the name is freed
             future.set_exception(exc)
         else:
             future.set_result(found)
-        with self._lock:
-            self._inflight.pop(host, None)
-            if host in self._slow:
-                self._slow[host] = found
+        finally:
+            with self._lock:
+                self._inflight.pop(host, None)
+                if host in self._slow:
+                    self._slow[host] = found
 
 
 _LOOKUPS = _Lookups()
