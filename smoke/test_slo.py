@@ -41,7 +41,7 @@ class UploadSample:
 
 
 def _upload_once(gate_api: Any, run_id: str, target: Any, created: list[str]) -> tuple[float, str]:
-    """One timed upload; returns (latency, outcome) with outcome ok | fallback | failure text."""
+    """One timed upload; returns (latency, outcome): ok, "fallback: <reason>" or failure text."""
     probe = new_upload(run_id, "slo")
     started = time.perf_counter()
     try:
@@ -57,7 +57,9 @@ def _upload_once(gate_api: Any, run_id: str, target: Any, created: list[str]) ->
     path = object_path_of(str(body.get("imageUrl", "")), target.supabase_url, target.bucket)
     if path is not None:
         created.append(path)
-    return latency, "fallback" if body.get("fallback") else "ok"
+    if body.get("fallback"):
+        return latency, f"fallback: {body.get('fallbackReason')!r}"
+    return latency, "ok"
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def upload_sample(
                 sample.latencies_s.append(latency)
                 if outcome.startswith("failure"):
                     sample.failures.append(outcome)
-                elif outcome == "fallback":
+                elif outcome.startswith("fallback"):
                     sample.fallbacks.append(outcome)
         yield sample
     finally:
@@ -123,6 +125,7 @@ def test_upload_failure_and_fallback_rates_within_budget(
     assert fallback_rate < gate_target.fallback_rate_budget, (
         f"upload fallback rate {fallback_rate:.1%} is not below "
         f"{gate_target.fallback_rate_budget:.0%}: uploads are served from the fallback"
+        f" ({sorted(set(upload_sample.fallbacks))})"
     )
 
 

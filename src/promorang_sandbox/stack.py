@@ -30,6 +30,9 @@ from .state import SandboxState
 from .webhooks import stripe_variables
 
 HOST = "127.0.0.1"
+# How long the sandbox's servers keep an idle connection: as long as common proxies do (nginx:
+# 75 s), well past any client's own reuse limit.
+SERVER_KEEP_ALIVE_S = 75
 Log = Callable[[str], None]
 logger = logging.getLogger("promorang_sandbox")
 
@@ -200,6 +203,10 @@ class Stack:
             access_log=False,
             lifespan="auto",
             timeout_graceful_shutdown=2,
+            # Idle connections stay open as long as behind the hosted platform's proxies: with
+            # uvicorn's 5 s, a client reusing one at its own 5 s limit raced the close (the
+            # API's upload then fell back: "fetch failed"; a gate's request failed to read).
+            timeout_keep_alive=SERVER_KEEP_ALIVE_S,
         )
         config.load()
         served = _Served(uvicorn.Server(config), sock)
