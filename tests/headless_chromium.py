@@ -1,13 +1,14 @@
-"""Debian's Chromium, headless, driven over the DevTools protocol (a WebSocket: the
-``websockets`` package the Supabase client already brings). Just what the report tests need:
-open a page, wait for a condition, read text, click, take a screenshot. A fresh profile per
-browser; every wait polls with a deadline."""
+"""Debian's Chromium (its headless shell where installed), headless, driven over the DevTools
+protocol (a WebSocket: the ``websockets`` package the Supabase client already brings). Just
+what the report tests need: open a page, wait for a condition, read text, click, take a
+screenshot. A fresh profile per browser; every wait polls with a deadline."""
 
 from __future__ import annotations
 
 import base64
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
+
+from promorang_gate.browser import find_chromium
 
 FLAGS = (
     "--headless",
@@ -39,7 +42,8 @@ TEXT_JS = """
 
 
 def chromium_binary() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+    """The gate's own choice: the headless shell where there is one (a fifth of the CPU)."""
+    return find_chromium(os.environ)
 
 
 class Page:

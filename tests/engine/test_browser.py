@@ -4,6 +4,7 @@ calls are judged, and the redaction of traces."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import zipfile
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from promorang_gate.browser import (
     sign_in_script,
 )
 from promorang_gate.browser import launch as launch_module
+from promorang_gate.browser.launch import HEADLESS_SHELL
 from promorang_gate.errors import ConfigError
 from promorang_gate.secrets.redaction import Redactor
 
@@ -47,6 +49,21 @@ def test_chromium_is_the_setting_then_the_path_then_playwrights_own(fake_chromiu
     assert find_chromium({}, on_path.get, bundled=fake_chromium) == "/usr/bin/chromium-browser"
     assert find_chromium({}, lambda _: None, bundled=fake_chromium) == fake_chromium
     assert find_chromium({}, lambda _: None, bundled="/nowhere/chrome") is None
+
+
+def test_a_headless_run_takes_the_headless_shell_and_a_headed_one_the_browser(
+    fake_chromium: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_path = {"chromium": "/usr/bin/chromium", HEADLESS_SHELL: "/usr/bin/" + HEADLESS_SHELL}
+    assert find_chromium({}, on_path.get) == "/usr/bin/chromium-headless-shell"
+    assert find_chromium({}, on_path.get, headless=False) == "/usr/bin/chromium"
+    assert find_chromium({"GATE_CHROMIUM": fake_chromium}, on_path.get) == fake_chromium
+    monkeypatch.setattr(
+        launch_module, "find_chromium", functools.partial(find_chromium, which=on_path.get)
+    )
+    assert launch_args({}, "chromium", {})["executable_path"] == on_path[HEADLESS_SHELL]
+    headed = launch_args({"headless": False}, "chromium", {})  # what --headed gives
+    assert headed["executable_path"] == "/usr/bin/chromium"
 
 
 def test_a_chromium_setting_naming_nothing_is_a_usage_error(fake_chromium: str) -> None:

@@ -4,6 +4,12 @@ The system's Chromium (Debian's ``chromium`` package), never a browser download 
 ``GATE_CHROMIUM`` names a binary; else the first of the usual names on ``PATH``; else a
 Chromium that ``playwright install chromium`` put in Playwright's own cache. pytest-playwright's
 ``--browser-channel`` (e.g. ``chrome``) takes precedence: Playwright then finds that browser.
+
+A headless run prefers Chromium's headless shell (Debian's ``chromium-headless-shell``) when
+the machine has one: the same Blink and V8 without the desktop browser around them, what
+Playwright itself runs for headless Chromium. The full browser, headless, rasterizes in
+software and took five times the CPU for the same pages (10 x 2 page loads of the sandbox's
+frontend: 8.7 against 1.7 CPU seconds). ``--headed`` needs the full browser and gets it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from promorang_gate.errors import ConfigError
 __all__ = [
     "CHROMIUM_ENV",
     "CHROMIUM_NAMES",
+    "HEADLESS_SHELL",
     "NO_CHROMIUM",
     "OFFLINE_FLAGS",
     "check_chromium_setting",
@@ -30,6 +37,7 @@ __all__ = [
 
 CHROMIUM_ENV = "GATE_CHROMIUM"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
+HEADLESS_SHELL = "chromium-headless-shell"
 # Keep the browser from calling home: the checks must reach the environment and nothing else.
 OFFLINE_FLAGS = (
     "--disable-background-networking",
@@ -61,12 +69,14 @@ def find_chromium(
     environ: Mapping[str, str],
     which: Callable[[str], str | None] = shutil.which,
     bundled: str | None = None,
+    *,
+    headless: bool = True,
 ) -> str | None:
     """The Chromium binary to launch, or None when the machine has none."""
     configured = environ.get(CHROMIUM_ENV)
     if configured:
         return configured if _executable(configured) else None
-    for name in CHROMIUM_NAMES:
+    for name in (HEADLESS_SHELL, *CHROMIUM_NAMES) if headless else CHROMIUM_NAMES:
         found = which(name)
         if found:
             return found
@@ -93,7 +103,7 @@ def launch_args(
     options["args"] = [*options.get("args", []), *extra]
     if options.get("channel") or options.get("executable_path"):
         return options
-    path = find_chromium(environ, bundled=bundled)
+    path = find_chromium(environ, bundled=bundled, headless=options.get("headless", True))
     if path is None:
         pytest.skip(NO_CHROMIUM)
     options["executable_path"] = path
