@@ -6,11 +6,13 @@ screenshot. A fresh profile per browser; every wait polls with a deadline."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -136,7 +138,12 @@ def headless_chromium(width: int = 1400, height: int = 1800) -> Iterator[Page]:
     ]
     log = base / "stderr.log"
     with log.open("wb") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        # A session of its own, ended as a group: Debian's launchers are shell scripts that
+        # do not exec the browser (chromium-headless-shell's), so ending the script alone
+        # left the browser running, and its page using CPU, after the test.
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+        )
     try:
         port = _devtools_port(log, process)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=10) as answer:
@@ -145,10 +152,23 @@ def headless_chromium(width: int = 1400, height: int = 1800) -> Iterator[Page]:
         with connect(page["webSocketDebuggerUrl"], max_size=None) as socket:
             yield Page(socket)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _end_group(process)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _end_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the browser's whole process group, SIGKILL what is left after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)  # anyone of the group still there?
+        except ProcessLookupError:
+            break
+        process.poll()  # reaps the launcher itself once it has ended
+        time.sleep(0.05)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
