@@ -41,7 +41,9 @@ def test_creates_then_holds(gate_api, gate_ledger, gate_run_id, gate_tag, gate_t
     assert uploaded.status_code == 201, uploaded.text
     url = uploaded.json()["imageUrl"]
     gate_ledger.object(gate_target.bucket, url.split(f"/public/{gate_target.bucket}/", 1)[1])
-    Path(FLAG).write_text(gate_run_id + " " + (gate_target.database_url or ""))
+    # Written whole, then renamed: the outer test reads the flag as soon as it exists.
+    Path(FLAG + ".part").write_text(gate_run_id + " " + (gate_target.database_url or ""))
+    Path(FLAG + ".part").replace(FLAG)
     threading.Event().wait(120)  # held until the outer test interrupts or kills the run
 """
 
