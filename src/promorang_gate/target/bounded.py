@@ -198,7 +198,8 @@ def shared_ssl_context() -> ssl.SSLContext:
 
 # How long an idle connection is reused. Node's and uvicorn's servers close theirs after 5 s
 # idle; a request sent on one just as the server closes it fails with a ReadError (seen under
-# load: a healthy target's upload counted as failed). Below that, the gate never races them.
+# load: a healthy target's upload counted as failed). Below that, this pool never races them
+# (the contract's requests session resends on a dropped connection itself, in schemathesis).
 KEEPALIVE_EXPIRY_S = 4.0
 
 
