@@ -6,11 +6,17 @@
 //
 //   node scripts/allure-render.mjs --config allurerc.mjs --output DIR RESULTS_DIR
 //   node scripts/allure-render.mjs --config allurerc.mjs --history-only --run-id ID RESULTS_DIR
+//   node scripts/allure-render.mjs ... --history-only --when-told ... RESULTS_DIR
 //
 // --history-only appends the run's point to the history (historyPath of the config) without
 // rendering: each gate run does it, so the Trend grows with every run, not only with every
 // render. A point is named after its gate run: rendering a run whose point is already in the
 // history shows it once (as the current run) and appends nothing.
+//
+// --when-told: load Allure, then wait for the line "append" on standard input before reading
+// anything; at the end of input without it, exit 0 having written nothing. A gate run starts
+// the script with its tests and tells it once its results are complete, so Allure's load is
+// not waited for after the last test.
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,6 +36,7 @@ const { values, positionals } = parseArgs({
     output: { type: "string" },
     "history-only": { type: "boolean" },
     "run-id": { type: "string" },
+    "when-told": { type: "boolean" },
   },
   allowPositionals: true,
 });
@@ -43,6 +50,12 @@ if (
     "usage: allure-render.mjs --config FILE (--output DIR | --history-only --run-id ID) RESULTS",
   );
   exit(2);
+}
+
+if (values["when-told"]) {
+  let told = "";
+  for await (const chunk of process.stdin) told += chunk;
+  if (told.trim() !== "append") exit(0);
 }
 
 /** The history point's id of a gate run (UUID-shaped, derived from the run id). */

@@ -356,6 +356,44 @@ def test_each_gate_run_appends_its_point_and_a_render_does_not_repeat_it(
     assert len(trend["data"]) == 2  # the blocked run, then the healthy one as the current
 
 
+@pytest.mark.parametrize("end", ["cancelled", "parent gone"])
+def test_a_point_started_with_the_tests_and_never_told_appends_nothing(
+    rendered: Rendered, tmp_path: Path, end: str
+) -> None:
+    """Node loads Allure while the tests run (start_history); a run that reaches no verdict
+    cancels it, and a run that dies closes its pipe: either way nothing is written and the
+    process is gone."""
+    from promorang_gate.reporting.allure_history import start_history
+
+    history = tmp_path / "history.jsonl"
+    results = rendered.healthy / "allure-results"
+    pending = start_history(REPO_ROOT, results, history, "gr20261207t000000-abcdef")
+    proc = pending._proc
+    assert proc is not None
+    assert proc.stdin is not None
+    if end == "cancelled":
+        pending.cancel()
+    else:
+        proc.stdin.close()  # what the pipe does when the gate's process is killed
+        assert proc.wait(timeout=60) == 0
+        pending._proc = None
+    assert proc.poll() is not None
+    assert not history.exists()
+
+
+def test_a_point_started_early_is_appended_when_told(rendered: Rendered, tmp_path: Path) -> None:
+    from promorang_gate.reporting.allure_history import start_history
+
+    history = tmp_path / "history.jsonl"
+    (gate_file,) = rendered.healthy.glob("gate-*.json")
+    run_id = json.loads(gate_file.read_text(encoding="utf-8"))["run_id"]
+    pending = start_history(REPO_ROOT, rendered.healthy / "allure-results", history, run_id)
+    assert not history.exists()  # loading, not appending, until told
+    assert pending.finish() == f"Allure history: run {run_id} appended to {history}"
+    (point,) = history.read_text(encoding="utf-8").splitlines()
+    assert json.loads(point)["uuid"]
+
+
 @pytest.mark.parametrize(("run", "code"), [("blocked", 1), ("healthy", 0)])
 def test_allure_itself_exits_non_zero_on_a_block(rendered: Rendered, run: str, code: int) -> None:
     """Allure's own `quality-gate` command, with our rule (allurerc.mjs) reading the gate file."""

@@ -170,6 +170,7 @@ class GateReporter:
         #: The Allure history this run appends its point to (allure_history.py); None: none.
         self.allure_history = allure_history
         self.history_note: str | None = None
+        self._pending_history: Any = None
         self.environ = dict(os.environ if environ is None else environ)
         self.collector = OutcomeCollector()
         self.meta: RunMeta | None = None
@@ -213,6 +214,7 @@ class GateReporter:
             history = record_run(self.reports_dir, env, self.run_id, self.started_at)
             if self._created_dir:
                 self._new_history.append(history)
+        self._start_history()
 
     # Last: the report as every other plugin left it, compared with what the gate saw.
     @pytest.hookimpl(trylast=True)
@@ -298,6 +300,13 @@ class GateReporter:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        try:
+            self._finish_session(session, exitstatus)
+        finally:
+            if self._pending_history is not None:  # no verdict: no point to append
+                self._pending_history.cancel()
+
+    def _finish_session(self, session: pytest.Session, exitstatus: int) -> None:
         if session.config.option.collectonly:
             reason = "a --collect-only run reached no verdict"
             void_previous(self.reports_dir, self.env_names, self.run_id, reason)
@@ -445,16 +454,27 @@ class GateReporter:
             self.allure_dir, self.verdicts, self.catalog, info, self.redactor, self.environ
         )
 
-    def _append_history(self) -> None:
-        if not self.allure_dir or self.allure_history is None or self.meta is None:
+    def _start_history(self) -> None:
+        """Node loads Allure while the tests run (allure_history.py): the point is appended at
+        the end without waiting for that load."""
+        if not self.allure_dir or self.allure_history is None:
             return
-        from promorang_gate.reporting.allure_history import append_history
+        from promorang_gate.reporting.allure_history import start_history
 
         results = Path(self.allure_dir)
         results = results if results.is_absolute() else self.rootdir / results
-        self.history_note = append_history(
+        self._pending_history = start_history(
             self.rootdir, results, self.allure_history, self.run_id, self.environ
         )
+
+    def _append_history(self) -> None:
+        if self.meta is None:
+            return
+        if self._pending_history is None:  # the tests' start was not seen: started now
+            self._start_history()
+        pending, self._pending_history = self._pending_history, None
+        if pending is not None:
+            self.history_note = pending.finish()
 
     def _append_baseline(self) -> None:
         """Each allowed env's figures, the next run's baseline (``reports/history/<env>.jsonl``)."""
