@@ -120,8 +120,14 @@ def _sent_writes(sandbox: Any) -> list[tuple[str, str, str]]:
     ]
 
 
-@pytest.mark.slow  # a gate run in a subprocess
-def test_invalid_cases_are_the_same_on_every_run(run_gate: Any, sandbox: Any) -> None:
+# In one process the second run's cases come from the first's (cases.py keeps them per schema):
+# its requests must be the same, with its own run's tags.
+@pytest.mark.slow  # gate runs
+@pytest.mark.parametrize("runner", ["run_gate", "run_gate_inprocess"], ids=["processes", "one"])
+def test_invalid_cases_are_the_same_on_every_run(
+    request: pytest.FixtureRequest, sandbox: Any, runner: str
+) -> None:
+    run_gate = request.getfixturevalue(runner)
     sent = []
     for _ in range(2):
         sandbox.clear_requests()
@@ -129,6 +135,10 @@ def test_invalid_cases_are_the_same_on_every_run(run_gate: Any, sandbox: Any) ->
         assert not run.failed_items(), run.output
         sent.append(_sent_writes(sandbox))
     assert sent[0] == sent[1]
+    if runner == "run_gate_inprocess":
+        from promorang_gate.contract import cases
+
+        assert cases._COVERAGE  # kept in this process: the second run's cases were the first's
     bodies = [body for _, _, body in sent[0]]
     assert len(bodies) > 100
     assert any('"fileType": "text/html"' in b for b in bodies)

@@ -9,11 +9,14 @@ object carries where the case replaces the file name and the API names the objec
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from schemathesis import GenerationMode
+from schemathesis.core import NOT_SET
 
 from promorang_gate.cleanup.tags import object_tag, tagged_png, tagged_title
 
@@ -85,6 +88,61 @@ def invalid_cases(schema: Any, operation: Any, target_id: str | None) -> Iterato
     """Every invalid case of ``operation``, the same on every run: the coverage phase's negative
     cases (wrong type in each body field, missing fields, bounds, content types) and the explicit
     ones above. Body cases of an update are aimed at ``target_id``, an item that exists."""
+    for recipe in _coverage(schema, operation):
+        case = recipe.case(operation)
+        if target_id is not None and case.path_parameters and not recipe.on_path:
+            case.path_parameters = {**case.path_parameters, "id": target_id}
+        yield case, _describe(case, recipe.description)
+    for what, body in EXPLICIT_INVALID.get(operation.label, ()):
+        params = {"id": target_id} if target_id is not None and "{id}" in operation.path else {}
+        case = operation.Case(path_parameters=params, body=dict(body), media_type=JSON)
+        yield case, what
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """One coverage case as data: each use builds a new case from copies (a run tags its
+    bodies), so the cases are generated once per process and schema, not once per run."""
+
+    method: str
+    fields: Mapping[str, Any]
+    description: str
+    on_path: bool
+
+    def case(self, operation: Any) -> Any:
+        return operation.Case(method=self.method, **_copied(dict(self.fields)))
+
+
+# id(schema) -> (schema, operation label -> recipes); the schema is held so its id stays its own
+# (load_schema keeps it for the process anyway). Schemathesis' coverage phase is a tenth of an
+# in-process gate run's CPU, and the project's tests make a hundred runs per worker process.
+_COVERAGE: dict[int, tuple[Any, dict[str, tuple[_Recipe, ...]]]] = {}
+_FIELDS = (
+    "path_parameters",
+    "headers",
+    "cookies",
+    "query",
+    "body",
+    "media_type",
+    "multipart_content_types",
+)
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy in which schemathesis' "no body" stays itself (it is compared by identity)."""
+    return copy.deepcopy(value, {id(NOT_SET): NOT_SET})
+
+
+def _coverage(schema: Any, operation: Any) -> tuple[_Recipe, ...]:
+    held, by_label = _COVERAGE.setdefault(id(schema), (schema, {}))
+    if held is not schema:  # not expected: load_schema's schemas live as long as the process
+        held, by_label = _COVERAGE[id(schema)] = (schema, {})
+    if operation.label not in by_label:
+        by_label[operation.label] = tuple(_recipes(schema, operation))
+    return by_label[operation.label]
+
+
+def _recipes(schema: Any, operation: Any) -> Iterator[_Recipe]:
     generation = schema.config.generation_for(operation=operation)
     for case in schema.iter_coverage_cases(
         operation, generation_modes=[GenerationMode.NEGATIVE], generation_config=generation
@@ -92,14 +150,13 @@ def invalid_cases(schema: Any, operation: Any, target_id: str | None) -> Iterato
         data = case.meta.phase.data
         if str(getattr(data, "scenario", "")) in NOT_SENT:
             continue
-        on_path = str(getattr(data, "parameter_location", "")).lower().endswith("path")
-        if target_id is not None and case.path_parameters and not on_path:
-            case.path_parameters = {**case.path_parameters, "id": target_id}
-        yield case, _describe(case, str(getattr(data, "description", "invalid input")))
-    for what, body in EXPLICIT_INVALID.get(operation.label, ()):
-        params = {"id": target_id} if target_id is not None and "{id}" in operation.path else {}
-        case = operation.Case(path_parameters=params, body=dict(body), media_type=JSON)
-        yield case, what
+        fields = {name: _copied(getattr(case, name)) for name in _FIELDS}
+        yield _Recipe(
+            method=case.method,
+            fields=fields,
+            description=str(getattr(data, "description", "invalid input")),
+            on_path=str(getattr(data, "parameter_location", "")).lower().endswith("path"),
+        )
 
 
 def _describe(case: Any, description: str) -> str:
