@@ -13,8 +13,9 @@
 // render. A point is named after its gate run: rendering a run whose point is already in the
 // history shows it once (as the current run) and appends nothing.
 //
-// --when-told: load Allure, then wait for the line "append" on standard input before reading
-// anything; at the end of input without it, exit 0 having written nothing. A gate run starts
+// --when-told: load Allure and the configuration, then wait for the line "append" on standard
+// input before reading the results; at the end of input without it, exit 0 having written
+// nothing. A gate run starts
 // the script with its tests and tells it once its results are complete, so Allure's load is
 // not waited for after the last test.
 import { createHash } from "node:crypto";
@@ -52,11 +53,12 @@ if (
   exit(2);
 }
 
-if (values["when-told"]) {
-  let told = "";
-  for await (const chunk of process.stdin) told += chunk;
-  if (told.trim() !== "append") exit(0);
-}
+/** Whether the gate run said "append" before closing standard input (--when-told). */
+const told = async () => {
+  let input = "";
+  for await (const chunk of process.stdin) input += chunk;
+  return input.trim() === "append";
+};
 
 /** The history point's id of a gate run (UUID-shaped, derived from the run id). */
 const runUuid = (runId) => {
@@ -86,6 +88,10 @@ let code = 0;
 try {
   const output = historyOnly ? join(scratch, "report") : values.output;
   const config = await readConfig(process.cwd(), values.config, { output });
+  if (values["when-told"] && !(await told())) {
+    rmSync(scratch, { recursive: true, force: true });
+    exit(0); // the run reached no verdict: nothing to append
+  }
   let reportUuid;
   if (historyOnly) {
     config.plugins = [];
