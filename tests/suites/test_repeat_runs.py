@@ -1,10 +1,18 @@
-"""No false red: twenty consecutive healthy runs of the engineers' gate with two workers never
-block.
+"""No false red: repeated healthy runs of each command people type never block.
 
-Twenty clean runs out of twenty rule out, at 95 % confidence, a false-red rate above 14 % per
-run (exactly: 1 - 0.05^(1/20) = 13.9 %; the rule of three gives 3/20 = 15 %); ten would only
-rule out 26 %. They run in batches so that the project's workers share them, instead of one
-worker running twenty in a row while the others wait at the end of the test run."""
+A false red comes from one of two places. A check can misjudge a healthy target; every command
+runs the same checks, so every healthy run below is a trial of them: twenty clean runs out of
+twenty rule out, at 95 % confidence, a false-red rate of the checks above 13.9 % per run
+(1 - 0.05^(1/20); the rule of three gives 3/20 = 15 %), and the fault matrix adds its own
+(each row fails if any item besides its fault's goes red). Or a command's own machinery can:
+two workers splitting the Create flow, sharing one target. Ten clean `-n 2` runs rule that out
+above 25.9 %; the serial commands, five each (and their healthy rows in the matrix), above
+39.3 % (six runs). Twenty `-n 2` runs alone cost two fifths more CPU than these twenty, on a
+machine where the whole test run is bound by CPU.
+
+The `-n 2` runs are processes of their own (their workers are anyway); the serial ones run in
+the worker's process, as the fault matrix's rows do. Each run is a test of its own, so that the
+project's workers share them."""
 
 from __future__ import annotations
 
@@ -14,27 +22,40 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-RUNS = 20
-BATCH = 5
-COMMAND = ("-m", "create_flow", "-n", "2")
+CONFIDENCE = 0.95
+# command -> healthy runs; the engineers' recipe with two workers, the engineers' recipe, and
+# the README's main job (the gate `full`).
+RUNS: dict[str, tuple[tuple[str, ...], int]] = {
+    "create_flow -n 2": (("-m", "create_flow", "-n", "2"), 10),
+    "create_flow": (("-m", "create_flow"), 5),
+    "full": ((), 5),
+}
+ATTEMPTS = [(name, n) for name, (_, runs) in RUNS.items() for n in range(1, runs + 1)]
 
 
-def ruled_out_rate(clean_runs: int, confidence: float = 0.95) -> float:
+def ruled_out_rate(clean_runs: int, confidence: float = CONFIDENCE) -> float:
     """The smallest per-run false-red rate that ``clean_runs`` clean runs rule out."""
     return float(1 - (1 - confidence) ** (1 / clean_runs))
 
 
-def test_twenty_runs_rule_out_a_false_red_rate_above_fifteen_percent() -> None:
-    assert RUNS % BATCH == 0
-    assert ruled_out_rate(RUNS) <= 0.15 < ruled_out_rate(RUNS - 2)
+def test_the_runs_rule_out_the_rates_the_readme_states() -> None:
+    pooled = sum(runs for _, runs in RUNS.values())
+    assert pooled == 20
+    assert round(ruled_out_rate(pooled), 3) == 0.139
+    assert round(ruled_out_rate(RUNS["create_flow -n 2"][1]), 3) == 0.259
+    # Five runs here and the matrix's healthy row of the same command.
+    assert round(ruled_out_rate(RUNS["create_flow"][1] + 1), 3) == 0.393
 
 
-@pytest.mark.parametrize("batch", range(RUNS // BATCH), ids=lambda b: f"runs-{b * BATCH + 1}")
-def test_twenty_parallel_healthy_runs_never_block(sandbox: Any, run_gate: Any, batch: int) -> None:
+@pytest.mark.parametrize(("command", "attempt"), ATTEMPTS, ids=[f"{c}-{n}" for c, n in ATTEMPTS])
+def test_healthy_runs_never_block(
+    sandbox: Any, run_gate: Any, run_gate_inprocess: Any, command: str, attempt: int
+) -> None:
+    args, runs = RUNS[command]
     sandbox.set_faults([])
-    verdicts = []
-    for attempt in range(batch * BATCH, (batch + 1) * BATCH):
-        run = run_gate(list(COMMAND))
-        verdicts.append(run.gate()["verdict"])
-        assert run.returncode == 0, f"run {attempt + 1} of {RUNS} blocked:\n{run.output}"
-    assert verdicts == ["allow"] * BATCH
+    runner = run_gate if "-n" in args else run_gate_inprocess
+    run = runner(args)
+    assert run.returncode == 0, f"`pytest {command}` run {attempt} of {runs} blocked:\n{run.output}"
+    assert run.gate()["verdict"] == "allow", run.output
+    statuses = {item["status"] for item in run.items().values()}
+    assert statuses <= {"passed", "manual_signed"}, statuses
