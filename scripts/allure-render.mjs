@@ -15,9 +15,8 @@
 //
 // --when-told: load Allure and the configuration, then wait for the line "append" on standard
 // input before reading the results; at the end of input without it, exit 0 having written
-// nothing. A gate run starts
-// the script with its tests and tells it once its results are complete, so Allure's load is
-// not waited for after the last test.
+// nothing. A gate run starts the script with its tests and tells it once its results are
+// complete, so Allure's load is not waited for after the last test.
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

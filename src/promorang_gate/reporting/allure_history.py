@@ -101,6 +101,9 @@ def start_history(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Not in the terminal's process group: a Ctrl-C is the gate's to handle; if the gate
+            # dies, the closed pipe ends the script.
+            start_new_session=True,
         )
     except OSError as error:
         return PendingHistory(

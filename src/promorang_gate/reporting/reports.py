@@ -459,6 +459,8 @@ class GateReporter:
         the end without waiting for that load."""
         if not self.allure_dir or self.allure_history is None:
             return
+        if self._pending_history is not None:  # started already: one script per run
+            return
         from promorang_gate.reporting.allure_history import start_history
 
         results = Path(self.allure_dir)
