@@ -1,10 +1,12 @@
 """No false red: repeated healthy runs of each command people type never block.
 
 A false red comes from one of two places. A check can misjudge a healthy target; every command
-runs the same checks, so every healthy run below is a trial of them: twenty clean runs out of
-twenty rule out, at 95 % confidence, a false-red rate of the checks above 13.9 % per run
-(1 - 0.05^(1/20); the rule of three gives 3/20 = 15 %), and the fault matrix adds its own
-(each row fails if any item besides its fault's goes red). Or a command's own machinery can:
+below runs the Create flow's checks (the full gate runs them and the rest), so every healthy run
+is a trial of them: twenty clean runs out of twenty rule out, at 95 % confidence, a false-red
+rate of those checks above 13.9 % per run (1 - 0.05^(1/20); the rule of three gives 3/20 =
+15 %). The full gate's other checks are green in its five runs here and in every fault row that
+does not break them (a row fails if any item besides its fault's goes red). Or a command's own
+machinery can:
 two workers splitting the Create flow, sharing one target. Ten clean `-n 2` runs rule that out
 above 25.9 %; the serial commands, five each (and their healthy rows in the matrix), above
 39.3 % (six runs). Twenty `-n 2` runs alone cost two fifths more CPU than these twenty, on a
