@@ -51,12 +51,11 @@ def test_the_runs_rule_out_the_rates_the_readme_states() -> None:
 
 @pytest.mark.parametrize(("command", "attempt"), ATTEMPTS, ids=[f"{c}-{n}" for c, n in ATTEMPTS])
 def test_healthy_runs_never_block(
-    sandbox: Any, run_gate: Any, run_gate_inprocess: Any, command: str, attempt: int
+    request: pytest.FixtureRequest, sandbox: Any, command: str, attempt: int
 ) -> None:
     args, runs = RUNS[command]
     sandbox.set_faults([])
-    runner = run_gate if "-n" in args else run_gate_inprocess
-    run = runner(args)
+    run = request.getfixturevalue("run_gate" if "-n" in args else "run_gate_inprocess")(args)
     assert run.returncode == 0, f"`pytest {command}` run {attempt} of {runs} blocked:\n{run.output}"
     assert run.gate()["verdict"] == "allow", run.output
     statuses = {item["status"] for item in run.items().values()}

@@ -113,8 +113,8 @@ class _Recipe:
         return operation.Case(method=self.method, **_copied(dict(self.fields)))
 
 
-# id(schema) -> (schema, operation label -> recipes); the schema is held so its id stays its own
-# (load_schema keeps it for the process anyway). Schemathesis' coverage phase is a tenth of an
+# id(schema) -> (schema, operation label -> recipes); the schema is held here, so no other
+# object can take its id. Schemathesis' coverage phase is a tenth of an
 # in-process gate run's CPU, and the project's tests make a hundred runs per worker process.
 _COVERAGE: dict[int, tuple[Any, dict[str, tuple[_Recipe, ...]]]] = {}
 _FIELDS = (
@@ -134,9 +134,7 @@ def _copied(value: Any) -> Any:
 
 
 def _coverage(schema: Any, operation: Any) -> tuple[_Recipe, ...]:
-    held, by_label = _COVERAGE.setdefault(id(schema), (schema, {}))
-    if held is not schema:  # not expected: load_schema's schemas live as long as the process
-        held, by_label = _COVERAGE[id(schema)] = (schema, {})
+    _, by_label = _COVERAGE.setdefault(id(schema), (schema, {}))
     if operation.label not in by_label:
         by_label[operation.label] = tuple(_recipes(schema, operation))
     return by_label[operation.label]

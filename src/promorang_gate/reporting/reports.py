@@ -17,7 +17,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -40,6 +40,9 @@ from promorang_gate.reporting.gate_json import RunMeta, render_json, suite_sha, 
 from promorang_gate.reporting.junit import DefaultJunit, VerdictCase
 from promorang_gate.reporting.terminal import status_label, summary_line, table_lines
 from promorang_gate.secrets.redaction import Redactor
+
+if TYPE_CHECKING:  # imported when a run starts its history point, not with the plugin
+    from promorang_gate.reporting.allure_history import PendingHistory
 
 __all__ = [
     "FORMAT",
@@ -170,7 +173,7 @@ class GateReporter:
         #: The Allure history this run appends its point to (allure_history.py); None: none.
         self.allure_history = allure_history
         self.history_note: str | None = None
-        self._pending_history: Any = None
+        self._pending_history: PendingHistory | None = None
         self.environ = dict(os.environ if environ is None else environ)
         self.collector = OutcomeCollector()
         self.meta: RunMeta | None = None
