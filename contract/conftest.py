@@ -10,11 +10,35 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from promorang_gate import warmup
+
 if TYPE_CHECKING:
     from promorang_gate.contract.runner import ContractRunner
     from promorang_gate.target.environments import Target
 
 SPEC_PATH = Path(__file__).resolve().with_name("openapi.yaml")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """With contract tests selected, schemathesis, the spec and the invalid cases of the selected
+    invalid-input tests are loaded while the embedded sandbox starts, not at the first test."""
+    ours = [i for i in session.items if "contract_runner" in getattr(i, "fixturenames", ())]
+    if not ours:
+        return
+    invalid = sorted(
+        {
+            item.callspec.params["label"]
+            for item in ours
+            if getattr(item, "originalname", None) == "test_invalid_input_is_refused"
+        }
+    )
+
+    def load(_: pytest.FixtureRequest) -> None:
+        from promorang_gate.contract.runner import prepare
+
+        prepare(SPEC_PATH, invalid)
+
+    warmup.prepare(session.config, load)
 
 
 @pytest.fixture(scope="session")

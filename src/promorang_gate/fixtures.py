@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+from promorang_gate import state, warmup
 from promorang_gate.cleanup.ledger import CleanupLedger
 from promorang_gate.release.app_repo import AppRepo, ReleaseDate, missing_reason
 from promorang_gate.release.migrations import Ledger, read_ledger
@@ -56,7 +57,6 @@ _log = logging.getLogger("promorang_gate")
 
 
 def _redactor(config: pytest.Config, target: Target | None = None) -> Redactor:
-    from promorang_gate import state
 
     redactor = config.stash.get(state.REDACTOR, None)
     if redactor is None:
@@ -69,7 +69,6 @@ def _redactor(config: pytest.Config, target: Target | None = None) -> Redactor:
 
 
 def _resolve_target(config: pytest.Config, name: str) -> Target:
-    from promorang_gate import state
 
     # The registry starts or attaches the embedded sandbox on first access.
     targets = config.stash.get(state.TARGETS, None)
@@ -89,6 +88,9 @@ def gate_target(request: pytest.FixtureRequest) -> Target:
             "plugin is active (not disabled with -p no:promorang_gate)",
             pytrace=False,
         )
+    provider = request.config.stash.get(state.SANDBOX, None)
+    if provider is not None and provider.booting:
+        warmup.run_prepared(request)  # what the checks need anyway, while the sandbox starts
     target = _resolve_target(request.config, name)
     _redactor(request.config, target)
     return target
@@ -97,7 +99,6 @@ def gate_target(request: pytest.FixtureRequest) -> Target:
 @pytest.fixture(scope="session")
 def gate_run_id(request: pytest.FixtureRequest) -> str:
     """The run id shared by controller and workers, e.g. ``gr20261125t164700-3fa2c1``."""
-    from promorang_gate import state
 
     run_id = request.config.stash.get(state.RUN_ID, None)
     if run_id is None:
@@ -303,7 +304,6 @@ def gate_baseline(request: pytest.FixtureRequest, gate_target: Target) -> Compar
     """The test's regression item (its checklist's ``baseline:``) compared with the last allowed
     gate run of this env and gate (``reports/history/<env>.jsonl``); skips (item
     ``not_verified``, never green) when no such run recorded the figure."""
-    from promorang_gate import state
     from promorang_gate.decision.baseline import compare_with_last, declared
 
     config = request.config
@@ -340,7 +340,6 @@ def gate_app_repo(gate_target: Target) -> AppRepo:
 @pytest.fixture(scope="session")
 def gate_release_date(request: pytest.FixtureRequest) -> ReleaseDate:
     """The release whose notes are read: ``--release-date``, else today."""
-    from promorang_gate import state
 
     release = request.config.stash.get(state.RELEASE_DATE, None)
     if release is None:

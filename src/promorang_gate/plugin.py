@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from promorang_gate import state
+from promorang_gate import state, warmup
 from promorang_gate._xdist import XdistControllerHooks
 from promorang_gate.cleanup import interrupts
 from promorang_gate.collection import (
@@ -261,6 +261,10 @@ def _configure(config: pytest.Config) -> None:
     signoffs = _signoffs(config, catalog, names, redactor)
     _refuse_standing_outside_the_sandbox(signoffs, settings, catalog)
     provider = _sandbox_provider(config, settings, redactor)
+    if provider is not None:
+        config.stash[state.SANDBOX] = provider  # stopped at unconfigure, however the run ends
+        if not _is_worker(config) and _runs_tests(config):
+            provider.spawn()  # it boots while the run collects and prepares its checks
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
     run_id = str(worker_input.get("gate_run_id") or new_run_id())
     targets = TargetRegistry(settings, provider)
@@ -274,13 +278,19 @@ def _configure(config: pytest.Config) -> None:
     config.stash[state.TARGETS] = targets
     config.stash[state.GATE_NAMES] = {env: choice.gate.name for env, choice in gates.items()}
     config.stash[state.REPORTS_DIR] = _reports_dir(config)
-    if provider is not None:
-        config.stash[state.SANDBOX] = provider
     if getattr(opt, "allure_report_dir", None):
         config.pluginmanager.register(AllureTestDetails(config), "promorang-gate-allure-tests")
     if _is_worker(config) or not catalog.checklists:
         return  # workers only run tests; without checklists there is nothing to judge
     _register_reporter(config, names, settings, catalog, gates, signoffs, redactor)
+
+
+# pytest options under which a run shows something and runs no test.
+_NO_TESTS = ("collectonly", "help", "version", "showfixtures", "show_fixtures_per_test", "markers")
+
+
+def _runs_tests(config: pytest.Config) -> bool:
+    return not any(getattr(config.option, name, False) for name in _NO_TESTS)
 
 
 def _settings(config: pytest.Config) -> tuple[list[str], dict[str, EnvSettings]]:
@@ -599,3 +609,4 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # every full pass walked all of it (measured: the run's full passes 1.04 s -> 0.65 s, most
     # of the rest during the imports before). Given back at the end (pytest_unconfigure).
     gc.freeze()
+    warmup.prepare_engine(session.config, session.items)

@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 
 from .errors import SandboxError, SandboxStartError
-from .faults import validate
 from .state import SandboxState
 
 POLL_INTERVAL_S = 0.05
@@ -93,6 +92,8 @@ class SandboxHandle:
 
     def set_faults(self, names: Iterable[str]) -> list[str]:
         """Replace the active faults (unknown names raise UnknownFault before any call)."""
+        from .faults import validate  # psycopg with it: not needed to spawn or stop a sandbox
+
         wanted = list(validate(names))
         faults: list[str] = self._call("PUT", "/__sandbox/faults", {"faults": wanted})["faults"]
         return faults
@@ -159,6 +160,17 @@ def start_sandbox(
     extra_args: Iterable[str] = (),
 ) -> SandboxHandle:
     """Spawn ``promorang-sandbox up`` and return once its API answers; SandboxStartError if not."""
+    return spawn_sandbox(faults, ready_timeout_s, env, extra_args).wait()
+
+
+def spawn_sandbox(
+    faults: Iterable[str] = (),
+    ready_timeout_s: float = 30.0,
+    env: Mapping[str, str] | None = None,
+    extra_args: Iterable[str] = (),
+) -> SandboxLaunch:
+    """Spawn ``promorang-sandbox up`` and return at once: the caller does other work while the
+    sandbox starts, then ``wait()``s for it (the readiness deadline counts from now)."""
     workdir = Path(tempfile.mkdtemp(prefix="promorang-sandbox-"))
     state_file = workdir / "state.json"
     log_path = workdir / "sandbox.log"
@@ -167,30 +179,64 @@ def start_sandbox(
     for name in faults:
         cmd += ["--fault", name]
     cmd += list(extra_args)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
     try:
-        state = _wait_ready(proc, state_file, log_path, ready_timeout_s)
-    except BaseException as exc:
-        _terminate(proc)
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+            )
+    except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
-        if isinstance(exc, SandboxStartError):
-            exc.workdir = workdir
         raise
-    return SandboxHandle(state, proc, workdir)
+    return SandboxLaunch(proc, workdir, time.monotonic() + ready_timeout_s, ready_timeout_s)
+
+
+class SandboxLaunch:
+    """A sandbox process that is starting: ``wait()`` for its handle, or ``cancel()`` it."""
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], workdir: Path, deadline: float, timeout_s: float
+    ) -> None:
+        self.process = process
+        self.workdir = workdir
+        self._deadline = deadline
+        self._timeout_s = timeout_s
+
+    def wait(self) -> SandboxHandle:
+        """The running sandbox; SandboxStartError (its log's tail) when it exits or misses the
+        deadline, and then nothing of it is left."""
+        try:
+            state = _wait_ready(
+                self.process,
+                self.workdir / "state.json",
+                self.workdir / "sandbox.log",
+                self._deadline,
+                self._timeout_s,
+            )
+        except BaseException as exc:
+            self.cancel()
+            if isinstance(exc, SandboxStartError):
+                exc.workdir = self.workdir
+            raise
+        return SandboxHandle(state, self.process, self.workdir)
+
+    def cancel(self) -> None:
+        """Stop the process (it drops what it created) and remove its work dir."""
+        _terminate(self.process)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _wait_ready(
-    proc: subprocess.Popen[bytes], state_file: Path, log_path: Path, timeout_s: float
+    proc: subprocess.Popen[bytes],
+    state_file: Path,
+    log_path: Path,
+    deadline: float,
+    timeout_s: float,
 ) -> SandboxState:
-    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         code = proc.poll()
         if code is not None:

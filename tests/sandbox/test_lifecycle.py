@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 import promorang_sandbox.gateway
-from promorang_sandbox import FAULTS, SandboxStartError, start_sandbox
+from promorang_sandbox import FAULTS, SandboxStartError, spawn_sandbox, start_sandbox
 from promorang_sandbox.postgres import acquire_server
 from promorang_sandbox.stack import Stack, StackOptions
 
@@ -109,6 +110,39 @@ def test_sigint_shuts_down_cleanly_and_removes_the_state_file() -> None:
     handle.stop()
 
 
+@pytest.mark.slow  # starts and stops two sandboxes of its own
+def test_a_spawned_sandbox_starts_while_its_caller_works_and_a_cancel_leaves_nothing() -> None:
+    started = time.monotonic()
+    launch = spawn_sandbox()
+    assert time.monotonic() - started < 0.5  # no wait for the stack
+    assert launch.process.poll() is None
+    pid, workdir = launch.process.pid, launch.workdir
+    launch.cancel()
+    assert not _group_alive(pid)
+    assert not workdir.exists()
+    with spawn_sandbox().wait() as handle:  # waited for: the same handle start_sandbox gives
+        answer = httpx.get(f"{handle.state.api_url}/api/health", timeout=10)
+        assert answer.status_code == 200
+
+
+def test_the_launcher_loads_neither_the_database_driver_nor_the_servers() -> None:
+    """A gate run spawns the sandbox as soon as its options are read: the package and its
+    launcher import nothing heavy; the other public names load their modules on first use."""
+    code = (
+        "import sys, promorang_sandbox; from promorang_sandbox import spawn_sandbox; "
+        "print(sorted(m for m in ('psycopg', 'uvicorn', 'starlette') if m in sys.modules)); "
+        "promorang_sandbox.FAULTS; print('psycopg' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split("\n")[:2] == ["[]", "True"]
+    import promorang_sandbox
+
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        promorang_sandbox.nothing_here  # noqa: B018
+
+
 def _left_behind(error: SandboxStartError, admin_dsn: str) -> list[str]:
     """What the failed start left: its work dir, a database its log names (other sandboxes of
     the test run may come and go meanwhile, so only this start's own are looked for)."""
@@ -184,9 +218,13 @@ def test_public_api_is_what_it_should_be() -> None:
         "PostgresUnavailable",
         "SandboxError",
         "SandboxHandle",
+        "SandboxLaunch",
         "SandboxStartError",
         "SandboxState",
         "UnknownFault",
+        "spawn_sandbox",
         "start_sandbox",
     }
     assert len(FAULTS) == 57
+    for name in promorang_sandbox.__all__:  # each name loads from its module
+        assert getattr(promorang_sandbox, name) is not None

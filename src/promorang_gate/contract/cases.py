@@ -20,7 +20,15 @@ from schemathesis.core import NOT_SET
 
 from promorang_gate.cleanup.tags import object_tag, tagged_png, tagged_title
 
-__all__ = ["KNOWN_GOOD", "PNG_1X1", "invalid_cases", "known_good", "tag", "tag_invalid"]
+__all__ = [
+    "KNOWN_GOOD",
+    "PNG_1X1",
+    "generate_invalid",
+    "invalid_cases",
+    "known_good",
+    "tag",
+    "tag_invalid",
+]
 
 PNG_1X1 = base64.b64encode(
     bytes.fromhex(
@@ -97,6 +105,11 @@ def invalid_cases(schema: Any, operation: Any, target_id: str | None) -> Iterato
         params = {"id": target_id} if target_id is not None and "{id}" in operation.path else {}
         case = operation.Case(path_parameters=params, body=dict(body), media_type=JSON)
         yield case, what
+
+
+def generate_invalid(schema: Any, operation: Any) -> None:
+    """Generate ``operation``'s coverage cases now (kept for the process), not at first use."""
+    _coverage(schema, operation)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from promorang_gate.target.environments import Target
 
-__all__ = ["Budget", "ContractRunner", "Ledger", "load_schema", "open_runner"]
+__all__ = ["Budget", "ContractRunner", "Ledger", "load_schema", "open_runner", "prepare"]
 
 SCHEMATHESIS_CONFIG = {
     # Postgres text cannot hold NUL; the security header is ours to send, not to generate.
@@ -68,6 +68,18 @@ def load_schema(spec_path: Path) -> OpenApiSchema:
     """The contract as a schemathesis schema, with the gate's generation settings."""
     config = schemathesis.Config.from_dict(SCHEMATHESIS_CONFIG)
     return schemathesis.openapi.from_path(spec_path, config=config)
+
+
+def prepare(spec_path: Path, invalid: Iterable[str] = ()) -> None:
+    """What the first contract test does before its first request, done ahead (while the
+    embedded sandbox starts, ``promorang_gate.warmup``): schemathesis and hypothesis imported
+    (this module's imports), the spec loaded, and the invalid cases of the ``invalid``
+    operations generated."""
+    schema = load_schema(spec_path)
+    load_spec(spec_path)
+    for label in invalid:
+        method, path = label.split(" ", 1)
+        cases.generate_invalid(schema, schema[path][method])
 
 
 @dataclass

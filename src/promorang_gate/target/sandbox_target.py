@@ -52,12 +52,32 @@ class SandboxProvider:
         self._redactor = redactor
         self._ready_timeout_s = ready_timeout_s
         self._handle: Any = None
+        self._launch: Any = None
         self._state: Any = None
         self._owned = False
 
     @property
     def started(self) -> bool:
         return self._state is not None
+
+    @property
+    def booting(self) -> bool:
+        """A sandbox this provider spawned is starting and nobody has waited for it yet."""
+        return self._launch is not None and self._state is None and self._error is None
+
+    def spawn(self) -> None:
+        """Start the sandbox in the background, so that it boots while the run collects and
+        prepares its checks; ``state()`` waits for it. No-op where the provider attaches."""
+        if self._launch is not None or self._state_json is not None or self.state_file:
+            return
+        if self._error is not None or self._state is not None:
+            return
+        from promorang_sandbox import spawn_sandbox
+
+        try:
+            self._launch = spawn_sandbox(faults=self.faults, ready_timeout_s=self._ready_timeout_s)
+        except Exception as exc:  # told by state(), to the checks that need the sandbox
+            self._error = f"{type(exc).__name__}: {self._redactor.redact(str(exc))}"
 
     def state(self) -> Any:
         """The ``SandboxState``; starts or attaches on first call."""
@@ -74,14 +94,17 @@ class SandboxProvider:
         return self._state
 
     def _obtain(self) -> Any:
-        from promorang_sandbox import SandboxHandle, SandboxState, start_sandbox
+        from promorang_sandbox import SandboxHandle, SandboxState, spawn_sandbox
 
         if self._state_json is not None:
             return SandboxState.from_json(self._state_json)
         if self.state_file:
             self._handle = SandboxHandle.attach(self.state_file)
             return self._handle.state
-        self._handle = start_sandbox(faults=self.faults, ready_timeout_s=self._ready_timeout_s)
+        launch, self._launch = self._launch, None
+        if launch is None:
+            launch = spawn_sandbox(faults=self.faults, ready_timeout_s=self._ready_timeout_s)
+        self._handle = launch.wait()
         self._owned = True
         return self._handle.state
 
@@ -103,7 +126,10 @@ class SandboxProvider:
             self._redactor.add_secret(urlsplit(database_url).password)
 
     def stop(self) -> None:
-        """Stop a sandbox this provider started; an attached one keeps running."""
+        """Stop a sandbox this provider started (or is starting); an attached one keeps running."""
+        launch, self._launch = self._launch, None
+        if launch is not None:
+            launch.cancel()
         handle, self._handle = self._handle, None
         if handle is not None and self._owned:
             handle.stop()
