@@ -19,26 +19,24 @@ if TYPE_CHECKING:
 SPEC_PATH = Path(__file__).resolve().with_name("openapi.yaml")
 
 
+def _prepare(request: pytest.FixtureRequest) -> None:
+    """schemathesis, the spec, and the invalid cases of the selected invalid-input tests (from
+    pytest's cache when an earlier run stored them), before the first contract test needs them."""
+    from promorang_gate.contract.runner import prepare
+
+    invalid = {
+        item.callspec.params["label"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_invalid_input_is_refused"
+    }
+    prepare(SPEC_PATH, sorted(invalid), getattr(request.config, "cache", None))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """With contract tests selected, schemathesis, the spec and the invalid cases of the selected
-    invalid-input tests are loaded while the embedded sandbox starts, not at the first test."""
-    ours = [i for i in session.items if "contract_runner" in getattr(i, "fixturenames", ())]
-    if not ours:
-        return
-    invalid = sorted(
-        {
-            item.callspec.params["label"]
-            for item in ours
-            if getattr(item, "originalname", None) == "test_invalid_input_is_refused"
-        }
-    )
-
-    def load(_: pytest.FixtureRequest) -> None:
-        from promorang_gate.contract.runner import prepare
-
-        prepare(SPEC_PATH, invalid)
-
-    warmup.prepare(session.config, load)
+    """With contract tests selected, their preparation is done while the embedded sandbox
+    starts (promorang_gate.warmup), not at the first contract test."""
+    if any("contract_runner" in getattr(item, "fixturenames", ()) for item in session.items):
+        warmup.prepare(session.config, _prepare)
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +47,7 @@ def contract_runner(
     where it may write, a create that fails is looked for through the service role."""
     from promorang_gate.contract.runner import open_runner
 
+    _prepare(request)  # done already where the sandbox was starting; else now
     find_rows = None
     if gate_target.writes_allowed:
         client = request.getfixturevalue("gate_supabase")

@@ -70,6 +70,7 @@ class SandboxHandle:
         self.process = process
         self.workdir = workdir
         self.log_path = workdir / "sandbox.log" if workdir is not None else None
+        self._signalled = False
         self._admin = httpx.Client(
             base_url=state.admin_url,
             headers={"Authorization": f"Bearer {state.admin_token}"},
@@ -118,12 +119,20 @@ class SandboxHandle:
     def log(self) -> str:
         return _tail(self.log_path) if self.log_path is not None else ""
 
+    def begin_stop(self) -> None:
+        """SIGTERM the process group and return: it shuts down while the caller finishes its
+        own work; ``stop()`` then waits for it."""
+        self._admin.close()
+        if self.process is not None and not self._signalled:
+            self._signalled = True
+            _signal(self.process, signal.SIGTERM)
+
     def stop(self) -> None:
         """SIGTERM the process group, wait, SIGKILL as a last resort; remove the work dir."""
         self._admin.close()
         proc, self.process = self.process, None
         if proc is not None:
-            _terminate(proc)
+            _terminate(proc, self._signalled)
         workdir, self.workdir = self.workdir, None
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -140,16 +149,20 @@ class SandboxHandle:
         self.stop()
 
 
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
+def _signal(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+
+
+def _terminate(proc: subprocess.Popen[bytes], signalled: bool = False) -> None:
     if proc.poll() is not None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+    if not signalled:
+        _signal(proc, signal.SIGTERM)
     try:
         proc.wait(timeout=STOP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        _signal(proc, signal.SIGKILL)
         proc.wait(timeout=STOP_TIMEOUT_S)
 
 

@@ -218,6 +218,8 @@ class Stack:
     @staticmethod
     async def _shut(served: _Served) -> None:
         if served.task is not None:
+            # The loop only ticks (every 0.1 s) until it sees should_exit: no tick to wait for.
+            served.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await served.task
         if served.server.started:

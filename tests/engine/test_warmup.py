@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -51,6 +53,30 @@ def test_jobs_run_once_in_order_and_a_failing_job_is_left_to_its_check() -> None
     warmup.run_prepared(request)
     warmup.run_prepared(request)
     assert ran == ["failing", "skipping", "last"]
+
+
+def test_working_jobs_run_beside_the_waiting_ones_and_are_done_before_the_checks() -> None:
+    request: Any = _Request()
+    main = threading.get_ident()
+    helper_started = threading.Event()
+    seen: dict[str, int] = {}
+
+    def working(_: object) -> None:
+        seen["working"] = threading.get_ident()
+        helper_started.set()
+        time.sleep(0.2)  # longer than the waiting job: run_prepared must still wait for it
+        seen["working done"] = 1
+
+    def waiting(_: object) -> None:
+        assert helper_started.wait(10)  # the helper runs while this job waits
+        seen["waiting"] = threading.get_ident()
+
+    warmup.prepare(request.config, working)
+    warmup.prepare(request.config, waiting, waits=True)
+    warmup.run_prepared(request)
+    assert seen["waiting"] == main != seen["working"]
+    assert seen["working done"] == 1
+    assert not [t for t in threading.enumerate() if t.name == "promorang-gate-warmup"]
 
 
 @pytest.mark.slow  # starts a sandbox

@@ -123,6 +123,14 @@ def test_a_spawned_sandbox_starts_while_its_caller_works_and_a_cancel_leaves_not
     with spawn_sandbox().wait() as handle:  # waited for: the same handle start_sandbox gives
         answer = httpx.get(f"{handle.state.api_url}/api/health", timeout=10)
         assert answer.status_code == 200
+        assert handle.process is not None
+        proc, database_url = handle.process, handle.state.database_url
+        handle.begin_stop()  # returns at once; the sandbox stops by itself, cleanly
+        handle.begin_stop()
+        assert proc.wait(timeout=30) == 0
+    assert not _group_alive(proc.pid)
+    dbname = conninfo_to_dict(database_url)["dbname"]
+    assert dbname not in _databases(_admin_of(database_url))
 
 
 def test_the_launcher_loads_neither_the_database_driver_nor_the_servers() -> None:

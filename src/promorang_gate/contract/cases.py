@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from requests.structures import CaseInsensitiveDict
 from schemathesis import GenerationMode
 from schemathesis.core import NOT_SET
 
@@ -26,6 +27,8 @@ __all__ = [
     "generate_invalid",
     "invalid_cases",
     "known_good",
+    "restore_invalid",
+    "stored_invalid",
     "tag",
     "tag_invalid",
 ]
@@ -107,9 +110,78 @@ def invalid_cases(schema: Any, operation: Any, target_id: str | None) -> Iterato
         yield case, what
 
 
-def generate_invalid(schema: Any, operation: Any) -> None:
-    """Generate ``operation``'s coverage cases now (kept for the process), not at first use."""
+def generate_invalid(schema: Any, operation: Any) -> bool:
+    """Generate ``operation``'s coverage cases now (kept for the process), not at first use;
+    False when they were already there."""
+    known = operation.label in _COVERAGE.get(id(schema), (None, {}))[1]
     _coverage(schema, operation)
+    return not known
+
+
+# --- the coverage cases as JSON (pytest's cache keeps them between runs) ----------------------
+
+
+def stored_invalid(schema: Any, operation: Any) -> list[Any] | None:
+    """``operation``'s coverage cases as JSON that ``restore_invalid`` gives back equal; None
+    when a value would not come back as it was (then they are not stored)."""
+    recipes = _coverage(schema, operation)
+    try:
+        stored = json.loads(json.dumps([_recipe_json(r) for r in recipes], allow_nan=False))
+        if tuple(_recipe_from_json(item) for item in stored) != recipes:
+            return None
+    except (TypeError, ValueError, KeyError):
+        return None
+    return list(stored)
+
+
+def restore_invalid(schema: Any, operation: Any, stored: Any) -> bool:
+    """Keep ``stored`` (from ``stored_invalid``) as ``operation``'s coverage cases for this
+    process; False, and nothing kept, when it is not what ``stored_invalid`` writes."""
+    try:
+        recipes = tuple(_recipe_from_json(item) for item in stored)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return False
+    _, by_label = _COVERAGE.setdefault(id(schema), (schema, {}))
+    by_label.setdefault(operation.label, recipes)
+    return True
+
+
+def _recipe_json(recipe: _Recipe) -> dict[str, Any]:
+    return {
+        "method": recipe.method,
+        "description": recipe.description,
+        "on_path": recipe.on_path,
+        "fields": {name: _value_json(value) for name, value in recipe.fields.items()},
+    }
+
+
+def _value_json(value: Any) -> dict[str, Any]:
+    if value is NOT_SET:
+        return {"not_set": True}
+    if isinstance(value, CaseInsensitiveDict):
+        return {"headers": dict(value)}
+    return {"value": value}
+
+
+def _recipe_from_json(item: Any) -> _Recipe:
+    fields = item["fields"]
+    if set(fields) != set(_FIELDS) or not isinstance(item["method"], str):
+        raise ValueError("not a stored coverage case")
+    return _Recipe(
+        method=item["method"],
+        fields={name: _value_from_json(fields[name]) for name in _FIELDS},
+        description=str(item["description"]),
+        on_path=item["on_path"] is True,
+    )
+
+
+def _value_from_json(stored: Any) -> Any:
+    (kind, value), *rest = stored.items()
+    if rest or kind not in {"not_set", "headers", "value"}:
+        raise ValueError("not a stored value")
+    if kind == "not_set":
+        return NOT_SET
+    return CaseInsensitiveDict(value) if kind == "headers" else value
 
 
 @dataclass(frozen=True)

@@ -4,20 +4,27 @@ transport, checked by schemathesis' and the gate's checks."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import __version__ as hypothesis_version
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
+from schemathesis import __version__ as schemathesis_version
 from schemathesis.core import NOT_SET
 
 from promorang_gate.cleanup.tags import tagged_title, title_run_id
@@ -46,7 +53,7 @@ if TYPE_CHECKING:
 
     from promorang_gate.target.environments import Target
 
-__all__ = ["Budget", "ContractRunner", "Ledger", "load_schema", "open_runner", "prepare"]
+__all__ = ["Budget", "Cache", "ContractRunner", "Ledger", "load_schema", "open_runner", "prepare"]
 
 SCHEMATHESIS_CONFIG = {
     # Postgres text cannot hold NUL; the security header is ours to send, not to generate.
@@ -70,16 +77,74 @@ def load_schema(spec_path: Path) -> OpenApiSchema:
     return schemathesis.openapi.from_path(spec_path, config=config)
 
 
-def prepare(spec_path: Path, invalid: Iterable[str] = ()) -> None:
+# pytest's cache entry of the generated invalid cases (``.pytest_cache``, JSON).
+INVALID_CACHE_KEY = "promorang-gate/contract-invalid-cases"
+
+
+class Cache(Protocol):
+    """What ``prepare`` needs of pytest's ``config.cache``."""
+
+    def get(self, key: str, default: Any) -> Any: ...
+
+    def set(self, key: str, value: object) -> None: ...
+
+
+def prepare(spec_path: Path, invalid: Iterable[str] = (), cache: Cache | None = None) -> None:
     """What the first contract test does before its first request, done ahead (while the
     embedded sandbox starts, ``promorang_gate.warmup``): schemathesis and hypothesis imported
     (this module's imports), the spec loaded, and the invalid cases of the ``invalid``
-    operations generated."""
+    operations generated, or read from ``cache`` where an earlier run stored them for the
+    same spec, libraries and code (the digest)."""
     schema = load_schema(spec_path)
     load_spec(spec_path)
-    for label in invalid:
-        method, path = label.split(" ", 1)
-        cases.generate_invalid(schema, schema[path][method])
+    operations = {label: _operation(schema, label) for label in invalid}
+    digest = _invalid_digest(spec_path)
+    kept = _stored_cases(cache, digest)
+    generated = False
+    for label, operation in operations.items():
+        if label in kept and cases.restore_invalid(schema, operation, kept[label]):
+            continue
+        generated = cases.generate_invalid(schema, operation) or generated
+    if cache is not None and generated:
+        for label, operation in operations.items():
+            kept[label] = cases.stored_invalid(schema, operation)
+        _store(cache, {"digest": digest, "cases": {k: v for k, v in kept.items() if v}})
+
+
+def _stored_cases(cache: Cache | None, digest: str) -> dict[str, Any]:
+    """The cached cases by operation label, when they were stored under ``digest``."""
+    stored = cache.get(INVALID_CACHE_KEY, None) if cache is not None else None
+    if not isinstance(stored, dict) or stored.get("digest") != digest:
+        return {}
+    kept = stored.get("cases")
+    return dict(kept) if isinstance(kept, dict) else {}
+
+
+def _operation(schema: OpenApiSchema, label: str) -> Any:
+    method, path = label.split(" ", 1)
+    return schema[path][method]
+
+
+def _invalid_digest(spec_path: Path) -> str:
+    """What the generated invalid cases depend on: the spec, the generation settings, the
+    libraries and Python that generate them, and the module that keeps them."""
+    digest = hashlib.sha256()
+    for part in (
+        spec_path.read_bytes(),
+        json.dumps(SCHEMATHESIS_CONFIG, sort_keys=True).encode(),
+        f"{schemathesis_version} {hypothesis_version} {sys.version_info[:2]}".encode(),
+        Path(cases.__file__).read_bytes(),
+    ):
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+def _store(cache: Cache, value: object) -> None:
+    # A read-only checkout only loses the speed-up: pytest warns, and warnings are errors here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.suppress(OSError):
+            cache.set(INVALID_CACHE_KEY, value)
 
 
 @dataclass

@@ -125,6 +125,12 @@ class SandboxProvider:
             self._redactor.add_secret(database_url)
             self._redactor.add_secret(urlsplit(database_url).password)
 
+    def begin_stop(self) -> None:
+        """Tell a sandbox this provider started to stop, without waiting: it shuts down while
+        the run finishes its files; ``stop()`` waits for it."""
+        if self._handle is not None and self._owned:
+            self._handle.begin_stop()
+
     def stop(self) -> None:
         """Stop a sandbox this provider started (or is starting); an attached one keeps running."""
         launch, self._launch = self._launch, None

@@ -1,0 +1,130 @@
+"""The contract's invalid cases kept in pytest's cache between runs: a run that reads them sends
+exactly the cases a run that generates them sends, and anything else in the cache is ignored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promorang_gate.contract import cases, runner
+from promorang_gate.contract.runner import INVALID_CACHE_KEY, load_schema, prepare
+
+SPEC = Path(__file__).resolve().parents[2] / "contract" / "openapi.yaml"
+INVALID = ["POST /api/content", "POST /api/content/upload-image", "PUT /api/content/{id}"]
+TARGET_ID = "00000000-0000-4000-8000-000000000001"
+
+
+class DictCache:
+    """pytest's Cache as far as prepare uses it, JSON round trip included."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str, default: Any) -> Any:
+        return json.loads(self.values[key]) if key in self.values else default
+
+    def set(self, key: str, value: object) -> None:
+        self.values[key] = json.dumps(value)
+
+
+@pytest.fixture
+def fresh_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """As in a new interpreter: no coverage case kept in memory."""
+    monkeypatch.setattr(cases, "_COVERAGE", {})
+    yield
+
+
+def _sent(label: str) -> list[Any]:
+    """Everything of each invalid case of ``label`` that goes on the wire, and its name."""
+    schema = load_schema(SPEC)
+    method, path = label.split(" ", 1)
+    operation = schema[path][method]
+    return [
+        (
+            case.method,
+            case.path_parameters,
+            case.query,
+            dict(case.headers or {}),
+            json.dumps(case.body, sort_keys=True) if case.body is not cases.NOT_SET else None,
+            case.media_type,
+            what,
+        )
+        for case, what in cases.invalid_cases(schema, operation, TARGET_ID)
+    ]
+
+
+def _generate_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("generated, not read from the cache")
+
+    monkeypatch.setattr(cases, "_recipes", refuse)
+
+
+def test_a_run_reading_the_cache_sends_what_a_generating_run_sends(
+    fresh_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = DictCache()
+    prepare(SPEC, INVALID, cache)
+    generated = {label: _sent(label) for label in INVALID}
+    stored = json.loads(cache.values[INVALID_CACHE_KEY])
+    assert sorted(stored["cases"]) == INVALID
+    monkeypatch.setattr(cases, "_COVERAGE", {})  # the next run's process
+    _generate_fails(monkeypatch)
+    prepare(SPEC, INVALID, cache)
+    read = {label: _sent(label) for label in INVALID}
+    assert read == generated
+    assert sum(len(sent) for sent in read.values()) > 100
+    assert any(body and '"title": false' in body for *_, body, _, _ in read["POST /api/content"])
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"digest": "another spec or schemathesis", "cases": {}},
+        "not a mapping",
+        {"cases": {"POST /api/content": [{"method": "POST"}]}},
+    ],
+    ids=["other digest", "garbage", "no digest"],
+)
+def test_an_entry_of_another_spec_or_version_or_garbage_is_generated_again(
+    fresh_process: None, entry: Any
+) -> None:
+    cache = DictCache()
+    cache.set(INVALID_CACHE_KEY, entry)
+    prepare(SPEC, ["POST /api/content"], cache)
+    assert len(_sent("POST /api/content")) > 10
+    assert json.loads(cache.values[INVALID_CACHE_KEY])["digest"] == runner._invalid_digest(SPEC)
+
+
+def test_a_damaged_case_is_generated_again(fresh_process: None) -> None:
+    cache = DictCache()
+    prepare(SPEC, ["POST /api/content"], cache)
+    expected = _sent("POST /api/content")
+    stored = json.loads(cache.values[INVALID_CACHE_KEY])
+    stored["cases"]["POST /api/content"][0]["fields"] = {"body": {"value": {}}}
+    cache.set(INVALID_CACHE_KEY, stored)
+    cases._COVERAGE.clear()
+    prepare(SPEC, ["POST /api/content"], cache)
+    assert _sent("POST /api/content") == expected
+
+
+def test_the_digest_follows_the_spec(tmp_path: Path) -> None:
+    changed = tmp_path / "openapi.yaml"
+    changed.write_bytes(SPEC.read_bytes() + b"\n# changed\n")
+    assert runner._invalid_digest(changed) != runner._invalid_digest(SPEC)
+
+
+def test_a_cache_that_cannot_be_written_costs_only_the_speed_up(fresh_process: None) -> None:
+    class ReadOnly(DictCache):
+        def set(self, key: str, value: object) -> None:
+            import warnings
+
+            warnings.warn("cache could not write path", pytest.PytestCacheWarning, stacklevel=1)
+            raise OSError("read-only file system")
+
+    prepare(SPEC, ["POST /api/content"], ReadOnly())
+    assert len(_sent("POST /api/content")) > 10
