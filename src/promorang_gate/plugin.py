@@ -500,7 +500,7 @@ def pytest_assertrepr_compare(
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    gc.unfreeze()  # what the run set aside (pytest_collection_finish) is collectable again
+    gc.unfreeze()  # what the run set aside (collection, warmup) is collectable again
     interrupts.uninstall(config)
     breaker.reset()  # nothing given up outlives the run (in-process runs share the module)
     if _is_worker(config):
