@@ -4,7 +4,6 @@ exactly the cases a run that generates them sends, and anything else in the cach
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +31,9 @@ class DictCache:
 
 
 @pytest.fixture
-def fresh_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """As in a new interpreter: no coverage case kept in memory."""
     monkeypatch.setattr(cases, "_COVERAGE", {})
-    yield
 
 
 def _sent(label: str) -> list[Any]:

@@ -1,5 +1,8 @@
 """The sandbox answers at loopback speed: a kept-alive client's median request to each of its
-three servers takes single-digit milliseconds (every gate run and proof pays this per request)."""
+three servers never waits for a delayed ACK (40 ms on Linux, what a listening socket without
+TCP_NODELAY costs every response) nor for extra round trips. The figure itself (a few ms) is
+``benchmarks/time_to_verdict.py``'s: here the bound leaves room for a 2-core machine running five
+test workers, where single-digit medians failed for load alone."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ import pytest
 from promorang_sandbox import SandboxHandle
 
 REQUESTS = 50
+# Under a delayed-ACK stall every request takes >= 40 ms; a loaded machine stays well below.
+BOUND_MS = 30
 
 
 def _median_ms(client: httpx.Client, path: str) -> float:
@@ -26,7 +31,7 @@ def _median_ms(client: httpx.Client, path: str) -> float:
 
 
 @pytest.mark.parametrize("server", ["api", "gateway", "frontend"])
-def test_kept_alive_requests_take_single_digit_milliseconds(
+def test_kept_alive_requests_answer_at_loopback_speed(
     promorang_sandbox: SandboxHandle, server: str
 ) -> None:
     state = promorang_sandbox.state
@@ -42,4 +47,6 @@ def test_kept_alive_requests_take_single_digit_milliseconds(
     }[server]
     with httpx.Client(base_url=base, headers=headers, timeout=5.0) as client:
         median = _median_ms(client, path)
-    assert median < 10, f"{server}: median {median:.1f} ms over {REQUESTS} kept-alive requests"
+    assert median < BOUND_MS, (
+        f"{server}: median {median:.1f} ms over {REQUESTS} kept-alive requests"
+    )
