@@ -21,7 +21,8 @@ SPEC_PATH = Path(__file__).resolve().with_name("openapi.yaml")
 
 def _prepare(request: pytest.FixtureRequest) -> None:
     """schemathesis, the spec, and the invalid cases of the selected invalid-input tests (from
-    pytest's cache when an earlier run stored them), before the first contract test needs them."""
+    pytest's cache when an earlier run stored them), while the embedded sandbox starts; without
+    it (a remote env, an attached sandbox) each invalid-input test generates its own."""
     from promorang_gate.contract.runner import prepare
 
     invalid = {
@@ -47,7 +48,6 @@ def contract_runner(
     where it may write, a create that fails is looked for through the service role."""
     from promorang_gate.contract.runner import open_runner
 
-    _prepare(request)  # done already where the sandbox was starting; else now
     find_rows = None
     if gate_target.writes_allowed:
         client = request.getfixturevalue("gate_supabase")

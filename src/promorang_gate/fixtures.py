@@ -57,7 +57,6 @@ _log = logging.getLogger("promorang_gate")
 
 
 def _redactor(config: pytest.Config, target: Target | None = None) -> Redactor:
-
     redactor = config.stash.get(state.REDACTOR, None)
     if redactor is None:
         redactor = Redactor()
@@ -69,8 +68,8 @@ def _redactor(config: pytest.Config, target: Target | None = None) -> Redactor:
 
 
 def _resolve_target(config: pytest.Config, name: str) -> Target:
-
-    # The registry starts or attaches the embedded sandbox on first access.
+    # The registry waits for the embedded sandbox (spawned at configure), or starts or attaches
+    # to it, on first access.
     targets = config.stash.get(state.TARGETS, None)
     if targets is None or name not in targets:
         pytest.fail(f"gate_target: environment {name!r} is not selected (use --env)", pytrace=False)
@@ -99,7 +98,6 @@ def gate_target(request: pytest.FixtureRequest) -> Target:
 @pytest.fixture(scope="session")
 def gate_run_id(request: pytest.FixtureRequest) -> str:
     """The run id shared by controller and workers, e.g. ``gr20261125t164700-3fa2c1``."""
-
     run_id = request.config.stash.get(state.RUN_ID, None)
     if run_id is None:
         pytest.fail("gate_run_id: no run id in the stash; is the promorang_gate plugin active?")
@@ -340,7 +338,6 @@ def gate_app_repo(gate_target: Target) -> AppRepo:
 @pytest.fixture(scope="session")
 def gate_release_date(request: pytest.FixtureRequest) -> ReleaseDate:
     """The release whose notes are read: ``--release-date``, else today."""
-
     release = request.config.stash.get(state.RELEASE_DATE, None)
     if release is None:
         pytest.fail("gate_release_date: no release date in the stash; is the plugin active?")

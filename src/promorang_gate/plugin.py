@@ -51,6 +51,7 @@ from promorang_gate.release.app_repo import parse_release_date, with_app_repos
 from promorang_gate.reporting.allure_tests import AllureTestDetails
 from promorang_gate.reporting.junit import claim_default_junit
 from promorang_gate.reporting.reports import GateReporter, void_previous
+from promorang_gate.reporting.tracebacks import trim_library_frames
 from promorang_gate.secrets.redaction import Redactor
 from promorang_gate.target import breaker
 from promorang_gate.target.credentials import check_credentials
@@ -576,6 +577,7 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 # Innermost: every other wrapper (Allure's among them) sees the report already redacted.
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    trim_library_frames(item, call)
     report = yield
     redactor = item.config.stash.get(state.REDACTOR, None)
     if redactor is not None:

@@ -1,8 +1,11 @@
-"""The embedded sandbox behind the ``sandbox`` Target: attach, or start it once, lazily.
+"""The embedded sandbox behind the ``sandbox`` Target: attach, or start it once.
 
-Single process: the first access to ``TargetRegistry["sandbox"]`` (the ``gate_target`` fixture)
-starts or attaches to the sandbox. Under xdist the controller starts it when the first worker is
-configured and passes its state (JSON) through ``workerinput``; workers only read that state.
+Single process: a run that will run tests spawns it at configure (``SandboxProvider.spawn``), so
+that it boots while the run collects and prepares its checks (``promorang_gate.warmup``); the
+first access to ``TargetRegistry["sandbox"]`` (the ``gate_target`` fixture) waits for it, or
+attaches to a running one. Under xdist the controller spawns it at configure too and waits for
+it when the first worker is configured, passing its state (JSON) through ``workerinput``;
+workers only read that state.
 """
 
 from __future__ import annotations
@@ -80,7 +83,8 @@ class SandboxProvider:
             self._error = f"{type(exc).__name__}: {self._redactor.redact(str(exc))}"
 
     def state(self) -> Any:
-        """The ``SandboxState``; starts or attaches on first call."""
+        """The ``SandboxState``; waits for the spawned sandbox, or starts or attaches, on first
+        call."""
         if self._state is not None:
             return self._state
         if self._error is not None:
