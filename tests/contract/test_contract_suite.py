@@ -1,4 +1,5 @@
-"""The contract suite against the session's sandbox, run as a subprocess exactly as CI runs it.
+"""The contract suite against the session's sandbox: the read-only run as a subprocess, exactly
+as CI runs it; proofs that need no process of their own in this worker's (``run_gate_inprocess``).
 
 The healthy run and the contract faults are rows of tests/suites/test_fault_matrix.py.
 """
@@ -79,12 +80,14 @@ def test_collection_does_not_import_schemathesis(sandbox_state_file: Path) -> No
     assert "HEAVY []" in done.stdout, done.stdout
 
 
-@pytest.mark.slow  # a gate run in a subprocess
-def test_contract_drift_reasons_name_the_missing_field(run_gate: Any, sandbox: Any) -> None:
+@pytest.mark.slow  # a whole gate run
+def test_contract_drift_reasons_name_the_missing_field(
+    run_gate_inprocess: Any, sandbox: Any
+) -> None:
     """The item's reason is the violation, not a summary: it names the drifted field."""
     sandbox.set_faults(["contract_drift"])
     try:
-        run = run_gate(["contract", "-k", "conforms or lifecycle"])
+        run = run_gate_inprocess(["contract", "-k", "conforms or lifecycle"])
     finally:
         sandbox.set_faults([])
     failed = {i: item for i, item in run.items().items() if item["status"] == "failed"}
@@ -155,12 +158,14 @@ def test_invalid_cases_are_the_same_on_every_run(
     assert not any("<png tagged None>" in b for b in bodies)
 
 
-@pytest.mark.slow  # a gate run in a subprocess
-def test_malformed_id_writes_cannot_reach_an_integer_keyed_row(run_gate: Any, sandbox: Any) -> None:
+@pytest.mark.slow  # a whole gate run
+def test_malformed_id_writes_cannot_reach_an_integer_keyed_row(
+    run_gate_inprocess: Any, sandbox: Any
+) -> None:
     """A legacy content_pieces table would update or delete its row 123 (CONTRACT.md 3.8):
     PUT and DELETE are probed only with ids no row can carry; GET may use any."""
     sandbox.clear_requests()
-    run = run_gate(["contract", "-k", "test_malformed_id_is_refused"])
+    run = run_gate_inprocess(["contract", "-k", "test_malformed_id_is_refused"])
     assert not run.failed_items(), run.output
     probed = [path.rsplit("/", 1)[1] for _, path, _ in _sent_writes(sandbox)]
     assert {"abc", "not-a-uuid"} <= set(probed), probed

@@ -85,14 +85,14 @@ def test_a_failing_browser_check_attaches_a_redacted_screenshot_and_trace(
 
 
 def test_a_field_the_profile_declares_absent_is_neither_filled_nor_judged(
-    sandbox: Any, run_gate: Any
+    sandbox: Any, run_gate_inprocess: Any
 ) -> None:
     """The sandbox's form overrides the typed share price (CONTRACT §6.17): the check fails on
     it (above) unless the profile says the form has no share price, as build B's has none. The
     declaration is explicit; without it the same form is red."""
     sandbox.set_faults(["frontend_price_override"])
     try:
-        run = run_gate(
+        run = run_gate_inprocess(
             (*SMOKE, "-k", "create_form"), env={"GATE_SANDBOX_CREATE_FORM_SHARE_PRICE": "false"}
         )
     finally:

@@ -82,9 +82,11 @@ def test_a_wrong_database_password_names_the_variable_not_the_password(sandbox: 
     assert elapsed < BOUND_S
 
 
-def test_the_gate_stops_with_exit_4_and_no_leftover_line(run_gate: Any, sandbox: Any) -> None:
+def test_the_gate_stops_with_exit_4_and_no_leftover_line(
+    run_gate_inprocess: Any, sandbox: Any
+) -> None:
     environ = {**_env(sandbox.state), "GATE_STAGING_SERVICE_ROLE_KEY": WRONG}
-    run = run_gate(["smoke", "--env", "staging"], env=environ)
+    run = run_gate_inprocess(["smoke", "--env", "staging"], env=environ)
     assert run.returncode == 4, run.output
     assert "GATE_STAGING_SERVICE_ROLE_KEY is refused by" in run.output
     assert "LEFTOVER" not in run.output

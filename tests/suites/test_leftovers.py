@@ -13,10 +13,12 @@ from project_helpers import tagged_counts
 pytestmark = pytest.mark.slow
 
 
-def test_an_upload_stored_elsewhere_is_reported_and_removed(sandbox: Any, run_gate: Any) -> None:
+def test_an_upload_stored_elsewhere_is_reported_and_removed(
+    sandbox: Any, run_gate_inprocess: Any
+) -> None:
     sandbox.set_faults(["upload_path_mismatch"])
     try:
-        run = run_gate(("-m", "create_flow"))
+        run = run_gate_inprocess(("-m", "create_flow"))
     finally:
         sandbox.set_faults([])
     data = run.gate()
@@ -30,19 +32,21 @@ def test_an_upload_stored_elsewhere_is_reported_and_removed(sandbox: Any, run_ga
     assert run.failed_items() == {"create_flow.upload_image"}
 
 
-def test_a_healthy_run_leaves_nothing_for_the_sweep(sandbox: Any, run_gate: Any) -> None:
+def test_a_healthy_run_leaves_nothing_for_the_sweep(sandbox: Any, run_gate_inprocess: Any) -> None:
     sandbox.set_faults([])
-    run = run_gate(("-m", "create_flow"))
+    run = run_gate_inprocess(("-m", "create_flow"))
     assert run.returncode == 0, run.output
     assert run.gate()["leftovers"] == {"found": [], "removed": [], "not_removed": []}
 
 
-def test_a_create_that_fails_after_committing_leaves_no_row(sandbox: Any, run_gate: Any) -> None:
+def test_a_create_that_fails_after_committing_leaves_no_row(
+    sandbox: Any, run_gate_inprocess: Any
+) -> None:
     """Build H answers 500 after committing the row: the contract finds the row by its tagged
     title through the service role and names the defect; nothing of the run stays behind."""
     sandbox.set_faults(["create_500_after_commit"])
     try:
-        run = run_gate(("contract", "-m", "contract"))
+        run = run_gate_inprocess(("contract", "-m", "contract"))
     finally:
         sandbox.set_faults([])
     data = run.gate()

@@ -16,9 +16,9 @@ OTHER = "0123456789abcdef0123456789abcdef01234567"
 RUN = ["smoke/test_release_identity.py", "--env", "staging"]
 
 
-def test_a_deployment_of_another_commit_fails(run_gate: Any, sandbox: Any) -> None:
+def test_a_deployment_of_another_commit_fails(run_gate_inprocess: Any, sandbox: Any) -> None:
     env = env_at_sandbox(sandbox.state, "staging", *ENDPOINTS, "DATABASE_URL")
-    run = run_gate([*RUN, "--expect-commit", OTHER], env=env)
+    run = run_gate_inprocess([*RUN, "--expect-commit", OTHER], env=env)
     item = run.items("staging")["release.identity"]
     assert item["status"] == "failed", run.output
     assert item["reason"].startswith(f"the deployment is not the release {OTHER[:12]}")
@@ -26,7 +26,9 @@ def test_a_deployment_of_another_commit_fails(run_gate: Any, sandbox: Any) -> No
     assert identity["expected_commit"] == OTHER
     assert identity["api_source"] == "health"
     assert identity["migration_version"] == "202510290101"
-    agreed = run_gate(RUN, env={**env, "GATE_STAGING_EXPECT_COMMIT": identity["api_commit"]})
+    agreed = run_gate_inprocess(
+        RUN, env={**env, "GATE_STAGING_EXPECT_COMMIT": identity["api_commit"]}
+    )
     assert agreed.items("staging")["release.identity"]["status"] == "passed", agreed.output
 
 
@@ -52,14 +54,14 @@ def silent_host() -> Iterator[str]:
 
 
 def test_a_deployment_stating_nothing_is_not_verified(
-    run_gate: Any, sandbox: Any, silent_host: str
+    run_gate_inprocess: Any, sandbox: Any, silent_host: str
 ) -> None:
     env = {
         **env_at_sandbox(sandbox.state, "staging", "SUPABASE_URL", "SERVICE_ROLE_KEY"),
         "GATE_STAGING_API_URL": silent_host,
         "GATE_STAGING_FRONTEND_URL": silent_host,
     }
-    run = run_gate([*RUN, "--expect-commit", OTHER], env=env)
+    run = run_gate_inprocess([*RUN, "--expect-commit", OTHER], env=env)
     item = run.items("staging")["release.identity"]
     assert item["status"] == "not_verified", run.output
     assert "no deployed identity can be read" in item["reason"]

@@ -60,15 +60,17 @@ def _statuses(run: Any) -> dict[str, str]:
     return {i: item["status"] for i, item in run.items().items() if i in REPO_ITEMS}
 
 
-def test_the_sandbox_brings_its_own_repository_and_passes(sandbox: Any, run_gate: Any) -> None:
+def test_the_sandbox_brings_its_own_repository_and_passes(
+    sandbox: Any, run_gate_inprocess: Any
+) -> None:
     sandbox.set_faults([])
-    run = run_gate(RELEASE)
+    run = run_gate_inprocess(RELEASE)
     assert set(_statuses(run).values()) == {"passed"}, run.output
     assert run.items()["migrations.apply_from_scratch"]["metrics"]["migrations_applied"] == 3
 
 
 def test_the_promotion_gate_allows_a_good_release(
-    sandbox: Any, run_gate: Any, tmp_path: Path
+    sandbox: Any, run_gate_inprocess: Any, tmp_path: Path
 ) -> None:
     sandbox.set_faults([])
     repo = write_repo(tmp_path / "release")
@@ -79,7 +81,9 @@ def test_the_promotion_gate_allows_a_good_release(
         text=True,
         check=True,
     ).stdout.strip()
-    run = run_gate(("--gate", "promotion", f"--app-repo={repo}", f"--expect-commit={deployed}"))
+    run = run_gate_inprocess(
+        ("--gate", "promotion", f"--app-repo={repo}", f"--expect-commit={deployed}")
+    )
     assert run.returncode == 0, run.output
     assert run.gate()["verdict"] == "allow", run.output
     assert run.gate()["gate"]["name"] == "promotion"
@@ -89,11 +93,11 @@ def test_the_promotion_gate_allows_a_good_release(
 
 
 def test_the_invalid_positions_migration_is_named_with_its_line(
-    sandbox: Any, run_gate: Any, tmp_path: Path
+    sandbox: Any, run_gate_inprocess: Any, tmp_path: Path
 ) -> None:
     before = _scratch_databases(sandbox)
     bad = write_repo(tmp_path / "bad", {**good_migrations(), POSITIONS_FILE: POSITIONS_AS_WRITTEN})
-    run = run_gate(("smoke", "-m", "migrations", f"--app-repo={bad}"))
+    run = run_gate_inprocess(("smoke", "-m", "migrations", f"--app-repo={bad}"))
     item = run.items()["migrations.apply_from_scratch"]
     assert item["status"] == "failed", run.output
     assert item["reason"].endswith(
@@ -104,48 +108,50 @@ def test_the_invalid_positions_migration_is_named_with_its_line(
     assert not _scratch_databases_left(sandbox, before)
 
     good = write_repo(tmp_path / "good")
-    run = run_gate(("smoke", "-m", "migrations", f"--app-repo={good}"))
+    run = run_gate_inprocess(("smoke", "-m", "migrations", f"--app-repo={good}"))
     assert run.items()["migrations.apply_from_scratch"]["status"] == "passed", run.output
     assert not _scratch_databases_left(sandbox, before)
 
 
 def test_a_chain_needing_a_table_it_never_created_fails(
-    sandbox: Any, run_gate: Any, tmp_path: Path
+    sandbox: Any, run_gate_inprocess: Any, tmp_path: Path
 ) -> None:
     repo = write_repo(tmp_path / "release", DEPENDENT_CHAIN)
-    run = run_gate(("smoke", "-m", "migrations", f"--app-repo={repo}"))
+    run = run_gate_inprocess(("smoke", "-m", "migrations", f"--app-repo={repo}"))
     reason = run.items()["migrations.apply_from_scratch"]["reason"]
     assert "202510280003_growth_hub_indexes.sql, line 5:" in reason, run.output
     assert 'relation "public.shield_policies" does not exist' in reason
 
 
 def test_the_ledger_is_compared_with_the_repository(
-    sandbox: Any, run_gate: Any, tmp_path: Path
+    sandbox: Any, run_gate_inprocess: Any, tmp_path: Path
 ) -> None:
     """A repo with a migration the sandbox never applied, and without one it did."""
     migrations = good_migrations()
     del migrations["202510270002_extended_schema.sql"]
     migrations["202511010001_growth_hub.sql"] = "select 1;\n"
     repo = write_repo(tmp_path / "release", migrations)
-    run = run_gate(("smoke", "-m", "growth_hub", f"--app-repo={repo}"))
+    run = run_gate_inprocess(("smoke", "-m", "growth_hub", f"--app-repo={repo}"))
     reason = run.items()["growth_hub.migrations_applied"]["reason"]
     assert "not applied: 202511010001_growth_hub.sql" in reason, run.output
     assert "applied but not in the repository: 202510270002" in reason
 
 
-def test_a_version_missing_from_the_ledger_is_named(sandbox: Any, run_gate: Any) -> None:
+def test_a_version_missing_from_the_ledger_is_named(sandbox: Any, run_gate_inprocess: Any) -> None:
     sandbox.set_faults(["migration_not_applied"])
     try:
-        run = run_gate(("smoke", "-m", "growth_hub"))
+        run = run_gate_inprocess(("smoke", "-m", "growth_hub"))
     finally:
         sandbox.set_faults([])
     reason = run.items()["growth_hub.migrations_applied"]["reason"]
     assert "not applied: 202510270002_extended_schema.sql" in reason, run.output
 
 
-def test_without_postgresql_the_scratch_item_is_not_verified(run_gate: Any, tmp_path: Path) -> None:
+def test_without_postgresql_the_scratch_item_is_not_verified(
+    run_gate_inprocess: Any, tmp_path: Path
+) -> None:
     """No server answers where the variable points: nothing to apply the migrations on."""
-    run = run_gate(
+    run = run_gate_inprocess(
         ("smoke", "-m", "migrations"),
         env={"PROMORANG_SANDBOX_PG_DSN": "postgresql://postgres@127.0.0.1:9/postgres"},
     )
@@ -155,7 +161,7 @@ def test_without_postgresql_the_scratch_item_is_not_verified(run_gate: Any, tmp_
 
 
 def test_launch_evidence_missing_from_the_repository_blocks(
-    sandbox: Any, run_gate: Any, tmp_path: Path
+    sandbox: Any, run_gate_inprocess: Any, tmp_path: Path
 ) -> None:
     today = dt.date.today().isoformat()
     repo = write_repo(
@@ -163,7 +169,7 @@ def test_launch_evidence_missing_from_the_repository_blocks(
         api_docs="# API\n\n- `GET /api/health`\n",
         notes={today: NOTES_WITHOUT_ROLLBACK, "2025-10-29": NOTES_WITHOUT_ROLLBACK},
     )
-    run = run_gate(("smoke", "-m", "growth_hub", f"--app-repo={repo}"))
+    run = run_gate_inprocess(("smoke", "-m", "growth_hub", f"--app-repo={repo}"))
     items = run.items()
     assert run.failed_items() == {"growth_hub.api_docs", "growth_hub.rollback_plan"}, run.output
     assert (
@@ -173,7 +179,7 @@ def test_launch_evidence_missing_from_the_repository_blocks(
         f"docs/releases/{today}.md has no rollback section"
         in (items["growth_hub.rollback_plan"]["reason"])
     )
-    run = run_gate(
+    run = run_gate_inprocess(
         ("smoke", "-m", "growth_hub", f"--app-repo={repo}", "--release-date", "2025-10-30")
     )
     assert (
@@ -183,12 +189,14 @@ def test_launch_evidence_missing_from_the_repository_blocks(
 
 
 def test_without_a_database_url_the_ledger_items_are_not_verified(
-    sandbox: Any, run_gate: Any
+    sandbox: Any, run_gate_inprocess: Any
 ) -> None:
     """Staging (the sandbox standing in) given everything but its database URL."""
     state = sandbox.state
     staging = env_at_sandbox(state, "staging", *ENDPOINTS, "APP_REPO")
-    run = run_gate(("smoke", "-m", "growth_hub", "-k", "migration", "--env", "staging"), staging)
+    run = run_gate_inprocess(
+        ("smoke", "-m", "growth_hub", "-k", "migration", "--env", "staging"), staging
+    )
     item = run.items("staging")["growth_hub.migrations_applied"]
     assert item["status"] == "not_verified", run.output
     assert "needs a database URL: set GATE_STAGING_DATABASE_URL" in item["reason"]

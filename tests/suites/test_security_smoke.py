@@ -10,14 +10,15 @@ import pytest
 
 from project_helpers import ENDPOINTS, env_at_sandbox
 
-# Whole gate runs in subprocesses: a proof for `pytest tests`, not for the inner loop.
+# Whole gate runs (in this process, against the shared sandbox): a proof for `pytest tests`,
+# not for the inner loop.
 pytestmark = pytest.mark.slow
 
 
-def test_ownership_needs_the_other_users_token(run_gate: Any, sandbox: Any) -> None:
+def test_ownership_needs_the_other_users_token(run_gate_inprocess: Any, sandbox: Any) -> None:
     state = sandbox.state
     env = env_at_sandbox(state, "staging", *ENDPOINTS, "CREATOR_TOKEN")
-    run = run_gate(["smoke", "-m", "security", "--env", "staging"], env=env)
+    run = run_gate_inprocess(["smoke", "-m", "security", "--env", "staging"], env=env)
     items = run.items("staging")
     assert items["security.unsigned_token_refused"]["status"] == "passed", run.output
     assert items["security.demo_bypass_refused"]["status"] == "passed", run.output
@@ -26,7 +27,7 @@ def test_ownership_needs_the_other_users_token(run_gate: Any, sandbox: Any) -> N
     assert "GATE_STAGING_OTHER_USER_TOKEN" in ownership["reason"]
     assert state.other_user_token not in run.output
 
-    with_token = run_gate(
+    with_token = run_gate_inprocess(
         ["smoke", "-m", "security", "--env", "staging"],
         env={**env, "GATE_STAGING_OTHER_USER_TOKEN": state.other_user_token},
     )

@@ -35,7 +35,9 @@ from promorang_sandbox.jwtkeys import JWT_SECRET
 SECURITY = ["smoke", "-m", "security", "--env", "staging"]
 
 
-def test_the_gate_signs_its_users_in_with_email_and_password(run_gate: Any, sandbox: Any) -> None:
+def test_the_gate_signs_its_users_in_with_email_and_password(
+    run_gate_inprocess: Any, sandbox: Any
+) -> None:
     env = {
         **env_at_sandbox(sandbox.state, "staging", *ENDPOINTS),
         "GATE_STAGING_CREATOR_EMAIL": CREATOR_EMAIL,
@@ -43,7 +45,7 @@ def test_the_gate_signs_its_users_in_with_email_and_password(run_gate: Any, sand
         "GATE_STAGING_OTHER_USER_EMAIL": OTHER_EMAIL,
         "GATE_STAGING_OTHER_USER_PASSWORD": OTHER_PASSWORD,
     }
-    run = run_gate(SECURITY, env=env)
+    run = run_gate_inprocess(SECURITY, env=env)
     items = run.items("staging")
     for item in ("unsigned_token_refused", "demo_bypass_refused", "ownership_enforced"):
         assert items[f"security.{item}"]["status"] == "passed", run.output
@@ -52,13 +54,15 @@ def test_the_gate_signs_its_users_in_with_email_and_password(run_gate: Any, sand
     assert sandbox.state.creator_token not in run.output
 
 
-def test_a_wrong_password_is_a_usage_error_naming_the_variable(run_gate: Any, sandbox: Any) -> None:
+def test_a_wrong_password_is_a_usage_error_naming_the_variable(
+    run_gate_inprocess: Any, sandbox: Any
+) -> None:
     env = {
         **env_at_sandbox(sandbox.state, "staging", *ENDPOINTS),
         "GATE_STAGING_CREATOR_EMAIL": CREATOR_EMAIL,
         "GATE_STAGING_CREATOR_PASSWORD": "not-the-creators-password",
     }
-    run = run_gate(SECURITY, env=env)
+    run = run_gate_inprocess(SECURITY, env=env)
     assert run.returncode == 4, run.output
     assert "GATE_STAGING_CREATOR_EMAIL: signing in at" in run.output
     assert "Invalid login credentials" in run.output
@@ -66,7 +70,7 @@ def test_a_wrong_password_is_a_usage_error_naming_the_variable(run_gate: Any, sa
 
 
 def test_an_expired_static_token_is_a_usage_error_naming_the_variable(
-    run_gate: Any, sandbox: Any
+    run_gate_inprocess: Any, sandbox: Any
 ) -> None:
     now = int(time.time())
     claims = {"sub": sandbox.state.creator_id, "role": "authenticated", "exp": now - 60}
@@ -75,14 +79,16 @@ def test_an_expired_static_token_is_a_usage_error_naming_the_variable(
         **env_at_sandbox(sandbox.state, "staging", *ENDPOINTS),
         "GATE_STAGING_CREATOR_TOKEN": expired,
     }
-    run = run_gate(SECURITY, env=env)
+    run = run_gate_inprocess(SECURITY, env=env)
     assert run.returncode == 4, run.output
     assert "GATE_STAGING_CREATOR_TOKEN expired" in run.output
     assert "GATE_STAGING_CREATOR_EMAIL and GATE_STAGING_CREATOR_PASSWORD" in run.output
     assert expired not in run.output
 
 
-def test_production_refuses_a_sign_in_before_anything_is_sent(run_gate: Any, sandbox: Any) -> None:
+def test_production_refuses_a_sign_in_before_anything_is_sent(
+    run_gate_inprocess: Any, sandbox: Any
+) -> None:
     """A sign-in is a POST to the auth server: an env without writes takes tokens only, and the
     sandbox standing in for production records no request to its auth server."""
     sandbox.clear_requests()
@@ -91,7 +97,7 @@ def test_production_refuses_a_sign_in_before_anything_is_sent(run_gate: Any, san
         "GATE_PROD_CREATOR_EMAIL": CREATOR_EMAIL,
         "GATE_PROD_CREATOR_PASSWORD": CREATOR_PASSWORD,
     }
-    run = run_gate(["smoke", "--env", "prod", "-m", "health"], env=env)
+    run = run_gate_inprocess(["smoke", "--env", "prod", "-m", "health"], env=env)
     assert run.returncode == 4, run.output
     assert "GATE_PROD_CREATOR_EMAIL: env 'prod' allows no writes" in run.output
     assert CREATOR_PASSWORD not in run.output

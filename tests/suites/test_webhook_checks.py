@@ -28,13 +28,15 @@ WEBHOOK_ITEMS = (
 NEED_THE_SECRET = WEBHOOK_ITEMS[2:]
 
 
-def _webhook_run(run_gate: Any, env: dict[str, str]) -> Any:
-    return run_gate(["smoke/test_webhooks.py", "--env", "staging", "--gate", "promotion"], env=env)
+def _webhook_run(run_gate_inprocess: Any, env: dict[str, str]) -> Any:
+    return run_gate_inprocess(
+        ["smoke/test_webhooks.py", "--env", "staging", "--gate", "promotion"], env=env
+    )
 
 
-def test_without_the_secret_only_the_refusals_run(run_gate: Any, sandbox: Any) -> None:
+def test_without_the_secret_only_the_refusals_run(run_gate_inprocess: Any, sandbox: Any) -> None:
     env = {**env_at_sandbox(sandbox.state, "staging", *ENDPOINTS), "GATE_STAGING_WEBHOOKS": "1"}
-    run = _webhook_run(run_gate, env)
+    run = _webhook_run(run_gate_inprocess, env)
     items = run.items("staging")
     assert items["webhooks.unsigned_refused"]["status"] == "passed", run.output
     assert items["webhooks.wrong_secret_refused"]["status"] == "passed", run.output
@@ -44,7 +46,7 @@ def test_without_the_secret_only_the_refusals_run(run_gate: Any, sandbox: Any) -
 
 
 def test_with_the_secret_every_item_passes_and_the_secret_never_shows(
-    run_gate: Any, sandbox: Any
+    run_gate_inprocess: Any, sandbox: Any
 ) -> None:
     secret = sandbox.state.stripe_webhook_secret
     env = {
@@ -52,7 +54,7 @@ def test_with_the_secret_every_item_passes_and_the_secret_never_shows(
         "GATE_STAGING_WEBHOOKS": "true",
         "GATE_STAGING_STRIPE_WEBHOOK_SECRET": secret,
     }
-    run = _webhook_run(run_gate, env)
+    run = _webhook_run(run_gate_inprocess, env)
     items = run.items("staging")
     assert {items[i]["status"] for i in WEBHOOK_ITEMS} == {"passed"}, run.output
     assert secret not in run.output
@@ -62,10 +64,10 @@ def test_with_the_secret_every_item_passes_and_the_secret_never_shows(
 
 
 def test_a_profile_without_webhooks_leaves_them_out_of_promotion(
-    run_gate: Any, sandbox: Any
+    run_gate_inprocess: Any, sandbox: Any
 ) -> None:
     env = env_at_sandbox(sandbox.state, "staging", *ENDPOINTS)
-    run = _webhook_run(run_gate, env)
+    run = _webhook_run(run_gate_inprocess, env)
     gate = run.gate("staging")["gate"]
     assert not set(WEBHOOK_ITEMS) & set(gate["required"])
     assert set(gate["not_required"]) == set(WEBHOOK_ITEMS)
@@ -124,7 +126,7 @@ def foreign_endpoint() -> Iterator[type[_StripeEndpoint]]:
         server.server_close()
 
 
-def _foreign_run(run_gate: Any, sandbox: Any, endpoint: Any) -> dict[str, Any]:
+def _foreign_run(run_gate_inprocess: Any, sandbox: Any, endpoint: Any) -> dict[str, Any]:
     env = {
         **env_at_sandbox(sandbox.state, "staging", "FRONTEND_URL", "SUPABASE_URL"),
         **env_at_sandbox(sandbox.state, "staging", "SERVICE_ROLE_KEY"),
@@ -132,23 +134,23 @@ def _foreign_run(run_gate: Any, sandbox: Any, endpoint: Any) -> dict[str, Any]:
         "GATE_STAGING_WEBHOOKS": "true",
         "GATE_STAGING_STRIPE_WEBHOOK_SECRET": endpoint.secret,
     }
-    run = _webhook_run(run_gate, env)
+    run = _webhook_run(run_gate_inprocess, env)
     return {i: run.items("staging")[i] for i in WEBHOOK_ITEMS} | {"output": run.output}
 
 
 def test_a_receiver_verifying_as_stripe_documents_passes(
-    run_gate: Any, sandbox: Any, foreign_endpoint: Any
+    run_gate_inprocess: Any, sandbox: Any, foreign_endpoint: Any
 ) -> None:
-    items = _foreign_run(run_gate, sandbox, foreign_endpoint)
+    items = _foreign_run(run_gate_inprocess, sandbox, foreign_endpoint)
     output = items.pop("output")
     assert {item["status"] for item in items.values()} == {"passed"}, output
 
 
 def test_the_same_receiver_without_verification_fails(
-    run_gate: Any, sandbox: Any, foreign_endpoint: Any
+    run_gate_inprocess: Any, sandbox: Any, foreign_endpoint: Any
 ) -> None:
     foreign_endpoint.verify = False
-    items = _foreign_run(run_gate, sandbox, foreign_endpoint)
+    items = _foreign_run(run_gate_inprocess, sandbox, foreign_endpoint)
     output = items.pop("output")
     failed = {i for i, item in items.items() if item["status"] == "failed"}
     assert failed == set(WEBHOOK_ITEMS) - {"webhooks.signed_event_accepted"}, output
