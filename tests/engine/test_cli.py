@@ -63,6 +63,27 @@ def test_a_fresh_allow_of_the_right_gate_exits_zero(judged: pytest.Pytester) -> 
     assert "GATE local: ALLOW (gate health: 2 passed" in out
 
 
+# The verdict is a CI step of its own, run after every gate: it reads files and needs none of
+# the clients a gate run sends requests with (their imports were most of its 0.6 s).
+VERDICT_PROBE = (
+    "import sys\n"
+    "from promorang_gate.cli import main\n"
+    "print('EXIT', main(sys.argv[1:]))\n"
+    "heavy = ('httpx', 'psycopg', 'supabase', 'schemathesis', 'playwright')\n"
+    "print('HEAVY', sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+)
+
+
+def test_the_verdict_loads_no_client(judged: pytest.Pytester) -> None:
+    command = ["verdict", "reports", "--env", "local", "--accept-flags"]
+    proc = subprocess.run(
+        [sys.executable, "-c", VERDICT_PROBE, *command],
+        cwd=judged.path, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert "EXIT 0" in proc.stdout, proc.stdout + proc.stderr
+    assert "HEAVY []" in proc.stdout, proc.stdout
+
+
 def test_each_refusal_has_its_own_code_and_one_line(judged: pytest.Pytester) -> None:
     cases = {
         Exit.MISSING: (["--env", "prod"], "no gate file for env 'prod'"),

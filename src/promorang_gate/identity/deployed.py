@@ -16,9 +16,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-import psycopg
-
 __all__ = [
     "COMMIT_KEYS",
     "DeployedIdentity",
@@ -84,6 +81,8 @@ def _json(response: Any) -> Any:
 def _get(client: Any, url: str, headers: dict[str, str] | None = None) -> Any:
     """The answer, or None when there is none (a deployment too slow or down states nothing;
     the health and frontend items judge that)."""
+    import httpx  # here: the verdict's command reads gate files and needs no HTTP client
+
     try:
         return client.get(url, headers=headers) if headers else client.get(url)
     except httpx.HTTPError:
@@ -133,6 +132,8 @@ def read_bundle(http: Any, frontend_url: str) -> tuple[str | None, str | None]:
 def read_migration_version(db: Any) -> str | None:
     if db is None:
         return None
+    import psycopg  # here, as httpx in _get: the verdict's command imports this module
+
     try:
         row = db.execute("select max(version) from supabase_migrations.schema_migrations")
         row = row.fetchone()
