@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from promorang_gate.safe_yaml import load_document
 
 __all__ = [
     "HTTP_METHODS",
@@ -30,8 +30,7 @@ ITEM_KEY = "x-checklist-item"
 @cache
 def load_spec(path: Path) -> Mapping[str, Any]:
     """The parsed spec (cached; callers must not modify it)."""
-    with path.open(encoding="utf-8") as fh:
-        loaded = yaml.safe_load(fh)
+    loaded = load_document(path.read_text(encoding="utf-8"))
     if not isinstance(loaded, dict):
         raise ValueError(f"{path} is not a YAML mapping")
     return loaded

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from promorang_gate.safe_yaml import load_document
 
 __all__ = [
     "API_DOCS",
@@ -89,7 +89,7 @@ def _join(prefix: str, path: str) -> str:
 
 def openapi_operations(spec: Path) -> list[Operation]:
     """Every operation of an OpenAPI document."""
-    data = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
+    data = load_document(spec.read_text(encoding="utf-8")) or {}
     return sorted(
         Operation(method.upper(), normalise_path(str(path)))
         for path, item in (data.get("paths") or {}).items()
