@@ -2,7 +2,8 @@
 
 One sandbox (the packaged `promorang_sandbox` fixture) serves the whole session: the sandbox's
 own tests, the contract suite's proofs and the fault matrix. The gate's suites run against it
-as subprocesses, exactly as an engineer or CI would run them.
+in the worker's process (``run_gate_inprocess``), or as subprocesses exactly as an engineer or
+CI runs them (``run_gate``) where the proof is the command itself or needs a process.
 """
 
 from __future__ import annotations
