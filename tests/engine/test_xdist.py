@@ -138,3 +138,44 @@ def test_unknown_checklist_id_under_xdist_is_a_usage_error(project: pytest.Pytes
     )
     result = project.runpytest_subprocess("--env", "local", "-n", "2")
     assert_usage_error(result, project, "unknown checklist item 'health.nope'")
+
+
+# Each test appends "<file> <worker>" to workers.txt.
+RECORDING_FILE = """
+import os, pathlib, pytest
+
+@pytest.mark.checklist("health.api")
+@pytest.mark.parametrize("n", range(4))
+def test_check(gate_target, n):
+    with open(pathlib.Path(__file__).parent / "workers.txt", "a") as out:
+        out.write(f"{pathlib.Path(__file__).name} {os.environ['PYTEST_XDIST_WORKER']}\\n")
+"""
+
+
+def _workers_by_file(project: pytest.Pytester) -> dict[str, list[str]]:
+    lines = (project.path / "workers.txt").read_text().split("\n")
+    seen: dict[str, list[str]] = {}
+    for name, worker in (line.split() for line in lines if line):
+        seen.setdefault(name, []).append(worker)
+    return seen
+
+
+@pytest.mark.slow
+def test_with_n_alone_a_files_checks_share_one_worker(project: pytest.Pytester) -> None:
+    # One import of schemathesis, one spec, one browser per file (_xdist.py), not one per worker.
+    project.makepyfile(test_one=RECORDING_FILE, test_two=RECORDING_FILE)
+    result = project.runpytest_subprocess("--env", "local", "--gate", "health", "-n", "2")
+    result.assert_outcomes(passed=8)
+    seen = _workers_by_file(project)
+    assert sorted(seen) == ["test_one.py", "test_two.py"]
+    assert all(len(workers) == 4 and len(set(workers)) == 1 for workers in seen.values()), seen
+
+
+@pytest.mark.slow
+def test_a_dist_mode_asked_for_is_kept(project: pytest.Pytester) -> None:
+    project.makepyfile(test_one=RECORDING_FILE)
+    result = project.runpytest_subprocess(
+        "--env", "local", "--gate", "health", "-n", "2", "--dist", "each"
+    )
+    result.assert_outcomes(passed=8)  # every check on each of the two workers
+    assert sorted(set(_workers_by_file(project)["test_one.py"])) == ["gw0", "gw1"]
