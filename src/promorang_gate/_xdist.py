@@ -21,17 +21,14 @@ class XdistControllerHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
-        """``-n`` without a ``--dist`` mode: a file's checks on one worker (``loadfile``), not
-        each check where a worker is free (``load``, xdist's default). Split by check, both
-        workers imported schemathesis and loaded the contract's spec and cases, and both
-        started a browser, for a contract file and two browser checks: ``-m create_flow -n 2``
-        took 10.9 CPU s that way, 9.0 by file (7.2-7.6 s against 7.6-8.0 s). A mode asked for
-        is kept."""
+        """``-n`` without a ``--dist`` mode: a file's checks on one worker, not each check
+        where a worker is free (``load``, xdist's default). Split by check, both workers
+        imported schemathesis and loaded the contract's spec and cases, and both started a
+        browser, for a contract file and two browser checks: ``-m create_flow -n 2`` took 10.9
+        CPU s that way, 9.0 by file (7.1-7.6 s against 7.6-8.0 s). A mode asked for is kept."""
         if config.getvalue("dist") != "load" or _dist_asked(config):
             return None
-        from xdist.scheduler import LoadFileScheduling
-
-        return LoadFileScheduling(config, log)
+        return _whole_files(config, log)
 
     def pytest_configure_node(self, node: Any) -> None:
         stash = self.config.stash
@@ -66,3 +63,21 @@ def _dist_asked(config: pytest.Config) -> bool:
     turns xdist's ``no`` into ``load`` later, on the parsed options only)."""
     known = config.known_args_namespace
     return getattr(known, "dist", "no") != "no" or bool(getattr(known, "distload", False))
+
+
+def _whole_files(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadFileScheduling
+
+    class WholeFiles(LoadFileScheduling):  # type: ignore[misc]
+        """By file; by check when the selection has fewer files than workers (one contract
+        file on one worker would leave the other idle)."""
+
+        _by_check: bool | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self._by_check is None:
+                files = {node.split("::", 1)[0] for node in self.collection or ()}
+                self._by_check = len(files) < len(self.nodes)
+            return nodeid if self._by_check else str(super()._split_scope(nodeid))
+
+    return WholeFiles(config, log)

@@ -172,6 +172,15 @@ def test_with_n_alone_a_files_checks_share_one_worker(project: pytest.Pytester) 
 
 
 @pytest.mark.slow
+def test_a_single_file_is_still_split_between_the_workers(project: pytest.Pytester) -> None:
+    # By file, one file would leave the second worker idle: its checks are spread instead.
+    project.makepyfile(test_one=RECORDING_FILE)
+    result = project.runpytest_subprocess("--env", "local", "--gate", "health", "-n", "2")
+    result.assert_outcomes(passed=4)
+    assert sorted(set(_workers_by_file(project)["test_one.py"])) == ["gw0", "gw1"]
+
+
+@pytest.mark.slow
 def test_a_dist_mode_asked_for_is_kept(project: pytest.Pytester) -> None:
     project.makepyfile(test_one=RECORDING_FILE)
     result = project.runpytest_subprocess(
