@@ -69,15 +69,27 @@ def _whole_files(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadFileScheduling
 
     class WholeFiles(LoadFileScheduling):  # type: ignore[misc]
-        """By file; by check when the selection has fewer files than workers (one contract
-        file on one worker would leave the other idle)."""
+        """By file (xdist's ``loadfile``), a crashing check reported once."""
 
-        _by_check: bool | None = None
-
-        def _split_scope(self, nodeid: str) -> str:
-            if self._by_check is None:
-                files = {node.split("::", 1)[0] for node in self.collection or ()}
-                self._by_check = len(files) < len(self.nodes)
-            return nodeid if self._by_check else str(super()._split_scope(nodeid))
+        def remove_node(self, node: Any) -> str | None:
+            # A crashed worker's unit goes back to the queue whole, and xdist's scope
+            # schedulers send the check that crashed it again, to worker after worker until
+            # the restarts run out (measured: one crash reported nine times). As with
+            # --dist load, the crashing check is reported once and not sent again.
+            crashed = _first_pending(self.assigned_work.get(node, {}))
+            if crashed is not None:
+                unit, nodeid = crashed
+                unit[nodeid] = True
+            super().remove_node(node)
+            return crashed[1] if crashed is not None else None
 
     return WholeFiles(config, log)
+
+
+def _first_pending(workload: Any) -> tuple[dict[str, bool], str] | None:
+    """The first check of a worker's units that has not completed (the one it was running)."""
+    for unit in workload.values():
+        for nodeid, completed in unit.items():
+            if not completed:
+                return unit, nodeid
+    return None

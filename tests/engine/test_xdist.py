@@ -172,12 +172,19 @@ def test_with_n_alone_a_files_checks_share_one_worker(project: pytest.Pytester) 
 
 
 @pytest.mark.slow
-def test_a_single_file_is_still_split_between_the_workers(project: pytest.Pytester) -> None:
-    # By file, one file would leave the second worker idle: its checks are spread instead.
-    project.makepyfile(test_one=RECORDING_FILE)
+def test_by_file_a_crashing_check_fails_once_and_the_rest_still_run(
+    project: pytest.Pytester,
+) -> None:
+    # xdist's scope schedulers send a crashed worker's whole file again, the crashing check
+    # included, to each replacement worker until the restarts run out (_xdist.py).
+    crashing = RECORDING_FILE + (
+        "\n\n@pytest.mark.checklist('health.api')\ndef test_crash(gate_target):\n    os._exit(3)\n"
+    )
+    project.makepyfile(test_one=RECORDING_FILE, test_two=crashing)
     result = project.runpytest_subprocess("--env", "local", "--gate", "health", "-n", "2")
-    result.assert_outcomes(passed=4)
-    assert sorted(set(_workers_by_file(project)["test_one.py"])) == ["gw0", "gw1"]
+    result.assert_outcomes(passed=8, failed=1)
+    result.stdout.fnmatch_lines(["*worker 'gw*' crashed while running 'test_two.py::test_crash*"])
+    assert sorted(len(workers) for workers in _workers_by_file(project).values()) == [4, 4]
 
 
 @pytest.mark.slow
