@@ -177,8 +177,11 @@ def test_by_file_a_crashing_check_fails_once_and_the_rest_still_run(
 ) -> None:
     # xdist's scope schedulers send a crashed worker's whole file again, the crashing check
     # included, to each replacement worker until the restarts run out (_xdist.py).
-    crashing = RECORDING_FILE + (
-        "\n\n@pytest.mark.checklist('health.api')\ndef test_crash(gate_target):\n    os._exit(3)\n"
+    # The crash comes first in its file: the file's other checks must still be sent.
+    crashing = RECORDING_FILE.replace(
+        '@pytest.mark.checklist("health.api")\n@pytest.mark.parametrize',
+        '@pytest.mark.checklist("health.api")\ndef test_crash(gate_target):\n    os._exit(3)\n\n'
+        '@pytest.mark.checklist("health.api")\n@pytest.mark.parametrize',
     )
     project.makepyfile(test_one=RECORDING_FILE, test_two=crashing)
     result = project.runpytest_subprocess("--env", "local", "--gate", "health", "-n", "2")
