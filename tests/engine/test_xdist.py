@@ -60,7 +60,8 @@ def test_xdist_gate_file_equals_single_process(project: pytest.Pytester) -> None
     assert single.ret == pytest.ExitCode.TESTS_FAILED
     expected = gate_file(project)
 
-    distributed = project.runpytest_subprocess(*args, "-p", "xdist", "-n", "2")
+    # One file: --dist load splits its checks between the workers (by file, one runs them all).
+    distributed = project.runpytest_subprocess(*args, "-p", "xdist", "-n", "2", "--dist", "load")
     distributed.assert_outcomes(passed=5, skipped=1, failed=1)  # xdist does not count deselected
     assert distributed.ret == pytest.ExitCode.TESTS_FAILED
     distributed.stdout.fnmatch_lines(
@@ -84,7 +85,9 @@ def test_workers_share_the_controllers_run_id(project: pytest.Pytester) -> None:
             record_property("run_id", gate_run_id)
         """
     )
-    result = project.runpytest_subprocess("-p", "xdist", "-n", "2", "--junitxml=junit.xml")
+    result = project.runpytest_subprocess(
+        "-p", "xdist", "-n", "2", "--dist", "load", "--junitxml=junit.xml"
+    )
     result.assert_outcomes(passed=4)
     xml = (project.path / "junit.xml").read_text(encoding="utf-8")
     ids = set(re.findall(r'name="run_id" value="([^"]+)"', xml))
@@ -114,7 +117,7 @@ def test_xdist_against_the_embedded_sandbox(project: pytest.Pytester) -> None:
         """
     )
     result = project.runpytest_subprocess(
-        "--env", "sandbox", "--gate", "health", "-p", "xdist", "-n", "2"
+        "--env", "sandbox", "--gate", "health", "-p", "xdist", "-n", "2", "--dist", "load"
     )
     result.assert_outcomes(passed=3)
     assert result.ret == pytest.ExitCode.OK
