@@ -77,11 +77,13 @@ def _whole_files(config: pytest.Config, log: Any) -> Any:
             # the restarts run out (measured: one crash reported nine times). As with
             # --dist load, the crashing check is reported once and not sent again.
             crashed = _first_pending(self.assigned_work.get(node, {}))
-            if crashed is not None:
-                unit, nodeid = crashed
-                unit[nodeid] = True
+            if crashed is None:  # a worker that finished its units
+                super().remove_node(node)
+                return None
+            unit, nodeid = crashed
+            unit[nodeid] = True
             super().remove_node(node)
-            return crashed[1] if crashed is not None else None
+            return nodeid
 
     return WholeFiles(config, log)
 
