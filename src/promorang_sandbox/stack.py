@@ -149,6 +149,7 @@ class Stack:
         api_app, self._api = create_api_app(
             ApiConfig(
                 supabase_url=gateway_url,
+                gateway_app=gateway,
                 service_role_key=jwtkeys.SERVICE_ROLE_KEY,
                 frontend_origin=frontend_url,
                 admin_token=admin_token,
