@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -205,23 +205,25 @@ _LIBRARY_ROOTS = tuple({os.path.join(p, "") for p in (sys.prefix, sys.base_prefi
 
 class _LibrariesLoaded:
     """The modules of installed libraries and of Python itself that an in-process run
-    imported: pytester takes them out of sys.modules when the run ends, and the next run
-    imported them again (and rebuilt their caches: hypothesis' character tables, schemathesis'
-    generators). ``keep`` puts them back; the checkout's own modules (the suites, their
-    conftests, the engine) are left to each run."""
+    imported: pytester takes them out of sys.modules when the run ends, and again when its
+    test ends (its own snapshot, taken at the test's start), and the next run imported them
+    again (and rebuilt their caches: hypothesis' character tables, schemathesis' generators;
+    some 200 modules a row). ``keep`` holds them for the worker and ``restore`` puts them back
+    before each run; the checkout's own modules (the suites, their conftests, the engine) are
+    left to each run."""
 
-    def __init__(self) -> None:
-        self.modules: dict[str, Any] = {}
+    kept: ClassVar[dict[str, Any]] = {}
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self) -> None:
         for name, module in list(sys.modules.items()):
             where = getattr(module, "__file__", None) or ""
             if where.startswith(_LIBRARY_ROOTS):
-                self.modules[name] = module
+                self.kept.setdefault(name, module)
 
-    def keep(self) -> None:
-        for name, module in self.modules.items():
+    @classmethod
+    def restore(cls) -> None:
+        for name, module in cls.kept.items():
             sys.modules.setdefault(name, module)
 
 
@@ -279,7 +281,7 @@ def run_gate_inprocess(
             for name, value in (env or {}).items():
                 patch.setenv(name, value)
             started = time.monotonic()
-            libraries = _LibrariesLoaded()
+            _LibrariesLoaded.restore()
             result = pytester.runpytest_inprocess(
                 *args,
                 f"--gate-reports={reports}",
@@ -291,10 +293,9 @@ def run_gate_inprocess(
                 # sockets of this session's fixtures collected during the run, and hypothesis
                 # counting the run's start-up as its own import (strategies built then warn).
                 *IN_PROCESS_WARNINGS,
-                plugins=[libraries],
+                plugins=[_LibrariesLoaded()],
             )
             elapsed = time.monotonic() - started
-        libraries.keep()
         output = "\n".join([*result.outlines, *result.errlines])
         assert elapsed < timeout, f"the run took {elapsed:.0f} s (budget {timeout:.0f} s)"
         return GateRun(int(result.ret), output, reports, elapsed)
