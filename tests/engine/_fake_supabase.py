@@ -31,6 +31,12 @@ class _Query:
         self.filters.append(("eq", col, str(value)))
         return self
 
+    def in_(self, col: str, values: list[object]) -> _Query:
+        if self.fake.in_error is not None:
+            raise self.fake.in_error
+        self.filters.append(("in", col, ",".join(map(str, values))))
+        return self
+
     def like(self, col: str, pattern: str) -> _Query:
         self.filters.append(("like", col, pattern))
         return self
@@ -46,6 +52,8 @@ class _Query:
         for op, col, value in self.filters:
             cell = str(row.get(col))
             if op == "eq" and cell != value:
+                return False
+            if op == "in" and not self.fake.in_ignored and cell not in value.split(","):
                 return False
             glob = value.replace("[", "[[]").replace("%", "*")
             if op == "like" and not fnmatch.fnmatchcase(cell, glob):
@@ -143,6 +151,10 @@ class FakeSupabase:
     #: buckets without objects
     buckets: set[str] = field(default_factory=set)
     list_error: Exception | None = None
+    #: raised by ``in_`` (a target or client without the ``in`` filter)
+    in_error: Exception | None = None
+    #: ``in`` filters match every row (a target that ignores them)
+    in_ignored: bool = False
 
     def table(self, name: str) -> _Query:
         return _Query(self, name)

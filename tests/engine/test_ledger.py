@@ -286,6 +286,73 @@ def test_object_stored_before_the_run_survives() -> None:
     assert fake.objects["content-media"] == {OBJECT}
 
 
+OURS = [f"7d9a0c1e-0000-4000-8000-00000000010{n}" for n in range(3)]
+
+
+def three_of_ours() -> FakeSupabase:
+    rows = [{"id": i, "title": TITLE, "created_at": AFTER} for i in OURS]
+    return FakeSupabase(
+        tables={"content_items": [*rows, {"id": "other", "title": "keep", "created_at": BEFORE}]}
+    )
+
+
+def test_rows_of_one_table_are_read_and_verified_gone_with_one_request_each() -> None:
+    fake = three_of_ours()
+    ledger = ledger_for(fake)
+    for ident in OURS:
+        ledger.content(ident)
+    ledger.cleanup()
+    assert fake.tables["content_items"] == [{"id": "other", "title": "keep", "created_at": BEFORE}]
+    batch = ("in", "id", ",".join(reversed(OURS)))
+    # Each delete stays conditional on its own row's checked tag, as one by one.
+    assert fake.calls == [
+        ("select", "content_items", (batch,)),
+        *[
+            ("delete", "content_items", (("eq", "id", i), ("eq", "title", TITLE)))
+            for i in OURS[::-1]
+        ],
+        ("select", "content_items", (batch,)),
+    ]
+
+
+def test_a_target_that_ignores_the_batch_filter_gets_only_the_registered_rows_deleted() -> None:
+    fake = three_of_ours()
+    fake.tables["content_items"].append({"id": "theirs", "title": TITLE, "created_at": AFTER})
+    fake.in_ignored = True  # every row of the table comes back, ours or not
+    ledger = ledger_for(fake)
+    for ident in OURS[:2]:
+        ledger.content(ident)
+    ledger.cleanup()
+    assert [r["id"] for r in fake.tables["content_items"]] == [OURS[2], "other", "theirs"]
+
+
+def test_a_batch_read_that_fails_is_done_one_by_one() -> None:
+    fake = three_of_ours()
+    fake.in_error = RuntimeError("no in filter here")
+    ledger = ledger_for(fake)
+    for ident in OURS:
+        ledger.content(ident)
+    ledger.cleanup()
+    assert fake.tables["content_items"] == [{"id": "other", "title": "keep", "created_at": BEFORE}]
+    reads = [c for c in fake.calls if c[0] == "select"]
+    assert reads == [
+        ("select", "content_items", (("eq", "id", i),)) for i in OURS[::-1] for _ in "12"
+    ]
+
+
+def test_a_row_of_a_batch_that_is_not_ours_is_left_and_reported() -> None:
+    fake = three_of_ours()
+    fake.tables["content_items"][1]["title"] = f"Smoke Test Content [gate {OTHER_RUN}]"
+    ledger = ledger_for(fake)
+    for ident in OURS:
+        ledger.content(ident)
+    with pytest.raises(CleanupError) as info:
+        ledger.cleanup()
+    assert [r["id"] for r in fake.tables["content_items"]] == [OURS[1], "other"]
+    assert len(info.value.foreign) == 1
+    assert OURS[1] in info.value.foreign[0]
+
+
 def test_already_gone_is_fine() -> None:
     fake = FakeSupabase(tables={"content_items": []}, objects={"content-media": set()})
     lines: list[str] = []

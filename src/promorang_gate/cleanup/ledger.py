@@ -31,6 +31,8 @@ __all__ = ["CleanupError", "CleanupLedger", "ObjectEntry", "RowEntry"]
 
 _PAGE = 1000
 _MAX_PAGES = 20
+#: Rows of one table read (and verified gone) with one request, at most this many at a time.
+_ROWS_PER_READ = 50
 
 
 class CleanupError(Exception):
@@ -110,20 +112,28 @@ def _not_ours(problem: NotOurs) -> tuple[str, str]:
 
 
 def _batches(entries: list[Entry]) -> list[list[Entry]]:
-    """Consecutive objects of one bucket form a batch; rows stay one by one, in order."""
+    """Consecutive objects of one bucket form a batch, and consecutive rows of one table and
+    key (up to _ROWS_PER_READ); the order is kept."""
     batches: list[list[Entry]] = []
     for entry in entries:
-        last = batches[-1][-1] if batches else None
-        same_bucket = (
-            isinstance(entry, ObjectEntry)
-            and isinstance(last, ObjectEntry)
-            and last.bucket == entry.bucket
-        )
-        if same_bucket:
-            batches[-1].append(entry)
+        last = batches[-1] if batches else None
+        if last is not None and _same_batch(last, entry):
+            last.append(entry)
         else:
             batches.append([entry])
     return batches
+
+
+def _same_batch(batch: list[Entry], entry: Entry) -> bool:
+    last = batch[-1]
+    if isinstance(entry, ObjectEntry):
+        return isinstance(last, ObjectEntry) and last.bucket == entry.bucket
+    return (
+        isinstance(last, RowEntry)
+        and len(batch) < _ROWS_PER_READ
+        and (last.table, last.column, last.title_column, last.description_column)
+        == (entry.table, entry.column, entry.title_column, entry.description_column)
+    )
 
 
 def _listed(bucket: Any, folder: str) -> dict[str, _Stored]:
@@ -235,8 +245,11 @@ class CleanupLedger:
             )
 
     def _process(self, client: supabase.Client, batch: list[Entry]) -> dict[Entry, tuple[str, str]]:
-        if isinstance(batch[0], RowEntry):
-            return {batch[0]: self._row(client, batch[0])}
+        rows = [e for e in batch if isinstance(e, RowEntry)]
+        if len(rows) == 1:
+            return {rows[0]: self._row(client, rows[0])}
+        if rows:
+            return {entry: outcome for entry, outcome in self._rows(client, rows).items()}
         objects = self._objects(client, [e for e in batch if isinstance(e, ObjectEntry)])
         return {entry: outcome for entry, outcome in objects.items()}
 
@@ -246,6 +259,66 @@ class CleanupLedger:
             rows = self._read_rows(client, entry)
         except Exception as exc:
             return "failed", f"could not read the stored row to check it is ours ({exc}); left"
+        return self._settle(client, entry, rows)
+
+    def _rows(
+        self, client: supabase.Client, batch: list[RowEntry]
+    ) -> dict[RowEntry, tuple[str, str]]:
+        """Rows of one table and key: read with one request and verified gone with one more,
+        each checked and deleted on its own condition as when one by one. A read that fails
+        (a value the filter cannot carry, a target without ``in``) leaves the batch to the
+        one-by-one path, with its SQL fallbacks."""
+        try:
+            stored = self._read_many(client, batch)
+        except Exception:
+            return {entry: self._row(client, entry) for entry in batch}
+        outcome = {e: self._settle(client, e, stored.get(e.value, []), verify=False) for e in batch}
+        removed = [e for e, (kind, _) in outcome.items() if kind == "removed"]
+        return outcome | self._verify_gone(client, removed)
+
+    def _read_many(
+        self, client: supabase.Client, batch: list[RowEntry]
+    ) -> dict[str, list[_Stored]]:
+        """The stored rows of each entry's value. Rows are matched back by their key's stored
+        value: a row the filter returned for no entry (however the target read it) is none of
+        the batch's."""
+        key = batch[0].column
+        columns = ",".join(dict.fromkeys([key, *_columns(batch[0])]))
+        query = client.table(batch[0].table).select(columns)
+        rows: Any = query.in_(key, [e.value for e in batch]).execute().data
+        found: dict[str, list[_Stored]] = {}
+        for row in rows:
+            found.setdefault(str(row.get(key)), []).append(dict(row))
+        return found
+
+    def _verify_gone(
+        self, client: supabase.Client, removed: list[RowEntry]
+    ) -> dict[RowEntry, tuple[str, str]]:
+        if not removed:
+            return {}
+        try:
+            left = self._read_many(client, removed)
+        except Exception:
+            return self._verify_each(client, removed)
+        return {e: ("failed", "still present after delete") for e in removed if left.get(e.value)}
+
+    def _verify_each(
+        self, client: supabase.Client, removed: list[RowEntry]
+    ) -> dict[RowEntry, tuple[str, str]]:
+        """One by one, each with its SQL fallback."""
+        outcome: dict[RowEntry, tuple[str, str]] = {}
+        for entry in removed:
+            try:
+                if self._read_rows(client, entry):
+                    outcome[entry] = ("failed", "still present after delete")
+            except Exception as exc:
+                outcome[entry] = ("failed", f"could not verify removal ({exc})")
+        return outcome
+
+    def _settle(
+        self, client: supabase.Client, entry: RowEntry, rows: list[_Stored], verify: bool = True
+    ) -> tuple[str, str]:
+        """The stored rows of ``entry`` checked to be this run's, then deleted."""
         if not rows:
             return "gone", "already gone"
         proofs: set[tuple[str, str]] = set()
@@ -260,7 +333,7 @@ class CleanupLedger:
             if problem:
                 return _not_ours(problem)
             proofs.add(self._proof(entry, row))
-        failed = self._remove_rows(client, entry, proofs)
+        failed = self._remove_rows(client, entry, proofs, verify)
         return ("failed", failed) if failed else ("removed", "removed")
 
     def _proof(self, entry: RowEntry, row: _Stored) -> tuple[str, str]:
@@ -305,9 +378,14 @@ class CleanupLedger:
         return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def _remove_rows(
-        self, client: supabase.Client, entry: RowEntry, proofs: set[tuple[str, str]]
+        self,
+        client: supabase.Client,
+        entry: RowEntry,
+        proofs: set[tuple[str, str]],
+        verify: bool = True,
     ) -> str | None:
-        """Delete the row(s) still carrying the checked tag (REST, then SQL) and verify."""
+        """Delete the row(s) still carrying the checked tag (REST, then SQL) and verify (unless
+        the caller verifies a batch at once)."""
         for column, value in proofs:
             try:
                 query = client.table(entry.table).delete().eq(entry.column, entry.value)
@@ -325,6 +403,8 @@ class CleanupLedger:
                         f"delete failed ({self._error(rest_exc)});"
                         f" SQL fallback: {self._error(sql_exc)}"
                     )
+        if not verify:
+            return None
         try:
             left = self._read_rows(client, entry)
         except Exception as exc:
