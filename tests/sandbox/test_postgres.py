@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import jwt
 import psycopg
@@ -148,3 +151,32 @@ def test_demo_keys_and_tokens() -> None:
     assert expired.value.claims_invalid
     # Within the 30 s leeway a just-expired token is still accepted.
     assert jwtkeys.verify(jwtkeys.user_token("u-1", "u@example.test", ttl_s=-5))
+
+
+class _Later(datetime.datetime):
+    """The clock PyJWT reads, ``AHEAD_S`` later."""
+
+    @classmethod
+    def now(cls, tz: datetime.tzinfo | None = None) -> _Later:
+        later = datetime.datetime.now(tz) + datetime.timedelta(seconds=AHEAD_S)
+        return cls.fromtimestamp(later.timestamp(), tz)
+
+
+AHEAD_S = 120
+
+
+def test_a_token_verified_before_expires_as_if_never_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verified tokens are remembered (each request would decode them again): only while the
+    time claims hold; later, the token fails as a fresh one would."""
+    token = jwtkeys.user_token("u-2", "u2@example.test", ttl_s=60)
+    assert jwtkeys.verify(token)["sub"] == "u-2"
+    later = time.time() + AHEAD_S
+    monkeypatch.setattr(jwtkeys, "time", SimpleNamespace(time=lambda: later))
+    monkeypatch.setattr("jwt.api_jwt.datetime", _Later)
+    with pytest.raises(jwtkeys.InvalidToken, match="JWT expired") as expired:
+        jwtkeys.verify(token)
+    assert expired.value.claims_invalid
+    # What is returned is the caller's own copy.
+    monkeypatch.undo()
+    jwtkeys.verify(token)["sub"] = "someone else"
+    assert jwtkeys.verify(token)["sub"] == "u-2"
