@@ -83,6 +83,20 @@ async def set_scope(
     extra: Mapping[str, str] | None = None,
 ) -> None:
     """Switch the current transaction to the caller's role and expose its claims (set local)."""
+    calls, params = scope_calls(auth, method=method, path=path, headers=headers, extra=extra)
+    await conn.execute(f"select {calls}".encode(), params)
+
+
+def scope_calls(
+    auth: Auth,
+    *,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    extra: Mapping[str, str] | None = None,
+) -> tuple[str, list[str]]:
+    """``set_scope``'s ``set_config`` calls and their parameters, for a statement of its own or
+    one that does more in the same round trip."""
     settings: list[tuple[str, str]] = [
         ("role", auth.role),
         ("request.jwt.claims", json.dumps(auth.claims)),
@@ -94,5 +108,4 @@ async def set_scope(
     ]
     settings += list((extra or {}).items())
     calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
-    params = [item for pair in settings for item in pair]
-    await conn.execute(f"select {calls}".encode(), params)
+    return calls, [item for pair in settings for item in pair]

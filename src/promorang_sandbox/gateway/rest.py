@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .auth import ANON_ROLE, Auth, authenticate, set_scope
+from .auth import ANON_ROLE, Auth, authenticate, scope_calls
 from .pgerrors import rest_body, rest_status
 from .rest_query import (
     Prefer,
@@ -60,21 +60,30 @@ def _auth_error(exc: Exception, claims_invalid: bool) -> Response:
 # -- request handling -----------------------------------------------------------------------------
 
 
-async def lookup_table(conn: AsyncConnection[Any], schema: str, name: str) -> Table:
-    """Read the table from the catalog on every request (one round trip): faults may rename
-    tables at runtime."""
+_CATALOG = (
+    "select a.attname, a.attgenerated <> '', coalesce(a.attnum = any(i.indkey), false), a.attnum"
+    " from pg_catalog.pg_class c"
+    " join pg_catalog.pg_namespace n on n.oid = c.relnamespace"
+    " join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0"
+    " and not a.attisdropped"
+    " left join pg_catalog.pg_index i on i.indrelid = c.oid and i.indisprimary"
+    " where n.nspname = %s and c.relname = %s and c.relkind in ('r','v','m','p','f')"
+)
+
+
+async def lookup_table(
+    conn: AsyncConnection[Any], schema: str, name: str, scope: tuple[str, list[str]]
+) -> Table:
+    """Read the table from the catalog on every request (faults may rename tables at runtime),
+    in the statement that makes the request's settings (``scope``, from ``auth.scope_calls``):
+    one round trip for both; the catalog reads the same under any role."""
+    calls, params = scope
     cur = await conn.execute(
-        "select a.attname, a.attgenerated <> '', coalesce(a.attnum = any(i.indkey), false)"
-        " from pg_catalog.pg_class c"
-        " join pg_catalog.pg_namespace n on n.oid = c.relnamespace"
-        " join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0"
-        " and not a.attisdropped"
-        " left join pg_catalog.pg_index i on i.indrelid = c.oid and i.indisprimary"
-        " where n.nspname = %s and c.relname = %s and c.relkind in ('r','v','m','p','f')"
-        " order by a.attnum",
-        (schema, name),
+        f"select t.* from (select {calls}) _scope left join lateral ({_CATALOG}) t on true"
+        " order by t.attnum",
+        (*params, schema, name),
     )
-    rows = await cur.fetchall()
+    rows = [r for r in await cur.fetchall() if r[0] is not None]
     if not rows:
         raise RestError(
             404,
@@ -160,15 +169,10 @@ async def _run(
         async with conn.transaction():
             # Reads run read-only; the setting travels with the claims (one round trip).
             read_only = {"transaction_read_only": "on"} if method in ("GET", "HEAD") else {}
-            await set_scope(
-                conn,
-                auth,
-                method=method,
-                path=request.url.path,
-                headers=request.headers,
-                extra=read_only,
+            scope = scope_calls(
+                auth, method=method, path=request.url.path, headers=request.headers, extra=read_only
             )
-            table = await lookup_table(conn, schema, request.path_params["table"])
+            table = await lookup_table(conn, schema, request.path_params["table"], scope)
             singular = OBJECT_ACCEPT in request.headers.get("accept", "")
             prefer = parse_prefer(request.headers.getlist("prefer"))
             if method in ("GET", "HEAD"):
