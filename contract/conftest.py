@@ -58,5 +58,6 @@ def contract_runner(
 
     # The creator's token as the gate's API client keeps it: renewed during a long run.
     creator = request.getfixturevalue("gate_creator_auth")
-    with open_runner(gate_target, gate_run_id, SPEC_PATH, find_rows, creator) as runner:
+    cache = getattr(request.config, "cache", None)
+    with open_runner(gate_target, gate_run_id, SPEC_PATH, find_rows, creator, cache) as runner:
         yield runner

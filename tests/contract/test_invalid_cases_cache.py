@@ -1,5 +1,6 @@
-"""The contract's invalid cases kept in pytest's cache between runs: a run that reads them sends
-exactly the cases a run that generates them sends, and anything else in the cache is ignored."""
+"""The contract's generated cases kept in pytest's cache between runs (the invalid ones, and the
+valid ones drawn for each operation): a run that reads them sends exactly the cases a run that
+generates them sends, and anything else in the cache is ignored."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from typing import Any
 import pytest
 
 from promorang_gate.contract import cases, runner
-from promorang_gate.contract.runner import INVALID_CACHE_KEY, load_schema, prepare
+from promorang_gate.contract.runner import (
+    INVALID_CACHE_KEY,
+    VALID_CACHE_KEY,
+    keep_valid,
+    load_schema,
+    prepare,
+)
 
 SPEC = Path(__file__).resolve().parents[2] / "contract" / "openapi.yaml"
 INVALID = ["POST /api/content", "POST /api/content/upload-image", "PUT /api/content/{id}"]
@@ -34,6 +41,7 @@ class DictCache:
 def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """As in a new interpreter: no coverage case kept in memory."""
     monkeypatch.setattr(cases, "_COVERAGE", {})
+    monkeypatch.setattr(cases, "_VALID", {})
 
 
 def _sent(label: str) -> list[Any]:
@@ -95,7 +103,7 @@ def test_an_entry_of_another_spec_or_version_or_garbage_is_generated_again(
     cache.set(INVALID_CACHE_KEY, entry)
     prepare(SPEC, ["POST /api/content"], cache)
     assert len(_sent("POST /api/content")) > 10
-    assert json.loads(cache.values[INVALID_CACHE_KEY])["digest"] == runner._invalid_digest(SPEC)
+    assert json.loads(cache.values[INVALID_CACHE_KEY])["digest"] == runner._cases_digest(SPEC)
 
 
 def test_a_damaged_case_is_generated_again(fresh_process: None) -> None:
@@ -113,7 +121,7 @@ def test_a_damaged_case_is_generated_again(fresh_process: None) -> None:
 def test_the_digest_follows_the_spec(tmp_path: Path) -> None:
     changed = tmp_path / "openapi.yaml"
     changed.write_bytes(SPEC.read_bytes() + b"\n# changed\n")
-    assert runner._invalid_digest(changed) != runner._invalid_digest(SPEC)
+    assert runner._cases_digest(changed) != runner._cases_digest(SPEC)
 
 
 def test_a_cache_that_cannot_be_written_costs_only_the_speed_up(fresh_process: None) -> None:
@@ -126,3 +134,67 @@ def test_a_cache_that_cannot_be_written_costs_only_the_speed_up(fresh_process: N
 
     prepare(SPEC, ["POST /api/content"], ReadOnly())
     assert len(_sent("POST /api/content")) > 10
+
+
+# --- the drawn valid cases ----------------------------------------------------------------------
+
+VALID = ["POST /api/content", "POST /api/content/upload-image", "GET /api/content"]
+
+
+def _operation(label: str) -> Any:
+    method, path = label.split(" ", 1)
+    return load_schema(SPEC)[path][method]
+
+
+def _valid_sent(label: str, examples: int = 10) -> list[Any]:
+    """Everything of each drawn valid case of ``label`` that goes on the wire."""
+    return [
+        (
+            case.method,
+            case.path_parameters,
+            case.query,
+            dict(case.headers or {}),
+            json.dumps(case.body, sort_keys=True) if case.body is not cases.NOT_SET else None,
+            case.media_type,
+        )
+        for case in cases.valid_cases(load_schema(SPEC), _operation(label), examples)
+    ]
+
+
+def test_the_drawn_valid_cases_are_the_same_in_every_process(
+    fresh_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn = {label: _valid_sent(label) for label in VALID}
+    monkeypatch.setattr(cases, "_VALID", {})  # the next run's process
+    assert {label: _valid_sent(label) for label in VALID} == drawn
+    assert all(len(sent) == 10 for sent in drawn.values()), drawn
+    assert len(_valid_sent("POST /api/content", examples=3)) == 3
+
+
+def test_a_run_reading_the_valid_cases_sends_what_a_drawing_run_sends(
+    fresh_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = DictCache()
+    for label in VALID:
+        keep_valid(load_schema(SPEC), _operation(label), 10, SPEC, cache)
+    drawn = {label: _valid_sent(label) for label in VALID}
+    stored = json.loads(cache.values[VALID_CACHE_KEY])
+    assert stored["digest"] == runner._cases_digest(SPEC)
+    assert sorted(stored["cases"]) == sorted(f"{label} 10" for label in VALID)
+    monkeypatch.setattr(cases, "_VALID", {})  # the next run's process
+    monkeypatch.setattr(cases, "_draw_valid", _refuse)
+    for label in VALID:
+        keep_valid(load_schema(SPEC), _operation(label), 10, SPEC, cache)
+    assert {label: _valid_sent(label) for label in VALID} == drawn
+
+
+def test_valid_cases_of_another_spec_or_version_are_drawn_again(fresh_process: None) -> None:
+    cache = DictCache()
+    cache.set(VALID_CACHE_KEY, {"digest": "another spec", "cases": {"POST /api/content 10": []}})
+    keep_valid(load_schema(SPEC), _operation("POST /api/content"), 10, SPEC, cache)
+    assert len(_valid_sent("POST /api/content")) == 10
+    assert json.loads(cache.values[VALID_CACHE_KEY])["digest"] == runner._cases_digest(SPEC)
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("drawn, not read from the cache")

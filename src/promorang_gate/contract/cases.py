@@ -1,5 +1,5 @@
-"""The requests the contract sends besides generated ones: known-good bodies, the deterministic
-invalid cases, and the run tag on whatever a request may create.
+"""The requests the contract sends: known-good bodies, the generated valid cases (drawn once
+and kept), the deterministic invalid cases, and the run tag on whatever a request may create.
 
 The tag goes where the case does not make the body invalid, so that whatever a lax build stores
 is still provably the run's: a content title, or its description where the case replaces the
@@ -25,12 +25,16 @@ __all__ = [
     "KNOWN_GOOD",
     "PNG_1X1",
     "generate_invalid",
+    "has_valid",
     "invalid_cases",
     "known_good",
     "restore_invalid",
+    "restore_valid",
     "stored_invalid",
+    "stored_valid",
     "tag",
     "tag_invalid",
+    "valid_cases",
 ]
 
 PNG_1X1 = base64.b64encode(
@@ -47,7 +51,7 @@ CREATE = "POST /api/content"
 UPDATE = "PUT /api/content/{id}"
 JSON = "application/json"
 
-# A valid request per write, sent by the explicit phase so success answers are checked too.
+# A valid request per write, sent before the drawn ones so success answers are checked too.
 KNOWN_GOOD: Mapping[str, Mapping[str, Any]] = {
     UPLOAD: {"fileType": "image/png", "fileData": PNG_1X1, "fileName": "contract.png"},
     CREATE: {
@@ -118,32 +122,101 @@ def generate_invalid(schema: Any, operation: Any) -> bool:
     return not known
 
 
+# --- generated valid cases ----------------------------------------------------------------------
+
+# (id(schema), operation label, examples) -> (schema, the drawn cases as data); the schema is held
+# here, as in _COVERAGE. Drawing them is a pure function of the strategy and these settings
+# (derandomized, no database), so they are drawn once and sent from the list on every run: the
+# same cases a run driven by hypothesis would send, without paying hypothesis' engine each run.
+_VALID: dict[tuple[int, str, int], tuple[Any, tuple[_Recipe, ...]]] = {}
+
+
+def has_valid(schema: Any, operation: Any, examples: int) -> bool:
+    """Whether this process has ``operation``'s valid cases already (drawn or restored)."""
+    return (id(schema), operation.label, examples) in _VALID
+
+
+def valid_cases(schema: Any, operation: Any, examples: int) -> list[Any]:
+    """``operation``'s generated valid cases (at most ``examples``), new copies for this run."""
+    key = (id(schema), operation.label, examples)
+    if key not in _VALID:
+        _VALID[key] = (schema, tuple(_draw_valid(operation, examples)))
+    return [recipe.case(operation) for recipe in _VALID[key][1]]
+
+
+def _draw_valid(operation: Any, examples: int) -> list[_Recipe]:
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    drawn: list[_Recipe] = []
+
+    @settings(
+        max_examples=max(examples, 1),
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
+    @given(case=operation.as_strategy())
+    def draw(case: Any) -> None:
+        fields = {name: _copied(getattr(case, name)) for name in _FIELDS}
+        drawn.append(_Recipe(method=case.method, fields=fields, description="", on_path=False))
+
+    draw()
+    return drawn
+
+
+def stored_valid(schema: Any, operation: Any, examples: int) -> list[Any] | None:
+    """The drawn valid cases as JSON that ``restore_valid`` gives back equal (None: not so)."""
+    valid_cases(schema, operation, examples)
+    return _stored(_VALID[(id(schema), operation.label, examples)][1])
+
+
+def restore_valid(schema: Any, operation: Any, examples: int, stored: Any) -> bool:
+    """Keep ``stored`` (from ``stored_valid``) as the drawn valid cases for this process."""
+    recipes = _restored(stored)
+    if recipes is None:
+        return False
+    _VALID.setdefault((id(schema), operation.label, examples), (schema, recipes))
+    return True
+
+
 # --- the coverage cases as JSON (pytest's cache keeps them between runs) ----------------------
 
 
 def stored_invalid(schema: Any, operation: Any) -> list[Any] | None:
     """``operation``'s coverage cases as JSON that ``restore_invalid`` gives back equal; None
     when a value would not come back as it was (then they are not stored)."""
-    recipes = _coverage(schema, operation)
+    return _stored(_coverage(schema, operation))
+
+
+def restore_invalid(schema: Any, operation: Any, stored: Any) -> bool:
+    """Keep ``stored`` (from ``stored_invalid``) as ``operation``'s coverage cases for this
+    process; False, and nothing kept, when it is not what ``stored_invalid`` writes."""
+    recipes = _restored(stored)
+    if recipes is None:
+        return False
+    _, by_label = _COVERAGE.setdefault(id(schema), (schema, {}))
+    by_label.setdefault(operation.label, recipes)
+    return True
+
+
+def _stored(recipes: tuple[_Recipe, ...]) -> list[Any] | None:
     try:
         stored = json.loads(json.dumps([_recipe_json(r) for r in recipes], allow_nan=False))
-        if tuple(_recipe_from_json(item) for item in stored) != recipes:
+        if _restored(stored) != recipes:
             return None
     except (TypeError, ValueError, KeyError):
         return None
     return list(stored)
 
 
-def restore_invalid(schema: Any, operation: Any, stored: Any) -> bool:
-    """Keep ``stored`` (from ``stored_invalid``) as ``operation``'s coverage cases for this
-    process; False, and nothing kept, when it is not what ``stored_invalid`` writes."""
+def _restored(stored: Any) -> tuple[_Recipe, ...] | None:
     try:
-        recipes = tuple(_recipe_from_json(item) for item in stored)
+        return tuple(_recipe_from_json(item) for item in stored)
     except (TypeError, ValueError, KeyError, AttributeError):
-        return False
-    _, by_label = _COVERAGE.setdefault(id(schema), (schema, {}))
-    by_label.setdefault(operation.label, recipes)
-    return True
+        return None
 
 
 def _recipe_json(recipe: _Recipe) -> dict[str, Any]:

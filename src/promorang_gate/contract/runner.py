@@ -77,8 +77,9 @@ def load_schema(spec_path: Path) -> OpenApiSchema:
     return schemathesis.openapi.from_path(spec_path, config=config)
 
 
-# pytest's cache entry of the generated invalid cases (``.pytest_cache``, JSON).
+# pytest's cache entries of the generated invalid and valid cases (``.pytest_cache``, JSON).
 INVALID_CACHE_KEY = "promorang-gate/contract-invalid-cases"
+VALID_CACHE_KEY = "promorang-gate/contract-valid-cases"
 
 
 class Cache(Protocol):
@@ -98,8 +99,8 @@ def prepare(spec_path: Path, invalid: Iterable[str] = (), cache: Cache | None = 
     schema = load_schema(spec_path)
     load_spec(spec_path)
     operations = {label: _operation(schema, label) for label in invalid}
-    digest = _invalid_digest(spec_path)
-    kept = _stored_cases(cache, digest)
+    digest = _cases_digest(spec_path)
+    kept = _stored_cases(cache, INVALID_CACHE_KEY, digest)
     generated = False
     for label, operation in operations.items():
         if label in kept and cases.restore_invalid(schema, operation, kept[label]):
@@ -108,12 +109,33 @@ def prepare(spec_path: Path, invalid: Iterable[str] = (), cache: Cache | None = 
     if cache is not None and generated:
         for label, operation in operations.items():
             kept[label] = cases.stored_invalid(schema, operation)
-        _store(cache, {"digest": digest, "cases": {k: v for k, v in kept.items() if v}})
+        _store(
+            cache,
+            INVALID_CACHE_KEY,
+            {"digest": digest, "cases": {k: v for k, v in kept.items() if v}},
+        )
 
 
-def _stored_cases(cache: Cache | None, digest: str) -> dict[str, Any]:
+def keep_valid(
+    schema: OpenApiSchema, operation: Any, examples: int, spec_path: Path, cache: Cache
+) -> None:
+    """``operation``'s valid cases for this process: read from ``cache`` where an earlier run
+    stored them for the same spec, libraries and code, else drawn and stored there."""
+    if cases.has_valid(schema, operation, examples):
+        return
+    digest = _cases_digest(spec_path)
+    kept = _stored_cases(cache, VALID_CACHE_KEY, digest)
+    key = f"{operation.label} {examples}"
+    if key in kept and cases.restore_valid(schema, operation, examples, kept[key]):
+        return
+    stored = cases.stored_valid(schema, operation, examples)
+    if stored is not None:
+        _store(cache, VALID_CACHE_KEY, {"digest": digest, "cases": {**kept, key: stored}})
+
+
+def _stored_cases(cache: Cache | None, key: str, digest: str) -> dict[str, Any]:
     """The cached cases by operation label, when they were stored under ``digest``."""
-    stored = cache.get(INVALID_CACHE_KEY, None) if cache is not None else None
+    stored = cache.get(key, None) if cache is not None else None
     if not isinstance(stored, dict) or stored.get("digest") != digest:
         return {}
     kept = stored.get("cases")
@@ -125,9 +147,9 @@ def _operation(schema: OpenApiSchema, label: str) -> Any:
     return schema[path][method]
 
 
-def _invalid_digest(spec_path: Path) -> str:
-    """What the generated invalid cases depend on: the spec, the generation settings, the
-    libraries and Python that generate them, and the module that keeps them."""
+def _cases_digest(spec_path: Path) -> str:
+    """What the generated cases depend on: the spec, the generation settings, the libraries and
+    Python that generate them, and the module that draws and keeps them."""
     digest = hashlib.sha256()
     for part in (
         spec_path.read_bytes(),
@@ -139,12 +161,12 @@ def _invalid_digest(spec_path: Path) -> str:
     return digest.hexdigest()
 
 
-def _store(cache: Cache, value: object) -> None:
+def _store(cache: Cache, key: str, value: object) -> None:
     # A read-only checkout only loses the speed-up: pytest warns, and warnings are errors here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with contextlib.suppress(OSError):
-            cache.set(INVALID_CACHE_KEY, value)
+            cache.set(key, value)
 
 
 @dataclass
@@ -170,12 +192,14 @@ def open_runner(
     spec_path: Path,
     find_rows: Callable[[str], list[str]] | None = None,
     creator: CreatorToken | None = None,
+    cache: Cache | None = None,
 ) -> Iterator[ContractRunner]:
     """A runner for ``target``; its session is closed on exit. ``find_rows(title)`` names the
     ``content_items`` stored under a title (read with the service role), to find what a create
     that failed committed anyway. ``creator`` is the creator's token as the gate's API client
     keeps it (``signin.CreatorAuth``): read before each case, renewed near its expiry, and
-    renewed or the run stopped when a request carrying it is answered 401 because it expired."""
+    renewed or the run stopped when a request carrying it is answered 401 because it expired.
+    ``cache`` (pytest's) keeps the drawn valid cases between runs."""
 
     def check_write(method: str, url: str) -> None:
         guard(method, url, target.writes_allowed, target.name)
@@ -207,6 +231,8 @@ def open_runner(
             reads_need_auth=target.reads_need_auth,
             find_rows=find_rows,
             token_source=creator.current if creator is not None else None,
+            cache=cache,
+            spec_path=spec_path,
         )
     finally:
         session.close()
@@ -233,6 +259,9 @@ class ContractRunner:
     find_rows: Callable[[str], list[str]] | None = None
     #: The creator's token as of now (renewed when it nears its expiry); else creator_token.
     token_source: Callable[[], str] | None = None
+    #: pytest's cache, where the drawn valid cases are kept between runs (with ``spec_path``).
+    cache: Cache | None = None
+    spec_path: Path | None = None
     # Answers of creates that failed after committing: id(response) -> (response, row ids).
     _committed: dict[int, tuple[Response, list[str]]] = field(default_factory=dict)
     _commit_finding: ContractViolation | None = None
@@ -252,7 +281,16 @@ class ContractRunner:
             response = self.send(case, ledger)
             self.validate(case, response, POSITIVE_CHECKS)
 
-        self._run(run, operation.as_strategy(), cases.known_good(operation), label)
+        # The known-good case first, then the drawn ones, as hypothesis' explicit and generate
+        # phases sent them; the first that fails is the finding.
+        known = cases.known_good(operation)
+        probes = [] if known is None else [known]
+        if self.cache is not None and self.spec_path is not None:
+            keep_valid(self.schema, operation, self.max_examples, self.spec_path, self.cache)
+        probes += cases.valid_cases(self.schema, operation, self.max_examples)
+        with self._violations(label):
+            for case in probes:
+                run(case)
 
     def negative(self, label: str, ledger: Ledger) -> None:
         """Every deterministic invalid case of ``label`` is refused with 4xx."""
