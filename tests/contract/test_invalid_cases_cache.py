@@ -44,30 +44,36 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cases, "_VALID", {})
 
 
-def _sent(label: str) -> list[Any]:
-    """Everything of each invalid case of ``label`` that goes on the wire, and its name."""
-    schema = load_schema(SPEC)
+def _wire(case: Any) -> tuple[Any, ...]:
+    """Everything of ``case`` that goes on the wire."""
+    body = json.dumps(case.body, sort_keys=True) if case.body is not cases.NOT_SET else None
+    return (
+        case.method,
+        case.path_parameters,
+        case.query,
+        dict(case.headers or {}),
+        body,
+        case.media_type,
+    )
+
+
+def _operation(label: str) -> Any:
     method, path = label.split(" ", 1)
-    operation = schema[path][method]
-    return [
-        (
-            case.method,
-            case.path_parameters,
-            case.query,
-            dict(case.headers or {}),
-            json.dumps(case.body, sort_keys=True) if case.body is not cases.NOT_SET else None,
-            case.media_type,
-            what,
-        )
-        for case, what in cases.invalid_cases(schema, operation, TARGET_ID)
-    ]
+    return load_schema(SPEC)[path][method]
+
+
+def _sent(label: str) -> list[Any]:
+    """Each invalid case of ``label`` as it goes on the wire, and its name."""
+    invalid = cases.invalid_cases(load_schema(SPEC), _operation(label), TARGET_ID)
+    return [(*_wire(case), what) for case, what in invalid]
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("generated, not read from the cache")
 
 
 def _generate_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("generated, not read from the cache")
-
-    monkeypatch.setattr(cases, "_recipes", refuse)
+    monkeypatch.setattr(cases, "_recipes", _refuse)
 
 
 def test_a_run_reading_the_cache_sends_what_a_generating_run_sends(
@@ -141,24 +147,9 @@ def test_a_cache_that_cannot_be_written_costs_only_the_speed_up(fresh_process: N
 VALID = ["POST /api/content", "POST /api/content/upload-image", "GET /api/content"]
 
 
-def _operation(label: str) -> Any:
-    method, path = label.split(" ", 1)
-    return load_schema(SPEC)[path][method]
-
-
 def _valid_sent(label: str, examples: int = 10) -> list[Any]:
-    """Everything of each drawn valid case of ``label`` that goes on the wire."""
-    return [
-        (
-            case.method,
-            case.path_parameters,
-            case.query,
-            dict(case.headers or {}),
-            json.dumps(case.body, sort_keys=True) if case.body is not cases.NOT_SET else None,
-            case.media_type,
-        )
-        for case in cases.valid_cases(load_schema(SPEC), _operation(label), examples)
-    ]
+    """Each drawn valid case of ``label`` as it goes on the wire."""
+    return [_wire(c) for c in cases.valid_cases(load_schema(SPEC), _operation(label), examples)]
 
 
 def test_the_drawn_valid_cases_are_the_same_in_every_process(
@@ -194,7 +185,3 @@ def test_valid_cases_of_another_spec_or_version_are_drawn_again(fresh_process: N
     keep_valid(load_schema(SPEC), _operation("POST /api/content"), 10, SPEC, cache)
     assert len(_valid_sent("POST /api/content")) == 10
     assert json.loads(cache.values[VALID_CACHE_KEY])["digest"] == runner._cases_digest(SPEC)
-
-
-def _refuse(*args: object, **kwargs: object) -> None:
-    raise AssertionError("drawn, not read from the cache")
