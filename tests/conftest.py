@@ -21,7 +21,11 @@ from typing import Any, ClassVar
 import pytest
 
 from project_helpers import seeded_reports
+from temp_in_memory import use_memory_for_temp_files
 from warm_chromium import WarmChromium
+
+# Before pytest picks its temp root, and before xdist starts the workers (they inherit it).
+use_memory_for_temp_files()
 
 pytest_plugins = ["promorang_sandbox.pytest_fixture"]
 
