@@ -12,9 +12,9 @@ above 25.9 %; the serial commands, five each (and their healthy rows in the matr
 39.3 % (six runs). Twenty `-n 2` runs alone cost two fifths more CPU than these twenty, on a
 machine where the whole test run is bound by CPU.
 
-The `-n 2` runs are processes of their own (their workers are anyway); the serial ones run in
-the worker's process, as the fault matrix's rows do. Each run is a test of its own, so that the
-project's workers share them."""
+Every run's pytest (the `-n 2` runs' controller) runs in the worker's process, as the fault
+matrix's rows do; the `-n 2` runs' two workers are processes of their own, started by xdist as
+in any such run. Each run is a test of its own, so that the project's workers share them."""
 
 from __future__ import annotations
 
@@ -51,11 +51,11 @@ def test_the_runs_rule_out_the_rates_the_readme_states() -> None:
 
 @pytest.mark.parametrize(("command", "attempt"), ATTEMPTS, ids=[f"{c}-{n}" for c, n in ATTEMPTS])
 def test_healthy_runs_never_block(
-    request: pytest.FixtureRequest, sandbox: Any, command: str, attempt: int
+    run_gate_inprocess: Any, sandbox: Any, command: str, attempt: int
 ) -> None:
     args, runs = RUNS[command]
     sandbox.set_faults([])
-    run = request.getfixturevalue("run_gate" if "-n" in args else "run_gate_inprocess")(args)
+    run = run_gate_inprocess(args)
     assert run.returncode == 0, f"`pytest {command}` run {attempt} of {runs} blocked:\n{run.output}"
     assert run.gate()["verdict"] == "allow", run.output
     statuses = {item["status"] for item in run.items().values()}
