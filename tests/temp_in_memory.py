@@ -17,8 +17,8 @@ from pathlib import Path
 __all__ = ["use_memory_for_temp_files"]
 
 SHARED_MEMORY = Path("/dev/shm")
-# A run keeps ~0.3 GB of temporary files and pytest keeps the last three runs' trees; below this
-# much free memory the files stay on disk (a container's /dev/shm is often 64 MB).
+# A run keeps ~0.3 GB of temporary files (pytest keeps the last run's tree: tests/pytest.ini);
+# below this much free memory the files stay on disk (a container's /dev/shm is often 64 MB).
 MIN_FREE_BYTES = 4 * 1024**3
 
 
