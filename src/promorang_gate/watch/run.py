@@ -13,6 +13,7 @@ import enum
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,17 +88,31 @@ class WatchOptions:
 
 
 class _Stop:
-    """Set by SIGINT/SIGTERM: the loop and every wait end at once."""
+    """Set by SIGINT/SIGTERM: the loop and every wait end within POLL_S.
+
+    The handler only assigns. It runs in the main thread between two bytecodes, which can be
+    inside ``threading.Event.wait`` while it holds the Event's lock: an ``Event.set()`` there
+    waits for that lock forever (a watch hung after SIGINT that way in a test run)."""
 
     def __init__(self) -> None:
-        self.event = threading.Event()
         self.signal: str | None = None
         #: An interval still measuring when the watch stopped (its clients stay open for it).
         self.inflight: threading.Thread | None = None
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.signal = signal.Signals(signum).name
-        self.event.set()
+
+    def is_set(self) -> bool:
+        return self.signal is not None
+
+    def wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, or until a stop (looked at every POLL_S)."""
+        until = time.monotonic() + seconds
+        while not self.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(POLL_S, left))
 
 
 def _readers(
@@ -154,7 +169,7 @@ def _measure(
 
     worker = threading.Thread(target=work, name="watch-interval", daemon=True)
     worker.start()
-    while worker.is_alive() and not stop.event.is_set():
+    while worker.is_alive() and not stop.is_set():
         worker.join(POLL_S)
     stop.inflight = worker if worker.is_alive() else None
     return box[0] if box else None
@@ -249,7 +264,7 @@ def _loop(run: _Run) -> None:
     try:
         prober.discover_content()
         index = 0
-        while not run.stop.event.is_set():
+        while not run.stop.is_set():
             began = prober.elapsed()
             measured = _measure(prober, readers, run.stop)
             if measured is None:
@@ -267,7 +282,7 @@ def _loop(run: _Run) -> None:
             next_at = max(index * options.interval_s, prober.elapsed())
             if next_at >= options.duration_s:
                 break
-            run.stop.event.wait(next_at - prober.elapsed())
+            run.stop.wait(next_at - prober.elapsed())
     finally:
         progress.close()
         run.stopped_by = run.stop.signal or run.stopped_by
