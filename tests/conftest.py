@@ -212,7 +212,7 @@ class _LibrariesLoaded:
     imported: pytester takes them out of sys.modules when the run ends, and again when its
     test ends (its own snapshot, taken at the test's start), and the next run imported them
     again (and rebuilt their caches: hypothesis' character tables, schemathesis' generators;
-    some 200 modules a row). ``keep`` holds them for the worker and ``restore`` puts them back
+    some 200 modules a row). ``kept`` holds them for the worker and ``restore`` puts them back
     before each run; the checkout's own modules (the suites, their conftests, the engine) are
     left to each run."""
 
