@@ -194,39 +194,3 @@ def test_secrets_are_redacted_from_every_line() -> None:
     exc = ContractViolation("POST /x answered 500 with token s3cr3t-token", "body s3cr3t-token")
     out = violation(exc, "test", lambda text: text.replace("s3cr3t-token", "[REDACTED]"))
     assert "s3cr3t-token" not in str(out)
-
-
-def test_a_failure_hypothesis_replays_another_way_is_reported_as_itself() -> None:
-    """The target's answers and the run's budget are outside state: the replay of a failing
-    example may draw otherwise, and hypothesis then raises FlakyStrategyDefinition. The item's
-    reason must be the first failure, not hypothesis' word for the replay."""
-    from hypothesis import strategies as st
-
-    from promorang_gate.contract.runner import Budget, ContractRunner
-
-    runner = ContractRunner(
-        schema=load_schema(SPEC), api_url="http://127.0.0.1:9", env="sandbox", bucket="b",
-        run_id="r", creator_token=None, writes_allowed=False, timeout_s=1.0, max_examples=3,
-        budget=Budget(60), session=requests.Session(), redact=str, check_write=lambda m, u: None,
-    )  # fmt: skip
-    calls: list[int] = []
-
-    def body(data: Any) -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            data.draw(st.integers(), label="an update's price")
-        else:  # the replay takes another branch: it draws a create first
-            data.draw(st.text(min_size=1), label="a create's title")
-        raise AssertionError("PUT /api/content/1 answered 500")
-
-    try:
-        with pytest.raises(ContractViolation, match="answered 500") as caught:
-            runner._run(body, st.data(), None, "lifecycle (PUT /api/content/{id})", arg="data")
-    finally:
-        # hypothesis' pytest plugin is off in this worker, so hypothesis still counts itself
-        # as being imported and notes these strategies as a plugin's slow start-up: the next
-        # in-process run that loads the plugin would fail on that warning. Forget the note.
-        from hypothesis.configuration import notice_initialization_restarted
-
-        notice_initialization_restarted(warn=False)
-    assert "Flaky" not in str(caught.value)

@@ -13,17 +13,14 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache, wraps
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import __version__ as hypothesis_version
-from hypothesis import strategies as st
-from hypothesis.errors import Flaky
 from schemathesis import __version__ as schemathesis_version
 from schemathesis.core import NOT_SET
 
@@ -264,33 +261,25 @@ class ContractRunner:
     spec_path: Path | None = None
     # Answers of creates that failed after committing: id(response) -> (response, row ids).
     _committed: dict[int, tuple[Response, list[str]]] = field(default_factory=dict)
-    _commit_finding: ContractViolation | None = None
 
     # --- scenarios ----------------------------------------------------------------------------
 
     def fuzz(self, label: str, ledger: Ledger) -> None:
-        """Valid inputs for ``label``: every answer is documented, typed and carries the headers."""
+        """Valid inputs for ``label``: every answer is documented, typed and carries the headers.
+        The known-good case first, then the drawn ones; the first that fails is the finding."""
         operation = self._begin(label)
         if label == LIST:
             self._seed(ledger)
-
-        def run(case: Any) -> None:
-            if self._stop(run):
-                return
-            cases.tag(case, self.run_id)
-            response = self.send(case, ledger)
-            self.validate(case, response, POSITIVE_CHECKS)
-
-        # The known-good case first, then the drawn ones, as hypothesis' explicit and generate
-        # phases sent them; the first that fails is the finding.
         known = cases.known_good(operation)
         probes = [] if known is None else [known]
-        if self.cache is not None and self.spec_path is not None:
-            keep_valid(self.schema, operation, self.max_examples, self.spec_path, self.cache)
-        probes += cases.valid_cases(self.schema, operation, self.max_examples)
+        probes += self._drawn(operation, self.max_examples)
         with self._violations(label):
-            for case in probes:
-                run(case)
+            for number, case in enumerate(probes):
+                if number and self.budget.spent:
+                    break  # the first always goes: the env's budget stops the rest
+                cases.tag(case, self.run_id)
+                response = self.send(case, ledger)
+                self.validate(case, response, POSITIVE_CHECKS)
 
     def negative(self, label: str, ledger: Ledger) -> None:
         """Every deterministic invalid case of ``label`` is refused with 4xx."""
@@ -346,31 +335,26 @@ class ContractRunner:
             )
 
     def lifecycle(self, focus: str, ledger: Ledger) -> None:
-        """create → get → update → delete → get: ``focus`` (an operation label) is fully checked."""
+        """create → get → update → delete → get: ``focus`` (an operation label) is fully checked.
+        The known-good create first, then drawn ones (an update drawn for each where the update
+        is the focus), the same on every run as ``fuzz``'s; the first that fails is the finding."""
         for label in (CREATE, f"PUT {ONE}", f"DELETE {ONE}"):
             self._begin(label)
-        create_op = self.operation(CREATE)
-        known = cases.known_good(create_op)
-
-        def run(data: st.DataObject) -> None:
-            if self._stop(run):
-                return
-            # The first lifecycle creates the known-good item on every run: its price 0.1 is
-            # the one the platform reads back as 0.5 (CONTRACT.md 6.8), whatever is drawn next.
-            first = known is not None and getattr(run, "examples_run", 0) == 1
-            create = known if first else data.draw(create_op.as_strategy(), label="create")
-            Lifecycle(self, focus, ledger).run(create, data)
-
         # The four focused lifecycles share one operation's worth of examples.
         examples = -(-self.max_examples // 4)
-        self._commit_finding = None
-        try:
-            self._run(run, st.data(), None, f"lifecycle ({focus})", arg="data", examples=examples)
-        except ContractViolation:
-            # hypothesis' replay of a first example that failed so may call itself inconsistent.
-            if focus == CREATE and self._commit_finding is not None:
-                raise self._commit_finding from None
-            raise
+        known = cases.known_good(self.operation(CREATE))
+        # The first lifecycle creates the known-good item on every run: its price 0.1 is the
+        # one the platform reads back as 0.5 (CONTRACT.md 6.8), whatever is drawn next.
+        creates = [] if known is None else [known]
+        creates += self._drawn(self.operation(CREATE), examples - len(creates))
+        updates: list[Any] = [None] * len(creates)
+        if focus == f"PUT {ONE}":
+            updates = self._drawn(self.operation(f"PUT {ONE}"), examples)
+        with self._violations(f"lifecycle ({focus})"):
+            for number, (create, update) in enumerate(zip(creates, updates, strict=False)):
+                if number and self.budget.spent:
+                    break
+                Lifecycle(self, focus, ledger).run(create, update)
 
     def pagination(self, ledger: Ledger) -> None:
         """Pages of one listing hold at most ``limit`` items and do not overlap."""
@@ -459,13 +443,12 @@ class ContractRunner:
         marked = self._committed.pop(id(response), None)
         committed = marked[1] if marked and marked[0] is response else None
         if committed:
-            self._commit_finding = ContractViolation(
+            raise ContractViolation(
                 f"{case.method} {case.formatted_path} answered {response.status_code} after"
                 " committing the row: a retry duplicates it",
                 f"content_items {', '.join(committed)} stored under the request's title;"
                 " removed by the run",
             )
-            raise self._commit_finding
         headers = self._headers()
         with in_scenario(scenario or Scenario()):
             case.validate_response(
@@ -496,56 +479,14 @@ class ContractRunner:
         self.budget.start()
         return operation
 
-    def _stop(self, run: Any) -> bool:
-        # Stop generating once the env's budget is spent, but always run the first example.
-        ran = getattr(run, "examples_run", 0)
-        run.examples_run = ran + 1
-        return ran > 0 and self.budget.spent
-
-    def _settings(self, examples: int | None = None) -> settings:
-        return settings(
-            max_examples=max(examples or self.max_examples, 1),
-            deadline=None,
-            derandomize=True,
-            database=None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-            print_blob=False,
-            report_multiple_bugs=False,
-        )
-
-    def _run(
-        self,
-        body: Callable[..., None],
-        strategy: Any,
-        known_good: Any | None,
-        what: str,
-        arg: str = "case",
-        examples: int | None = None,
-    ) -> None:
-        first: list[BaseException] = []
-
-        @wraps(body)
-        def recorded(**drawn: Any) -> None:
-            try:
-                body(**drawn)
-            except Exception as exc:
-                first.append(exc)
-                raise
-
-        test = given(**{arg: strategy})(self._settings(examples)(recorded))
-        if known_good is not None:
-            test = example(**{arg: known_good})(test)
-        with self._violations(what):
-            try:
-                test()
-            except Flaky:
-                # hypothesis replays the failing example to report it; a target's answers and
-                # the run's budget are outside state, so the replay may go another way and
-                # hypothesis then calls the test flaky: the first failure is the finding.
-                if first:
-                    raise first[0] from None
-                raise
+    def _drawn(self, operation: Any, count: int) -> list[Any]:
+        """``count`` drawn valid cases of ``operation`` (fewer where hypothesis finds no more),
+        the same on every run: drawn once per process, and kept in pytest's cache between runs."""
+        if count < 1:
+            return []
+        if self.cache is not None and self.spec_path is not None:
+            keep_valid(self.schema, operation, count, self.spec_path, self.cache)
+        return cases.valid_cases(self.schema, operation, count)
 
     def _each(
         self, probes: list[Any], checks: Iterable[CheckFunction], scenario: Scenario,

@@ -1,0 +1,114 @@
+"""The lifecycles' cases: the known-good create first, then drawn creates (and, where the update
+is the focus, a drawn update each), the same on every run and read from pytest's cache like the
+operations' own drawn cases, so a run drives no hypothesis engine; the first lifecycle that
+fails is the finding, and no later one is sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from promorang_gate.contract import cases
+from promorang_gate.contract.errors import ContractViolation
+from promorang_gate.contract.lifecycle import Lifecycle
+from promorang_gate.contract.runner import VALID_CACHE_KEY, Budget, ContractRunner, load_schema
+
+SPEC = Path(__file__).resolve().parents[2] / "contract" / "openapi.yaml"
+CREATE, UPDATE = "POST /api/content", "PUT /api/content/{id}"
+
+
+class DictCache:
+    """pytest's Cache as far as the runner uses it, JSON round trip included."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str, default: Any) -> Any:
+        return json.loads(self.values[key]) if key in self.values else default
+
+    def set(self, key: str, value: object) -> None:
+        self.values[key] = json.dumps(value)
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Any]]:
+    """Each lifecycle's (create, update) as the runner hands them over; nothing is sent."""
+    monkeypatch.setattr(cases, "_VALID", {})  # as in a new interpreter
+    pairs: list[tuple[Any, Any]] = []
+    monkeypatch.setattr(Lifecycle, "run", lambda self, c, u: pairs.append((c, u)))
+    return pairs
+
+
+def _runner(cache: DictCache, max_examples: int = 10) -> ContractRunner:
+    return ContractRunner(
+        schema=load_schema(SPEC), api_url="http://127.0.0.1:9", env="sandbox", bucket="b",
+        run_id="r", creator_token="t", writes_allowed=True, timeout_s=1.0,
+        max_examples=max_examples, budget=Budget(60), session=requests.Session(), redact=str,
+        check_write=lambda m, u: None, cache=cache, spec_path=SPEC,
+    )  # fmt: skip
+
+
+def _wire(case: Any) -> tuple[Any, ...]:
+    if case is None:
+        return (None,)
+    return (case.method, case.path_parameters, json.dumps(case.body, sort_keys=True, default=str))
+
+
+def test_the_known_good_create_comes_first_then_drawn_ones(sent: list[Any]) -> None:
+    _runner(DictCache()).lifecycle(UPDATE, ledger=None)
+    assert len(sent) == 3  # ceil(10 / 4): the four focuses share one operation's examples
+    (first, _), *drawn = sent
+    assert first.body == cases.KNOWN_GOOD[CREATE]
+    assert all(c.operation.label == CREATE for c, _ in drawn)
+    assert all(u.operation.label == UPDATE for _, u in sent)
+
+
+def test_only_the_update_focus_sends_updates(sent: list[Any]) -> None:
+    _runner(DictCache()).lifecycle(CREATE, ledger=None)
+    assert len(sent) == 3
+    assert all(update is None for _, update in sent)
+
+
+def test_a_run_reading_the_cache_sends_what_the_drawing_run_sent(
+    sent: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = DictCache()
+    _runner(cache).lifecycle(UPDATE, ledger=None)
+    drawn = [(_wire(c), _wire(u)) for c, u in sent]
+    assert sorted(json.loads(cache.values[VALID_CACHE_KEY])["cases"]) == [
+        f"{CREATE} 2",
+        f"{UPDATE} 3",
+    ]
+    sent.clear()
+    monkeypatch.setattr(cases, "_VALID", {})  # the next run's process: nothing may be drawn
+    monkeypatch.setattr(cases, "_draw_valid", _refuse)
+    _runner(cache).lifecycle(UPDATE, ledger=None)
+    assert [(_wire(c), _wire(u)) for c, u in sent] == drawn
+
+
+def test_the_first_failing_lifecycle_is_the_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cases, "_VALID", {})
+    runs: list[Any] = []
+
+    def fails(self: Lifecycle, create: Any, update: Any) -> None:
+        runs.append(create)
+        raise ContractViolation("POST /api/content answered 500", "body '...'")
+
+    monkeypatch.setattr(Lifecycle, "run", fails)
+    with pytest.raises(ContractViolation, match=r"^POST /api/content answered 500\n") as caught:
+        _runner(DictCache()).lifecycle(CREATE, ledger=None)
+    assert len(runs) == 1
+    assert caught.value.headline == "POST /api/content answered 500"
+
+
+def test_one_example_is_the_known_good_lifecycle_alone(sent: list[Any]) -> None:
+    _runner(DictCache(), max_examples=1).lifecycle(CREATE, ledger=None)
+    assert [c.body for c, _ in sent] == [cases.KNOWN_GOOD[CREATE]]
+
+
+def _refuse(*args: Any) -> Any:
+    raise AssertionError("drawn again although the cache holds the cases")
