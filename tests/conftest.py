@@ -97,6 +97,19 @@ def sandbox_state_file(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -
     return path
 
 
+@pytest.fixture(autouse=True)
+def _hypothesis_notes_forgotten() -> Iterator[None]:
+    """hypothesis' pytest plugin is off in this run, so hypothesis counts itself as still being
+    imported, and notes a strategy that a test builds here (the contract's cases drawn in this
+    process) as a plugin's slow start-up; the next in-process pytest run that loads the plugin
+    then fails on that note's warning, whichever test it belongs to. The note is forgotten after
+    each test."""
+    yield
+    configuration = sys.modules.get("hypothesis.configuration")
+    if configuration is not None:
+        configuration.notice_initialization_restarted(warn=False)
+
+
 @pytest.fixture
 def run_gate(sandbox_state_file: Path, tmp_path: Path) -> Any:
     """Runs the gate's suites in a subprocess against the shared sandbox."""
