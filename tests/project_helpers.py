@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import signal
 from pathlib import Path
@@ -91,3 +92,17 @@ def seeded_reports(reports: Path, env: str = "sandbox") -> Path:
         record |= {"verdict": "allow", "run_id": "seeded", "items": latency, "failed": []}
         append_history(history_path(reports, env), record)
     return reports
+
+
+class DictCache:
+    """pytest's ``config.cache`` as far as the contract runner uses it, JSON round trip
+    included."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str, default: Any) -> Any:
+        return json.loads(self.values[key]) if key in self.values else default
+
+    def set(self, key: str, value: object) -> None:
+        self.values[key] = json.dumps(value)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from project_helpers import DictCache
 from promorang_gate.contract import cases, runner
 from promorang_gate.contract.runner import (
     INVALID_CACHE_KEY,
@@ -22,19 +23,6 @@ from promorang_gate.contract.runner import (
 SPEC = Path(__file__).resolve().parents[2] / "contract" / "openapi.yaml"
 INVALID = ["POST /api/content", "POST /api/content/upload-image", "PUT /api/content/{id}"]
 TARGET_ID = "00000000-0000-4000-8000-000000000001"
-
-
-class DictCache:
-    """pytest's Cache as far as prepare uses it, JSON round trip included."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get(self, key: str, default: Any) -> Any:
-        return json.loads(self.values[key]) if key in self.values else default
-
-    def set(self, key: str, value: object) -> None:
-        self.values[key] = json.dumps(value)
 
 
 @pytest.fixture

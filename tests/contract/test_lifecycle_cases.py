@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from project_helpers import DictCache
 from promorang_gate.contract import cases
 from promorang_gate.contract.errors import ContractViolation
 from promorang_gate.contract.lifecycle import Lifecycle
@@ -19,19 +20,6 @@ from promorang_gate.contract.runner import VALID_CACHE_KEY, Budget, ContractRunn
 
 SPEC = Path(__file__).resolve().parents[2] / "contract" / "openapi.yaml"
 CREATE, UPDATE = "POST /api/content", "PUT /api/content/{id}"
-
-
-class DictCache:
-    """pytest's Cache as far as the runner uses it, JSON round trip included."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get(self, key: str, default: Any) -> Any:
-        return json.loads(self.values[key]) if key in self.values else default
-
-    def set(self, key: str, value: object) -> None:
-        self.values[key] = json.dumps(value)
 
 
 @pytest.fixture
