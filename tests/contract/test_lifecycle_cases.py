@@ -1,11 +1,13 @@
 """The lifecycles' cases: the known-good create first, then drawn creates (and, where the update
 is the focus, a drawn update each), the same on every run and read from pytest's cache like the
-operations' own drawn cases, so a run drives no hypothesis engine; the first lifecycle that
-fails is the finding, and no later one is sent."""
+operations' own drawn cases, so a run drives no hypothesis engine, and drawn only once the
+known-good case went through; the first lifecycle that fails is the finding, and no later one is
+sent."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ from promorang_gate.contract import cases
 from promorang_gate.contract.errors import ContractViolation
 from promorang_gate.contract.lifecycle import Lifecycle
 from promorang_gate.contract.runner import VALID_CACHE_KEY, Budget, ContractRunner, load_schema
+from promorang_gate.contract.transport import OriginUnavailable
+from promorang_gate.target import breaker
 
 SPEC = Path(__file__).resolve().parents[2] / "contract" / "openapi.yaml"
 CREATE, UPDATE = "POST /api/content", "PUT /api/content/{id}"
@@ -27,7 +31,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Any]]:
     """Each lifecycle's (create, update) as the runner hands them over; nothing is sent."""
     monkeypatch.setattr(cases, "_VALID", {})  # as in a new interpreter
     pairs: list[tuple[Any, Any]] = []
-    monkeypatch.setattr(Lifecycle, "run", lambda self, c, u: pairs.append((c, u)))
+    monkeypatch.setattr(Lifecycle, "run", lambda self, c, u: pairs.append((c, u and u())))
     return pairs
 
 
@@ -100,3 +104,44 @@ def test_one_example_is_the_known_good_lifecycle_alone(sent: list[Any]) -> None:
 
 def _refuse(*args: Any) -> Any:
     raise AssertionError("drawn again although the cache holds the cases")
+
+
+def test_a_first_failure_costs_no_drawing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target that fails the known-good case (one that does not answer at all) is not worth
+    drawing cases for, in a run whose cache holds none."""
+    monkeypatch.setattr(cases, "_VALID", {})
+    monkeypatch.setattr(cases, "_draw_valid", _refuse)
+
+    def fails(*args: Any, **kwargs: Any) -> Any:
+        raise ContractViolation("POST /api/content answered 503", "")
+
+    monkeypatch.setattr(Lifecycle, "run", fails)
+    monkeypatch.setattr(ContractRunner, "send", fails)
+    for focus in (CREATE, UPDATE):
+        with pytest.raises(ContractViolation, match="answered 503"):
+            _runner(DictCache()).lifecycle(focus, ledger=None)
+    with pytest.raises(ContractViolation, match="answered 503"):
+        _runner(DictCache()).fuzz(CREATE, ledger=None)
+
+
+def test_a_given_up_origin_fails_every_operation_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the API's origin is given up (a black hole), no case is drawn or generated for it:
+    each operation fails as its first request would, naming the origin."""
+    monkeypatch.setattr(cases, "_VALID", {})
+    monkeypatch.setattr(cases, "_COVERAGE", {})
+    monkeypatch.setattr(cases, "_draw_valid", _refuse)
+    monkeypatch.setattr(cases, "_recipes", _refuse)
+    runner = _runner(DictCache())
+    breaker.reset()
+    try:
+        for path in ("/api/health", "/api/content", "/api/content/1"):
+            breaker.timed_out(runner.api_url + path, 10.0)
+        for scenario, label, first in [
+            (runner.fuzz, "GET /api/health", "GET /api/health"),
+            (runner.negative, CREATE, CREATE),
+            (runner.lifecycle, UPDATE, CREATE),  # a lifecycle's first request is its create
+        ]:
+            with pytest.raises(OriginUnavailable, match=rf"^{re.escape(first)} not sent: .*"):
+                scenario(label, None)
+    finally:
+        breaker.reset()

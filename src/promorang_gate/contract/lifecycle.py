@@ -3,7 +3,7 @@ focus are fully checked, the others must just work (else the focus is not verifi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -44,9 +44,9 @@ class Lifecycle:
         self.scenario = Scenario()
         self._done = False  # the focus's last step is behind: the rest only tidies up
 
-    def run(self, create: Any, update: Any | None) -> None:
-        """``update`` (a drawn case of the update, for any id) is sent where the update is the
-        focus, aimed at the created item."""
+    def run(self, create: Any, update: Callable[[], Any] | None) -> None:
+        """Where the update is the focus, ``update()`` gives its case (drawn for any id; called
+        only once the create and the read went through), which is aimed at the created item."""
         r = self.runner
         cases.tag(create, r.run_id)
         created = self._step("create", create, None, (CREATE,), expect=201)
@@ -56,15 +56,16 @@ class Lifecycle:
         read = get_op.Case(path_parameters={"id": cid})
         self._step("read", read, create, (GET,), 200, extra=(ensure_resource_availability,))
         if self.focus == PUT and update is not None:
-            update.path_parameters = {**(update.path_parameters or {}), "id": cid}
-            if not isinstance(update.body, dict):
-                update.body = {}
-            update.body["title"] = "updated"
-            cases.tag(update, r.run_id)
-            self._step("update", update, create, (PUT,), expect=200)
+            change = update()
+            change.path_parameters = {**(change.path_parameters or {}), "id": cid}
+            if not isinstance(change.body, dict):
+                change.body = {}
+            change.body["title"] = "updated"
+            cases.tag(change, r.run_id)
+            self._step("update", change, create, (PUT,), expect=200)
             # The update reads back likewise: only what it wrote (contract.update_content).
             reread = get_op.Case(path_parameters={"id": cid})
-            self._step("read update", reread, update, (PUT,), expect=200)
+            self._step("read update", reread, change, (PUT,), expect=200)
         delete = r.operation(DELETE).Case(path_parameters={"id": cid})
         self._step("delete", delete, create, (DELETE,), expect=200)
         gone = get_op.Case(path_parameters={"id": cid})

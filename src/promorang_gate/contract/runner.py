@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,8 +38,9 @@ from promorang_gate.contract.failures import combine, violation
 from promorang_gate.contract.lifecycle import Lifecycle
 from promorang_gate.contract.protocols import CreatorToken, Ledger
 from promorang_gate.contract.spec import DocumentedPaths, load_spec, spec_operations
-from promorang_gate.contract.transport import guarded_session
+from promorang_gate.contract.transport import OriginUnavailable, guarded_session
 from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.target import breaker
 from promorang_gate.target.http import WRITE_METHODS, guard
 
 if TYPE_CHECKING:
@@ -270,9 +271,7 @@ class ContractRunner:
         operation = self._begin(label)
         if label == LIST:
             self._seed(ledger)
-        known = cases.known_good(operation)
-        probes = [] if known is None else [known]
-        probes += self._drawn(operation, self.max_examples)
+        probes = self._probes(operation, cases.known_good(operation), self.max_examples)
         with self._violations(label):
             for number, case in enumerate(probes):
                 if number and self.budget.spent:
@@ -345,15 +344,12 @@ class ContractRunner:
         known = cases.known_good(self.operation(CREATE))
         # The first lifecycle creates the known-good item on every run: its price 0.1 is the
         # one the platform reads back as 0.5 (CONTRACT.md 6.8), whatever is drawn next.
-        creates = [] if known is None else [known]
-        creates += self._drawn(self.operation(CREATE), examples - len(creates))
-        updates: list[Any] = [None] * len(creates)
-        if focus == f"PUT {ONE}":
-            updates = self._drawn(self.operation(f"PUT {ONE}"), examples)
+        creates = self._probes(self.operation(CREATE), known, examples - (known is not None))
         with self._violations(f"lifecycle ({focus})"):
-            for number, (create, update) in enumerate(zip(creates, updates, strict=False)):
+            for number, create in enumerate(creates):
                 if number and self.budget.spent:
                     break
+                update = partial(self._update, number, examples) if focus == f"PUT {ONE}" else None
                 Lifecycle(self, focus, ledger).run(create, update)
 
     def pagination(self, ledger: Ledger) -> None:
@@ -476,8 +472,32 @@ class ContractRunner:
             self.check_write(operation.method.upper(), self.api_url + operation.path)
             if not self.creator_token:
                 pytest.skip(f"no creator token for {self.env}: {label} cannot be verified")
+        given_up = breaker.reason(self.api_url)
+        if given_up is not None:
+            # Every request would be refused so by the transport: fail as it would, at once,
+            # before drawing or generating cases for a target that is no longer asked.
+            raise OriginUnavailable(f"{label} not sent: {given_up}")
         self.budget.start()
         return operation
+
+    def _probes(self, operation: Any, known: Any | None, drawn: int) -> Iterator[Any]:
+        """``known`` (where there is one), then ``drawn`` drawn cases: drawn only once the known
+        case was sent and passed within the budget, so a target that fails it (one that does not
+        answer at all) costs no drawing in a run whose cache holds none."""
+        if known is not None:
+            yield known
+            if self.budget.spent:
+                return
+        yield from self._drawn(operation, drawn)
+
+    def _update(self, number: int, count: int) -> Any:
+        """Lifecycle ``number``'s drawn update (of ``count``), drawn when it is first needed; a
+        title-only update where hypothesis drew fewer."""
+        operation = self.operation(f"PUT {ONE}")
+        drawn = self._drawn(operation, count)
+        if number < len(drawn):
+            return drawn[number]
+        return operation.Case(body={}, media_type="application/json")
 
     def _drawn(self, operation: Any, count: int) -> list[Any]:
         """``count`` drawn valid cases of ``operation`` (fewer where hypothesis finds no more),
