@@ -145,3 +145,20 @@ def test_a_given_up_origin_fails_every_operation_at_once(monkeypatch: pytest.Mon
                 scenario(label, None)
     finally:
         breaker.reset()
+
+
+def test_a_budget_spent_during_the_first_lifecycle_stops_the_rest_undrawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cases, "_VALID", {})
+    monkeypatch.setattr(cases, "_draw_valid", _refuse)
+    runner = _runner(DictCache())
+    creates: list[Any] = []
+
+    def spends(self: Lifecycle, create: Any, update: Any) -> None:
+        creates.append(create)
+        runner.budget.seconds = 0  # the env's budget runs out while the first one is sent
+
+    monkeypatch.setattr(Lifecycle, "run", spends)
+    runner.lifecycle(CREATE, ledger=None)
+    assert [c.body for c in creates] == [cases.KNOWN_GOOD[CREATE]]

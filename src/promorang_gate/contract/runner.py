@@ -273,9 +273,7 @@ class ContractRunner:
             self._seed(ledger)
         probes = self._probes(operation, cases.known_good(operation), self.max_examples)
         with self._violations(label):
-            for number, case in enumerate(probes):
-                if number and self.budget.spent:
-                    break  # the first always goes: the env's budget stops the rest
+            for case in probes:
                 cases.tag(case, self.run_id)
                 response = self.send(case, ledger)
                 self.validate(case, response, POSITIVE_CHECKS)
@@ -347,8 +345,6 @@ class ContractRunner:
         creates = self._probes(self.operation(CREATE), known, examples - (known is not None))
         with self._violations(f"lifecycle ({focus})"):
             for number, create in enumerate(creates):
-                if number and self.budget.spent:
-                    break
                 update = partial(self._update, number, examples) if focus == f"PUT {ONE}" else None
                 Lifecycle(self, focus, ledger).run(create, update)
 
@@ -481,14 +477,18 @@ class ContractRunner:
         return operation
 
     def _probes(self, operation: Any, known: Any | None, drawn: int) -> Iterator[Any]:
-        """``known`` (where there is one), then ``drawn`` drawn cases: drawn only once the known
-        case was sent and passed within the budget, so a target that fails it (one that does not
-        answer at all) costs no drawing in a run whose cache holds none."""
+        """``known`` (where there is one), then ``drawn`` drawn cases. The first always goes;
+        the env's budget stops the rest. The cases are drawn only once the known one was sent
+        and passed, so a target that fails it (one that does not answer at all) costs no
+        drawing in a run whose cache holds none."""
         if known is not None:
             yield known
             if self.budget.spent:
                 return
-        yield from self._drawn(operation, drawn)
+        for case in self._drawn(operation, drawn):
+            yield case
+            if self.budget.spent:
+                return
 
     def _update(self, number: int, count: int) -> Any:
         """Lifecycle ``number``'s drawn update (of ``count``), drawn when it is first needed; a
