@@ -51,7 +51,11 @@ from promorang_gate.release.app_repo import parse_release_date, with_app_repos
 from promorang_gate.reporting.allure_tests import AllureTestDetails
 from promorang_gate.reporting.junit import claim_default_junit
 from promorang_gate.reporting.reports import GateReporter, void_previous
-from promorang_gate.reporting.tracebacks import trim_library_frames
+from promorang_gate.reporting.tracebacks import (
+    share_statement_ranges,
+    trim_library_frames,
+    unshare_statement_ranges,
+)
 from promorang_gate.secrets.redaction import Redactor
 from promorang_gate.target import breaker
 from promorang_gate.target.credentials import check_credentials
@@ -202,6 +206,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_OutermostRedaction(), "promorang-gate-outermost-redaction")
     config.pluginmanager.register(OutcomeObserver(config), "promorang-gate-observer")
     interrupts.install(config)
+    share_statement_ranges(config)
     breaker.reset()  # a run starts trusting every origin (in-process runs share the module)
     try:
         _configure(config)
@@ -503,6 +508,7 @@ def pytest_assertrepr_compare(
 def pytest_unconfigure(config: pytest.Config) -> None:
     gc.unfreeze()  # what the run set aside (collection, warmup) is collectable again
     interrupts.uninstall(config)
+    unshare_statement_ranges(config)
     breaker.reset()  # nothing given up outlives the run (in-process runs share the module)
     if _is_worker(config):
         return

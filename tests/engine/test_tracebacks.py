@@ -3,6 +3,8 @@ not every library frame between them (reporting/tracebacks.py); --full-trace sho
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 FAILING_INSIDE_A_LIBRARY = """
@@ -38,3 +40,55 @@ def test_full_trace_keeps_every_frame(project: pytest.Pytester) -> None:
     result = project.runpytest("--env", "local", "--full-trace")
     result.assert_outcomes(failed=1)
     assert "json/__init__.py" in result.stdout.str()
+
+
+MANY_FAILURES_IN_ONE_FILE = """
+import pytest
+
+
+def check(value):
+    assert (
+        value
+        == 0
+    ), f"value {value}"
+
+
+@pytest.mark.parametrize("value", [1, 2, 3, 4])
+def test_value(gate_target, value):
+    check(
+        value,
+    )
+"""
+
+
+def test_each_file_is_parsed_once_for_all_failures(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest parsed a frame's file anew for every failure; a run parses it once, and prints
+    each failure's whole statements as pytest does."""
+    import ast
+
+    from _pytest._code import code, source
+
+    # pytest's own function, as a run of its own starts with (this session shares it too).
+    pytests = getattr(source.getstatementrange_ast, "original", source.getstatementrange_ast)
+    for module in (code, source):
+        monkeypatch.setattr(module, "getstatementrange_ast", pytests)
+    parsed: list[int] = []
+    real_parse = ast.parse
+
+    def counting_parse(source: Any, *args: Any, **kwargs: Any) -> Any:
+        if "import pytest" in str(source):  # the whole file, not one statement of it
+            parsed.append(1)
+        return real_parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", counting_parse)
+    project.makepyfile(MANY_FAILURES_IN_ONE_FILE)
+    result = project.runpytest_inprocess("--env", "local", "--tb=long")
+    result.assert_outcomes(failed=4)
+    # Once by pytest's assertion rewriting when it imports the file, once for the tracebacks.
+    assert len(parsed) == 2, f"the suite's file was parsed {len(parsed)} times for 4 failures"
+    output = result.stdout.str()
+    assert output.count("    check(\n            value,\n        )") == 4, output
+    assert output.count("E       AssertionError: value 3") == 1, output
+    assert vars(code)["getstatementrange_ast"] is source.getstatementrange_ast is pytests
