@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from promorang_gate import warmup
+from promorang_gate.target.http import refuse_given_up
 
 if TYPE_CHECKING:
     from promorang_gate.contract.runner import ContractRunner
@@ -45,7 +46,9 @@ def contract_runner(
     request: pytest.FixtureRequest, gate_target: Target, gate_run_id: str
 ) -> Iterator[ContractRunner]:
     """Sends the contract's cases to ``gate_target`` through the write/undocumented-path guard;
-    where it may write, a create that fails is looked for through the service role."""
+    where it may write, a create that fails is looked for through the service role. Against
+    an API given up earlier in the run, every contract test fails at once, nothing imported."""
+    refuse_given_up(gate_target.api_url, "the contract's requests")
     from promorang_gate.contract.runner import open_runner
 
     find_rows = None

@@ -15,7 +15,7 @@ from promorang_gate.release.app_repo import AppRepo, ReleaseDate, missing_reason
 from promorang_gate.release.migrations import Ledger, read_ledger
 from promorang_gate.reporting.allure_support import attach_svg, latency_histogram_svg
 from promorang_gate.secrets.redaction import Redactor
-from promorang_gate.target.http import GateHttp
+from promorang_gate.target.http import GateHttp, refuse_given_up
 from promorang_gate.target.readiness import wait_ready
 from promorang_gate.target.readonly_db import ReadOnlyConnection
 from promorang_gate.target.signin import CreatorAuth
@@ -172,6 +172,7 @@ def gate_http(request: pytest.FixtureRequest, gate_target: Target) -> Iterator[G
 @pytest.fixture(scope="session")
 def gate_supabase(request: pytest.FixtureRequest, gate_target: Target) -> Iterator[supabase.Client]:
     """Service-role supabase-py client; its traffic goes through a guarded ``GateHttp``."""
+    refuse_given_up(gate_target.supabase_url, "the Supabase client's requests")
     http = _http(request.config, gate_target, None)
     try:
         yield make_supabase(gate_target, http.client)

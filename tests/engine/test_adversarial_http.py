@@ -27,6 +27,7 @@ from promorang_gate.target.http import (
     GateHttp,
     OriginUnavailable,
     RedirectRefused,
+    refuse_given_up,
 )
 
 DEADLINE_S = 1.5
@@ -297,6 +298,10 @@ def test_an_origin_that_stops_answering_is_given_up_for_the_run(
         str(info.value),
     ), str(info.value)
     assert [r["path"] for r in hostile.received] == ["/a/trickle", "/b/trickle", "/c/trickle"]
+    # A client of that origin is not even built: its fixture fails at once, naming it.
+    with pytest.raises(OriginUnavailable, match=f"^the client's requests not sent: {hostile.url}"):
+        refuse_given_up(f"{hostile.url}/rest/v1", "the client's requests")
+    refuse_given_up("http://127.0.0.1:9/other-origin", "the client's requests")
 
 
 @pytest.mark.slow
@@ -389,6 +394,10 @@ def test_a_whole_run_against_a_dead_target_blocks_within_the_bound(
     given_up = [i for i, (_, reason) in statuses.items() if "did not answer" in (reason or "")]
     assert len(given_up) >= 10, statuses
     assert "did not answer" in statuses["health.api"][1]
+    # The contract's runner is not even built (schemathesis not imported) for a given-up API.
+    contract = {i: reason for i, (_, reason) in statuses.items() if i.startswith("contract.")}
+    assert contract
+    assert all("the contract's requests not sent" in r for r in contract.values()), contract
     assert len(server.received) <= 6, [r["path"] for r in server.received]
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "CoreTransport",
     "DeadlineExceeded",
     "OriginUnavailable",
+    "refuse_given_up",
 ]
 
 _local = threading.local()
@@ -46,6 +47,14 @@ class BodyTooLarge(httpx.TransportError):
 
 class OriginUnavailable(httpx.TransportError):
     """The origin stopped answering earlier in the run; nothing more is sent to it."""
+
+
+def refuse_given_up(url: str, what: str) -> None:
+    """Raises ``OriginUnavailable`` at once when ``url``'s origin was given up this run: a
+    client whose every request would be refused so is not built (nor its libraries imported)."""
+    given_up = breaker.reason(url)
+    if given_up is not None:
+        raise OriginUnavailable(f"{what} not sent: {given_up}")
 
 
 def _what(request: httpx.Request) -> str:

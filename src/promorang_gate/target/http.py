@@ -22,6 +22,7 @@ from promorang_gate.target.bounded import (
     DeadlineExceeded,
     OriginUnavailable,
     one_deadline,
+    refuse_given_up,
 )
 from promorang_gate.target.connections import recheck_before_write
 from promorang_gate.target.vercel_bypass import BypassTransport, VercelBypass
@@ -39,6 +40,7 @@ __all__ = [
     "RedirectRefused",
     "WriteRefused",
     "guard",
+    "refuse_given_up",
 ]
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
