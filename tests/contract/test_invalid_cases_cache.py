@@ -15,6 +15,7 @@ from promorang_gate.contract import cases, runner
 from promorang_gate.contract.runner import (
     INVALID_CACHE_KEY,
     VALID_CACHE_KEY,
+    keep_invalid,
     keep_valid,
     load_schema,
     prepare,
@@ -79,6 +80,23 @@ def test_a_run_reading_the_cache_sends_what_a_generating_run_sends(
     assert read == generated
     assert sum(len(sent) for sent in read.values()) > 100
     assert any(body and '"title": false' in body for *_, body, _, _ in read["POST /api/content"])
+
+
+def test_each_invalid_input_test_reads_its_operation_from_the_cache(
+    fresh_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that did not start the sandbox prepares nothing ahead: each invalid-input test
+    keeps its own operation's cases, read from what another process stored, one by one."""
+    cache = DictCache()
+    for label in INVALID:
+        keep_invalid(load_schema(SPEC), _operation(label), SPEC, cache)
+    generated = {label: _sent(label) for label in INVALID}
+    assert sorted(json.loads(cache.values[INVALID_CACHE_KEY])["cases"]) == INVALID
+    monkeypatch.setattr(cases, "_COVERAGE", {})  # the next run's process
+    _generate_fails(monkeypatch)
+    for label in reversed(INVALID):
+        keep_invalid(load_schema(SPEC), _operation(label), SPEC, cache)
+    assert {label: _sent(label) for label in INVALID} == generated
 
 
 @pytest.mark.parametrize(

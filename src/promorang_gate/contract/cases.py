@@ -25,6 +25,7 @@ __all__ = [
     "KNOWN_GOOD",
     "PNG_1X1",
     "generate_invalid",
+    "has_invalid",
     "has_valid",
     "invalid_cases",
     "known_good",
@@ -114,10 +115,15 @@ def invalid_cases(schema: Any, operation: Any, target_id: str | None) -> Iterato
         yield case, what
 
 
+def has_invalid(schema: Any, operation: Any) -> bool:
+    """Whether ``operation``'s coverage cases are already kept for this process."""
+    return operation.label in _COVERAGE.get(id(schema), (None, {}))[1]
+
+
 def generate_invalid(schema: Any, operation: Any) -> bool:
     """Generate ``operation``'s coverage cases now (kept for the process), not at first use;
     False when they were already there."""
-    known = operation.label in _COVERAGE.get(id(schema), (None, {}))[1]
+    known = has_invalid(schema, operation)
     _coverage(schema, operation)
     return not known
 

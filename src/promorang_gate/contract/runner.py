@@ -96,22 +96,26 @@ def prepare(spec_path: Path, invalid: Iterable[str] = (), cache: Cache | None = 
     same spec, libraries and code (the digest)."""
     schema = load_schema(spec_path)
     load_spec(spec_path)
-    operations = {label: _operation(schema, label) for label in invalid}
+    for label in invalid:
+        keep_invalid(schema, _operation(schema, label), spec_path, cache)
+
+
+def keep_invalid(
+    schema: OpenApiSchema, operation: Any, spec_path: Path, cache: Cache | None
+) -> None:
+    """``operation``'s invalid cases for this process: read from ``cache`` where an earlier run
+    stored them for the same spec, libraries and code, else generated and stored there."""
+    if cases.has_invalid(schema, operation):
+        return
     digest = _cases_digest(spec_path)
     kept = _stored_cases(cache, INVALID_CACHE_KEY, digest)
-    generated = False
-    for label, operation in operations.items():
-        if label in kept and cases.restore_invalid(schema, operation, kept[label]):
-            continue
-        generated = cases.generate_invalid(schema, operation) or generated
-    if cache is not None and generated:
-        for label, operation in operations.items():
-            kept[label] = cases.stored_invalid(schema, operation)
-        _store(
-            cache,
-            INVALID_CACHE_KEY,
-            {"digest": digest, "cases": {k: v for k, v in kept.items() if v}},
-        )
+    if operation.label in kept and cases.restore_invalid(schema, operation, kept[operation.label]):
+        return
+    cases.generate_invalid(schema, operation)
+    stored = cases.stored_invalid(schema, operation)
+    if cache is not None and stored:
+        kept[operation.label] = stored
+        _store(cache, INVALID_CACHE_KEY, {"digest": digest, "cases": kept})
 
 
 def keep_valid(
@@ -281,6 +285,8 @@ class ContractRunner:
     def negative(self, label: str, ledger: Ledger) -> None:
         """Every deterministic invalid case of ``label`` is refused with 4xx."""
         operation = self._begin(label)
+        if self.spec_path is not None:
+            keep_invalid(self.schema, operation, self.spec_path, self.cache)
         target = self._seed(ledger) if "{id}" in operation.path else None
         if "{id}" in operation.path and target is None:
             pytest.skip(f"{label} not verified: no item to aim its invalid updates at")
