@@ -110,13 +110,26 @@ def _hypothesis_notes_forgotten() -> Iterator[None]:
         configuration.notice_initialization_restarted(warn=False)
 
 
+@pytest.fixture(scope="session")
+def gate_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest's cache for the gate runs of this session, shared by its workers (the session's
+    temp root; a worker's own is one below): as an engineer's runs share ``.pytest_cache``, they
+    share the contract's drawn and generated cases, kept under a digest of what made them.
+    Without it each new process drew and generated them again (1.5 CPU s): the -n 2 runs' two
+    workers, the README's recipes, every worker's first in-process run."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    return root / "gate-cache"
+
+
 @pytest.fixture
-def run_gate(sandbox_state_file: Path, tmp_path: Path) -> Any:
+def run_gate(sandbox_state_file: Path, gate_cache_dir: Path, tmp_path: Path) -> Any:
     """Runs the gate's suites in a subprocess against the shared sandbox."""
-    return subprocess_gate_runner(sandbox_state_file, tmp_path)
+    return subprocess_gate_runner(sandbox_state_file, tmp_path, gate_cache_dir)
 
 
-def subprocess_gate_runner(sandbox_state_file: Path, tmp_path: Path) -> Any:
+def subprocess_gate_runner(sandbox_state_file: Path, tmp_path: Path, cache_dir: Path) -> Any:
     """``run_gate``'s runner: each run a new interpreter, as an engineer or CI runs it."""
 
     def run(
@@ -133,8 +146,8 @@ def subprocess_gate_runner(sandbox_state_file: Path, tmp_path: Path) -> Any:
             *args,
             f"--gate-reports={reports}",  # one word: a path argument would move the rootdir
             f"--alluredir={reports / 'allure-results'}",
-            "-p",
-            "no:cacheprovider",
+            "-o",
+            f"cache_dir={cache_dir}",
             "-q",
         ]
         started = time.monotonic()
@@ -261,6 +274,7 @@ def run_gate_inprocess(
     pytester: pytest.Pytester,
     monkeypatch: pytest.MonkeyPatch,
     sandbox_state_file: Path,
+    gate_cache_dir: Path,
     tmp_path: Path,
 ) -> Any:
     """``run_gate`` without a new interpreter: the same command line, run by ``pytester`` in
@@ -303,8 +317,8 @@ def run_gate_inprocess(
                 *args,
                 f"--gate-reports={reports}",
                 f"--alluredir={reports / 'allure-results'}",
-                "-p",
-                "no:cacheprovider",
+                "-o",
+                f"cache_dir={gate_cache_dir}",
                 "-q",
                 # Warnings a run in this process can see that a process of its own never does:
                 # sockets of this session's fixtures collected during the run, and hypothesis
@@ -318,7 +332,7 @@ def run_gate_inprocess(
         return GateRun(int(result.ret), output, reports, elapsed)
 
     if os.environ.get("GATE_TESTS_SUBPROCESS") == "1":
-        return subprocess_gate_runner(sandbox_state_file, tmp_path)
+        return subprocess_gate_runner(sandbox_state_file, tmp_path, gate_cache_dir)
     return run
 
 
