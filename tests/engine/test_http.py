@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 from collections.abc import Iterator
@@ -97,6 +98,27 @@ def test_exchanges_are_recorded_redacted(server: RecordingServer) -> None:
     assert f"set-cookie: {MASK}" in exchange.text
     assert "HTTP 200 OK" in exchange.text
     assert all(SECRET not in r for r in (exchange.url, http.describe_last()))
+
+
+def test_header_lines_are_all_kept_and_redacted_as_one_block(server: RecordingServer) -> None:
+    """A repeated header is shown each time; a secret in any header's value, as sent or
+    base64-encoded, is masked as it was when each value was redacted alone."""
+    headers = [
+        ("x-trace", "one"),
+        ("x-trace", "two"),
+        ("x-echo", f"prefix {SECRET} suffix"),
+        ("x-encoded", base64.b64encode(SECRET.encode()).decode()),
+        ("cookie", "session=plain"),
+    ]
+    with _client(server.url, False) as http:
+        http.get("/api/x", headers=headers)
+        (exchange,) = http.last_exchanges()
+    request = exchange.text.split("\n\n", 1)[0]
+    assert "x-trace: one\nx-trace: two" in request
+    assert f"x-echo: prefix {MASK} suffix" in request
+    assert f"x-encoded: {MASK}" in request
+    assert f"cookie: {MASK}" in request
+    assert SECRET not in exchange.text
 
 
 def test_ring_buffer_keeps_the_last_exchanges(server: RecordingServer) -> None:

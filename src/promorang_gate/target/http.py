@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from promorang_gate.secrets.redaction import Redactor
+from promorang_gate.secrets.redaction import MASK, SENSITIVE_HEADERS, Redactor
 from promorang_gate.target.bounded import (
     BodyTooLarge,
     BoundedTransport,
@@ -202,7 +202,14 @@ def _type(headers: httpx.Headers) -> str:
 
 
 def _headers_text(headers: httpx.Headers, redactor: Redactor) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in redactor.redact_headers(headers.multi_items()).items())
+    """Every header line (a repeated name each time: a mapping kept only the last), the
+    sensitive ones' values masked, the block redacted as one text (what a value alone would
+    lose it loses in the block too)."""
+    lines = (
+        f"{name}: {MASK if name.lower() in SENSITIVE_HEADERS else value}"
+        for name, value in headers.multi_items()
+    )
+    return redactor.redact("\n".join(lines))
 
 
 def render_exchange(
