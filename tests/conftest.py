@@ -115,7 +115,7 @@ def gate_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """pytest's cache for the gate runs of this session, shared by its workers (the session's
     temp root; a worker's own is one below): as an engineer's runs share ``.pytest_cache``, they
     share the contract's drawn and generated cases, kept under a digest of what made them.
-    Without it each new process drew and generated them again (1.5 CPU s): the -n 2 runs' two
+    Without it each new process drew and generated them again (1-2 CPU s): the -n 2 runs' two
     workers, the README's recipes, every worker's first in-process run."""
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):

@@ -77,10 +77,10 @@ def test_each_file_is_parsed_once_for_all_failures(
     parsed: list[int] = []
     real_parse = ast.parse
 
-    def counting_parse(source: Any, *args: Any, **kwargs: Any) -> Any:
-        if "import pytest" in str(source):  # the whole file, not one statement of it
+    def counting_parse(text: Any, *args: Any, **kwargs: Any) -> Any:
+        if "import pytest" in str(text):  # the whole file, not one statement of it
             parsed.append(1)
-        return real_parse(source, *args, **kwargs)
+        return real_parse(text, *args, **kwargs)
 
     monkeypatch.setattr(ast, "parse", counting_parse)
     project.makepyfile(MANY_FAILURES_IN_ONE_FILE)

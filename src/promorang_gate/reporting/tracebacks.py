@@ -8,9 +8,9 @@ failures say what is wrong in their message; the frames kept are the suites' and
 and the frame that raised. ``--full-trace`` keeps them all.
 
 Each kept frame is printed with its whole statement, which pytest finds by parsing the frame's
-file anew for every failure: against a dead target 50 failures parsed the same few files some
-200 times, a quarter of the run's CPU. During a run the files do not change, so each file's
-statements are found once (``share_statement_ranges``).
+file anew for every failure: against a dead target, formatting its 50 failures was a quarter of
+the run's CPU, half of it parsing the same few files again. During a run the files do not
+change, so each file's statements are found once (``share_statement_ranges``).
 """
 
 from __future__ import annotations
