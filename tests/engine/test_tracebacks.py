@@ -92,3 +92,22 @@ def test_each_file_is_parsed_once_for_all_failures(
     assert output.count("    check(\n            value,\n        )") == 4, output
     assert output.count("E       AssertionError: value 3") == 1, output
     assert vars(code)["getstatementrange_ast"] is source.getstatementrange_ast is pytests
+
+
+def test_a_pytest_without_that_function_keeps_its_own_tracebacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The statement ranges are pytest's private function: where it moved, nothing is shared
+    and the run goes on as pytest's own."""
+    from types import SimpleNamespace
+
+    from _pytest._code import source
+
+    from promorang_gate.reporting import tracebacks
+
+    monkeypatch.delattr(source, "getstatementrange_ast")
+    config: Any = SimpleNamespace(stash=pytest.Stash())
+    tracebacks.share_statement_ranges(config)
+    tracebacks.unshare_statement_ranges(config)
+    assert not hasattr(source, "getstatementrange_ast")
+    assert len(config.stash) == 0

@@ -19,12 +19,10 @@ import ast
 import sysconfig
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any
 
 import pytest
-from _pytest._code import code as _code
-from _pytest._code import source as _source
 
 __all__ = ["share_statement_ranges", "trim_library_frames", "unshare_statement_ranges"]
 
@@ -72,7 +70,16 @@ def trim_library_frames(item: pytest.Item, call: pytest.CallInfo[Any]) -> None:
 _StatementRange = Callable[..., tuple[ast.AST, int, int]]
 _ORIGINAL = pytest.StashKey[_StatementRange]()
 _NAME = "getstatementrange_ast"
-_MODULES = (_source, _code)
+
+
+def _callers() -> tuple[ModuleType, ...]:
+    """pytest's modules calling ``getstatementrange_ast`` (private: none if pytest moved them)."""
+    try:
+        from _pytest._code import code, source
+    except ImportError:
+        return ()
+    modules = (source, code)
+    return modules if all(hasattr(module, _NAME) for module in modules) else ()
 
 
 class _SharedStatementRanges:
@@ -100,17 +107,18 @@ class _SharedStatementRanges:
 def share_statement_ranges(config: pytest.Config) -> None:
     """For this run, find each file's statements once for all its failures' tracebacks (the
     function is called under two names: pytest's formatter's and its ``Source``'s)."""
-    original = getattr(_source, _NAME, None)
-    if original is None or isinstance(original, _SharedStatementRanges):
+    modules = _callers()
+    if not modules or isinstance(getattr(modules[0], _NAME), _SharedStatementRanges):
         return  # another pytest, or an outer run in this process already shares them
+    original = getattr(modules[0], _NAME)
     config.stash[_ORIGINAL] = original
     shared = _SharedStatementRanges(original)
-    for module in _MODULES:
+    for module in modules:
         setattr(module, _NAME, shared)
 
 
 def unshare_statement_ranges(config: pytest.Config) -> None:
     original = config.stash.get(_ORIGINAL, None)
     if original is not None:
-        for module in _MODULES:
+        for module in _callers():
             setattr(module, _NAME, original)
