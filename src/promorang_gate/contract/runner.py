@@ -474,11 +474,9 @@ class ContractRunner:
             self.check_write(operation.method.upper(), self.api_url + operation.path)
             if not self.creator_token:
                 pytest.skip(f"no creator token for {self.env}: {label} cannot be verified")
-        given_up = breaker.reason(self.api_url)
-        if given_up is not None:
-            # Every request would be refused so by the transport: fail as it would, at once,
-            # before drawing or generating cases for a target that is no longer asked.
-            raise OriginUnavailable(f"{label} not sent: {given_up}")
+        # Every request would be refused so by the transport: fail as it would, at once,
+        # before drawing or generating cases for a target that is no longer asked.
+        breaker.refuse(self.api_url, label, OriginUnavailable)
         self.budget.start()
         return operation
 

@@ -88,9 +88,7 @@ class GuardAdapter(HTTPAdapter):
             raise UndocumentedRequest(f"{method} {url} is outside the API under test; not sent")
         if not self.documented.allows(method, path):
             raise UndocumentedRequest(f"{method} {path} is not in the contract; not sent")
-        given_up = breaker.reason(url)
-        if given_up is not None:
-            raise OriginUnavailable(f"{method} {path} not sent: {given_up}")
+        breaker.refuse(url, f"{method} {path}", OriginUnavailable)
         started = time.monotonic()
         kwargs["timeout"] = _clamped(kwargs.get("timeout"), self.deadline_s)
         kwargs["stream"] = True

@@ -52,9 +52,7 @@ class OriginUnavailable(httpx.TransportError):
 def refuse_given_up(url: str, what: str) -> None:
     """Raises ``OriginUnavailable`` at once when ``url``'s origin was given up this run: a
     client whose every request would be refused so is not built (nor its libraries imported)."""
-    given_up = breaker.reason(url)
-    if given_up is not None:
-        raise OriginUnavailable(f"{what} not sent: {given_up}")
+    breaker.refuse(url, what, OriginUnavailable)
 
 
 def _what(request: httpx.Request) -> str:
@@ -367,9 +365,10 @@ class BoundedTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = str(request.url)
-        given_up = breaker.reason(url) if self.use_breaker else None
-        if given_up is not None:
-            raise OriginUnavailable(f"{_what(request)} not sent: {given_up}", request=request)
+        if self.use_breaker:
+            breaker.refuse(
+                url, _what(request), functools.partial(OriginUnavailable, request=request)
+            )
         started = time.monotonic()
         deadline = started + self.deadline_s
         shared: float | None = getattr(_local, "deadline", None)  # set by ``one_deadline``

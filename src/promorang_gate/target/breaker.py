@@ -15,6 +15,7 @@ starts with none (``reset`` at configure).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -69,6 +70,14 @@ def reason(url: str) -> str | None:
     with _lock:
         state = _origins.get(origin_of(url))
         return state.given_up if state is not None else None
+
+
+def refuse(url: str, what: str, error: Callable[[str], Exception]) -> None:
+    """Raises ``error("<what> not sent: <reason>")`` when ``url``'s origin was given up: each
+    HTTP path refuses with its own library's exception, in the same words."""
+    given_up = reason(url)
+    if given_up is not None:
+        raise error(f"{what} not sent: {given_up}")
 
 
 def answered(url: str) -> None:
